@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""The stand-in "shapes" pack's recipe. See training/README.md for the commands and what they produced.
+
+    python3 training/recipe.py STAGE [--work training/work] [--device cpu|cuda] [--minutes 10] [--steps N]
+
+Stages, in order: vocab, vae, latents, unet, export, eval, samples (or `all`).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shapes import train  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_STEPS = {"vae": 2000, "unet": 9000}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=["vocab", "vae", "latents", "unet", "export", "eval", "samples", "all"])
+    ap.add_argument("--work", type=Path, default=HERE / "work")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
+    ap.add_argument("--steps", type=int, default=None, help="total optimiser steps of a training stage")
+    ap.add_argument("--pack", type=Path, default=HERE.parent / "public" / "models" / "shapes-int8")
+    ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
+    a = ap.parse_args()
+    a.work.mkdir(parents=True, exist_ok=True)
+    stages = ["vocab", "vae", "latents", "unet", "export", "eval", "samples"] if a.stage == "all" else [a.stage]
+    for s in stages:
+        if s == "vocab":
+            train.stage_vocab(a.work)
+        elif s == "vae":
+            train.stage_vae(a.work, a.device, a.steps or DEFAULT_STEPS["vae"], a.minutes)
+        elif s == "latents":
+            train.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0)
+        elif s == "unet":
+            train.stage_unet(a.work, a.device, a.steps or DEFAULT_STEPS["unet"], a.minutes)
+        elif s == "export":
+            from shapes import export
+            export.stage_export(a.work, a.pack)
+        elif s == "eval":
+            from shapes import evaluate
+            evaluate.stage_eval(a.work, a.pack, quick=a.quick)
+        elif s == "samples":
+            from shapes import evaluate
+            evaluate.stage_samples(a.work, HERE / "samples")
+
+
+if __name__ == "__main__":
+    main()

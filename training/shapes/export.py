@@ -1,0 +1,236 @@
+"""Export to ONNX with the names SD ONNX exports use, quantize weights to int8, write the pack.
+
+Quantization is weight-only, per output channel, symmetric (W8A16's idea, with float32 activations
+here): w ~= scale[c] * q, q = round(w / scale[c]) in [-127, 127], scale[c] = max|w[c]| / 127.
+The int8 tensor is stored as the initializer and a DequantizeLinear node (opset 13+, `axis`) turns it
+back into float at load time, so every runtime that runs plain ONNX runs the pack.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+from . import world
+from .common import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS
+from .models import VaeDecoderExport
+from .train import load_text_unet, load_vae
+
+OPSET = 17
+MIN_QUANT_ELEMENTS = 1024  # small tensors (norms, biases, the timestep MLP's bias) stay float
+PACK_ID = "shapes-int8"
+
+
+def quantize_per_channel(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per output channel along `axis`; returns (q int8, scale float32 [w.shape[axis]])."""
+    moved = np.moveaxis(w.astype(np.float32), axis, 0).reshape(w.shape[axis], -1)
+    scale = np.abs(moved).max(axis=1) / 127.0
+    scale = np.where(scale == 0, 1.0, scale).astype(np.float32)
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def dequantize(q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
+    shape = [1] * q.ndim
+    shape[axis] = -1
+    return q.astype(np.float32) * scale.reshape(shape)
+
+
+def _weight_axis(model: onnx.ModelProto) -> dict[str, int]:
+    """Initializers that are weights, and their output-channel axis."""
+    inits = {i.name for i in model.graph.initializer}
+    axes: dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type == "Conv" and node.input[1] in inits:
+            axes[node.input[1]] = 0  # [out, in, kh, kw]
+        elif node.op_type == "MatMul" and node.input[1] in inits:
+            axes[node.input[1]] = 1  # x @ W with W [in, out]
+        elif node.op_type == "Gemm" and node.input[1] in inits:
+            trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+            axes[node.input[1]] = 0 if trans_b else 1
+        elif node.op_type == "Gather" and node.input[0] in inits:
+            axes[node.input[0]] = 0  # embedding table: one scale per token row
+    return axes
+
+
+def quantize_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict]:
+    axes = _weight_axis(model)
+    g = model.graph
+    new_inits, new_nodes = [], []
+    stats = {"quantized": 0, "kept_float": 0, "int8_bytes": 0, "float_bytes": 0}
+    for init in g.initializer:
+        w = numpy_helper.to_array(init)
+        axis = axes.get(init.name)
+        if axis is None or w.size < MIN_QUANT_ELEMENTS or w.dtype != np.float32:
+            new_inits.append(init)
+            stats["kept_float"] += 1
+            stats["float_bytes"] += w.nbytes
+            continue
+        q, scale = quantize_per_channel(w, axis)
+        qn, sn = init.name + "_quantized", init.name + "_scale"
+        new_inits += [numpy_helper.from_array(q, qn), numpy_helper.from_array(scale, sn)]
+        # The dequantized tensor keeps the original name, so every consumer is untouched.
+        new_nodes.append(helper.make_node("DequantizeLinear", [qn, sn], [init.name], name=init.name + "_dq", axis=axis))
+        stats["quantized"] += 1
+        stats["int8_bytes"] += q.nbytes + scale.nbytes
+    del g.initializer[:]
+    g.initializer.extend(new_inits)
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(new_nodes + nodes)
+    onnx.checker.check_model(model)
+    return model, stats
+
+
+def _export(module: torch.nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
+                      opset_version=OPSET, do_constant_folding=True)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    bad = {n.domain for n in model.graph.node if n.domain not in ("", "ai.onnx")}
+    assert not bad, f"non-standard op domains in {path}: {bad}"
+
+
+def export_fp32(work: Path) -> Path:
+    out = work / "onnx-fp32"
+    text, unet, _ = load_text_unet(work)
+    vae = load_vae(work)
+    ids = torch.zeros(1, 77, dtype=torch.int32)
+    _export(text, (ids,), out / "text_encoder" / "model.onnx", ["input_ids"], ["last_hidden_state"],
+            {"input_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"}})
+    sample = torch.randn(2, 4, 32, 32)
+    timestep = torch.tensor([500.0], dtype=torch.float32)
+    ctx = torch.randn(2, 77, text.cfg.width)
+    _export(unet, (sample, timestep, ctx), out / "unet" / "model.onnx",
+            ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+            {"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": {0: "timestep_batch"},
+             "encoder_hidden_states": {0: "batch", 1: "sequence"}, "out_sample": {0: "batch", 2: "height", 3: "width"}})
+    _export(VaeDecoderExport(vae.decoder).eval(), (torch.randn(1, 4, 32, 32),), out / "vae_decoder" / "model.onnx",
+            ["latent_sample"], ["sample"],
+            {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}})
+    return out
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def scheduler_config() -> dict:
+    """SD 1.5's scheduler/scheduler_config.json (PNDM, PLMS steps only), with the schedule the pack was
+    trained on."""
+    return {
+        "_class_name": "PNDMScheduler",
+        "num_train_timesteps": NUM_TRAIN_TIMESTEPS,
+        "beta_start": BETA_START,
+        "beta_end": BETA_END,
+        "beta_schedule": "scaled_linear",
+        "prediction_type": "epsilon",
+        "timestep_spacing": "leading",
+        "steps_offset": 1,
+        "set_alpha_to_one": False,
+        "skip_prk_steps": True,
+        "clip_sample": False,
+    }
+
+
+def stage_export(work: Path, pack: Path) -> None:
+    fp32 = export_fp32(work)
+    if pack.exists():
+        shutil.rmtree(pack)
+    report = {}
+    for part in ("text_encoder", "unet", "vae_decoder"):
+        model, stats = quantize_model(onnx.load(str(fp32 / part / "model.onnx")))
+        (pack / part).mkdir(parents=True, exist_ok=True)
+        onnx.save(model, str(pack / part / "model.onnx"))
+        report[part] = {**stats, "fp32_file_bytes": (fp32 / part / "model.onnx").stat().st_size,
+                        "int8_file_bytes": (pack / part / "model.onnx").stat().st_size}
+        print(part, report[part])
+    shutil.copytree(work / "tokenizer", pack / "tokenizer")
+    (pack / "scheduler").mkdir()
+    (pack / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_config(), indent=2) + "\n")
+    write_manifest(work, pack)
+    write_parity(work, Path(__file__).resolve().parents[2] / "test" / "fixtures" / "shapes-int8-parity.json")
+    (work / "export_report.json").write_text(json.dumps(report, indent=1))
+
+
+def write_manifest(work: Path, pack: Path) -> None:
+    _, unet, step = load_text_unet(work, use_ema=False)
+    vocab = json.loads((pack / "tokenizer" / "vocab.json").read_text(encoding="utf-8"))
+    vae_scale = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    roles = {"text_encoder/model.onnx": "text_encoder", "unet/model.onnx": "unet",
+             "vae_decoder/model.onnx": "vae_decoder", "tokenizer/vocab.json": "tokenizer_vocab",
+             "tokenizer/merges.txt": "tokenizer_merges", "scheduler/scheduler_config.json": "scheduler_config"}
+    files = [{"path": p, "role": r, "size": (pack / p).stat().st_size, "sha256": sha256(pack / p)}
+             for p, r in roles.items()]
+    manifest = {
+        "format": "pocket-diffusion-pack",
+        "formatVersion": 1,
+        "id": PACK_ID,
+        "name": "Shapes (stand-in SD 1.x, int8)",
+        "description": ("A small model in Stable Diffusion 1.x's exact format, trained by training/ on "
+                        "procedurally drawn coloured shapes. It draws prompts such as 'a red circle on a "
+                        "blue background'."),
+        "architecture": "stable-diffusion-1",
+        "trainingSteps": step,
+        "files": files,
+        "tokenizer": {"type": "clip-bpe", "maxLength": 77, "bosTokenId": vocab["<|startoftext|>"],
+                      "eosTokenId": vocab["<|endoftext|>"], "padTokenId": vocab["<|endoftext|>"]},
+        "textEncoder": {"hiddenSize": 128, "inputIdsDtype": "int32"},
+        "unet": {"inChannels": 4, "weights": "int8-per-channel", "compute": "float32",
+                 "blockOutChannels": list(unet.cfg.channels)},
+        "vae": {"scalingFactor": round(vae_scale, 6), "latentChannels": 4, "downscaleFactor": 8},
+        "scheduler": scheduler_config(),
+        "image": {"defaultWidth": 512, "defaultHeight": 512, "minSize": 256, "maxSize": 768, "multipleOf": 64,
+                  "trainedSizes": sorted({f"{w}x{h}" for w, h in world.RESOLUTIONS})},
+        "defaults": {"steps": 20, "guidanceScale": 7.5, "scheduler": "pndm", "negativePrompt": ""},
+        "totalBytes": sum(f["size"] for f in files),
+    }
+    (pack / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"manifest: {len(files)} files, {manifest['totalBytes']} bytes")
+
+
+def write_parity(work: Path, out: Path) -> None:
+    """Reference outputs of the int8 networks (torch, weights dequantized as DequantizeLinear does) on
+    fixed inputs, for the test that runs the shipped ONNX files in onnxruntime-web."""
+    from .evaluate import int8_copy  # evaluate imports this module
+    from .train import load_tokenizer
+
+    tok = load_tokenizer(work)
+    text, unet, _ = load_text_unet(work)
+    vae = load_vae(work)
+    te, un, de = int8_copy(text), int8_copy(unet), int8_copy(vae.decoder)
+    prompt = "a red circle on a blue background"
+    ids = torch.tensor([tok.encode("")[0], tok.encode(prompt)[0]], dtype=torch.int32)
+    n = torch.arange(2 * 4 * 16 * 24, dtype=torch.float32)
+    sample = torch.sin(0.37 * n).reshape(2, 4, 16, 24)
+    latent = torch.cos(0.21 * torch.arange(4 * 8 * 12, dtype=torch.float32)).reshape(1, 4, 8, 12)
+    with torch.no_grad():
+        hidden = te(ids)
+        eps = un(sample, torch.tensor([500.0]), hidden)
+        image = de(latent)
+    r = lambda t: [round(float(v), 6) for v in t.flatten()]  # noqa: E731
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "about": "Written by training/recipe.py export: torch outputs of the int8 pack's networks. "
+                 "sample[i] = sin(0.37 i), latent_sample[i] = cos(0.21 i), timestep 500.",
+        "prompt": prompt,
+        "input_ids": ids.tolist(),
+        "text_encoder": {"shape": list(hidden.shape), "first_rows": r(hidden[:, :4]), "sum": float(hidden.sum()),
+                         "abs_sum": float(hidden.abs().sum())},
+        "unet": {"sample_shape": list(sample.shape), "timestep": 500.0, "out_sample": r(eps)},
+        "vae_decoder": {"latent_shape": list(latent.shape), "shape": list(image.shape), "every_7th": r(image.flatten()[::7]),
+                        "sum": float(image.sum())},
+    }) + "\n")

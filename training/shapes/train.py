@@ -1,0 +1,242 @@
+"""Training stages: tokenizer vocabulary, VAE, latent data set, text encoder + UNet.
+
+Every stage checkpoints into the work folder and resumes where it stopped, so it can run in slices of
+at most ~10 minutes (the GPU machine's limit) or in one go on a CPU.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import bpe, world
+from .common import (Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
+                     save_sharded, setup_threads, unprefixed, NUM_TRAIN_TIMESTEPS)
+from .models import AutoencoderKL, TextConfig, TextEncoder, UNet, UNetConfig, VaeConfig
+
+SEED = 1234
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """uint8 HWC -> float CHW in [-1, 1]."""
+    return torch.from_numpy(img).permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+# ------------------------------------------------------------------ vocabulary
+def stage_vocab(work: Path) -> None:
+    rng = np.random.default_rng(SEED)
+    corpus = [world.caption(world.sample_scene(rng, 256, 256, "any"), rng) for _ in range(5000)]
+    vocab, merges = bpe.build_vocabulary(corpus, world.vocabulary_words())
+    bpe.write_files(work / "tokenizer", vocab, merges)
+    print(f"vocab: {len(vocab)} tokens, {len(merges)} merges -> {work / 'tokenizer'}")
+
+
+def load_tokenizer(work: Path) -> bpe.ClipTokenizer:
+    return bpe.ClipTokenizer.from_files(work / "tokenizer")
+
+
+# ------------------------------------------------------------------ VAE
+def vae_batch(rng: np.random.Generator, n: int, crop: int) -> torch.Tensor:
+    out = []
+    for _ in range(n):
+        w, h = world.RESOLUTIONS[rng.integers(len(world.RESOLUTIONS))]
+        scene = world.sample_scene(rng, w, h, "any")
+        # Crops near objects teach edges; the rest teach flat colour.
+        o = scene.objects[rng.integers(len(scene.objects))]
+        cx = int(np.clip(o.cx * w - crop / 2 + rng.integers(-crop // 3, crop // 3 + 1), 0, w - crop))
+        cy = int(np.clip(o.cy * h - crop / 2 + rng.integers(-crop // 3, crop // 3 + 1), 0, h - crop))
+        out.append(to_tensor(world.render(scene, w, h, (cx, cy, crop, crop))))
+    return torch.stack(out)
+
+
+def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 16, crop: int = 96) -> None:
+    setup_threads()
+    torch.manual_seed(SEED)
+    vae = AutoencoderKL(VaeConfig()).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    start = 0
+    ck = load_sharded(work / "vae")
+    if ck:
+        state, meta = ck
+        vae.load_state_dict(unprefixed("model", state))
+        if "optimizer" in meta:
+            load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
+        start = meta["step"]
+    deadline = Deadline(minutes)
+    step, t0, hist = start, time.time(), []
+    while step < steps and not deadline.passed():
+        lr = 1e-3 * (0.5 * (1 + math.cos(math.pi * step / steps)) * 0.95 + 0.05)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rng = np.random.default_rng(SEED * 7 + step)
+        x = vae_batch(rng, batch, crop).to(device)
+        mean, logvar = vae.encoder(x)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        y = vae.decoder(z)
+        rec = (y - x).abs().mean() + F.mse_loss(y, x)
+        # KL(q(z|x) || N(0, I)) with the tiny weight LDM's KL-f8 used, per element.
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+        loss = rec + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        hist.append(rec.item())
+        if step % 100 == 0:
+            print(f"vae step {step}/{steps} rec {np.mean(hist[-100:]):.4f} kl {kl.item():.2f} "
+                  f"{(time.time() - t0) / (step - start):.2f}s/step", flush=True)
+    flat, opt_meta = optimizer_state(opt)
+    save_sharded({**prefixed("model", vae.state_dict()), **flat}, work / "vae",
+                 {"step": step, "config": VaeConfig().__dict__, "optimizer": opt_meta})
+    print(f"vae: saved at step {step}")
+
+
+def load_vae(work: Path, device: str = "cpu") -> AutoencoderKL:
+    state, _ = load_sharded(work / "vae")  # type: ignore[misc]
+    vae = AutoencoderKL(VaeConfig())
+    vae.load_state_dict(unprefixed("model", state))
+    return vae.to(device).eval()
+
+
+# ------------------------------------------------------------------ latent data set
+# (latent height, latent width, number of scenes): most at 256 px, fewer large ones (cost ~ area).
+BUCKETS = ((32, 32, 6000), (32, 48, 1400), (48, 32, 1400), (40, 40, 1000), (48, 48, 800), (64, 64, 500),
+           (32, 64, 300), (64, 32, 300))
+
+
+def stage_latents(work: Path, device: str, scale: float = 1.0) -> None:
+    setup_threads()
+    vae = load_vae(work, device)
+    tok = load_tokenizer(work)
+    out = work / "latents"
+    out.mkdir(parents=True, exist_ok=True)
+    stats = []
+    for lh, lw, n in BUCKETS:
+        n = max(8, int(n * scale))
+        path = out / f"{lh}x{lw}.pt"
+        if path.exists():
+            stats.append(torch.load(path)["latents"][:256].float())
+            continue
+        rng = np.random.default_rng(SEED * 13 + lh * 100 + lw)
+        lat, ids, caps = [], [], []
+        for i in range(0, n, 32):
+            imgs = []
+            for _ in range(min(32, n - i)):
+                scene = world.sample_scene(rng, lw * 8, lh * 8, "exclude")
+                cap = world.caption(scene, rng)
+                imgs.append(to_tensor(world.render(scene, lw * 8, lh * 8)))
+                caps.append(cap)
+                ids.append(tok.encode(cap)[0])
+            with torch.no_grad():
+                mean, _ = vae.encoder(torch.stack(imgs).to(device))
+            lat.append(mean.cpu().half())
+        latents = torch.cat(lat)
+        torch.save({"latents": latents, "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}, path)
+        stats.append(latents[:256].float())
+        print(f"latents {lh}x{lw}: {len(caps)} scenes", flush=True)
+    # SD's scaling factor was 1 / std of the KL-f8 latents (0.18215); measure ours the same way.
+    allz = torch.cat([s.flatten() for s in stats])
+    factor = float(1.0 / allz.std())
+    (work / "vae_scaling.json").write_text(json.dumps({"scaling_factor": factor, "latent_mean": float(allz.mean())}))
+    print(f"scaling_factor {factor:.5f} (latent mean {allz.mean():.4f})")
+
+
+# ------------------------------------------------------------------ text encoder + UNet
+def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels: int = 16 * 32 * 32) -> None:
+    setup_threads()
+    torch.manual_seed(SEED)
+    tok = load_tokenizer(work)
+    factor = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    data = []
+    for lh, lw, _ in BUCKETS:
+        d = torch.load(work / "latents" / f"{lh}x{lw}.pt")
+        data.append((d["latents"], d["ids"]))
+    weights = np.array([len(d[0]) * d[0].shape[2] * d[0].shape[3] for d in data], np.float64)
+    weights /= weights.sum()
+    empty = torch.tensor(tok.encode("")[0], dtype=torch.int32)
+
+    text = TextEncoder(TextConfig(vocab_size=len(tok.vocab))).to(device)
+    unet = UNet(UNetConfig()).to(device)
+    params = list(text.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params, lr=4e-4, weight_decay=0.01)
+    ema = [p.detach().clone() for p in params]
+    start = 0
+    ck = load_sharded(work / "unet")
+    if ck:
+        state, meta = ck
+        text.load_state_dict(unprefixed("text", state))
+        unet.load_state_dict(unprefixed("unet", state))
+        ema_state = unprefixed("ema", state)
+        ema = [ema_state[str(i)].to(device) for i in range(len(params))]
+        load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
+        start = meta["step"]
+    abar = alphas_cumprod().to(device)
+    deadline = Deadline(minutes)
+    step, t0, hist = start, time.time(), []
+    warmup = 300
+    while step < steps and not deadline.passed():
+        lr = 4e-4 * min(1.0, (step + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * step / steps)) * 0.9 + 0.1)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rng = np.random.default_rng(SEED * 31 + step)
+        b = int(rng.choice(len(data), p=weights))
+        lat_all, ids_all = data[b]
+        n = max(2, batch_pixels // (lat_all.shape[2] * lat_all.shape[3]))
+        idx = torch.from_numpy(rng.integers(0, len(lat_all), n))
+        x0 = lat_all[idx].float().to(device) * factor
+        ids = ids_all[idx].clone()
+        drop = torch.from_numpy(rng.random(n) < 0.1)  # caption dropout for classifier-free guidance
+        ids[drop] = empty
+        t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (n,), device=device)
+        # Offset noise (a per-channel constant, weight 0.1): without it SD's schedule leaks the mean
+        # colour into x_T, and a flat-background world would ignore the prompt's background colour.
+        noise = torch.randn_like(x0) + 0.1 * torch.randn(n, x0.shape[1], 1, 1, device=device)
+        a = abar[t].view(-1, 1, 1, 1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # q(x_t | x_0), Ho et al. 2020 eq. 4
+        eps = unet(xt, t, text(ids.to(device)))
+        loss = F.mse_loss(eps, noise)  # epsilon prediction, Ho et al. 2020 eq. 14
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        hist.append(loss.item())
+        if step % 100 == 0:
+            print(f"unet step {step}/{steps} loss {np.mean(hist[-100:]):.4f} lr {lr:.2e} "
+                  f"{(time.time() - t0) / (step - start):.2f}s/step", flush=True)
+        if step % 1000 == 0:
+            _save_unet(work, text, unet, ema, opt, step)
+    _save_unet(work, text, unet, ema, opt, step)
+    print(f"unet: saved at step {step}")
+
+
+def _save_unet(work: Path, text: TextEncoder, unet: UNet, ema: list[torch.Tensor], opt, step: int) -> None:
+    flat, opt_meta = optimizer_state(opt)
+    state = {**prefixed("text", text.state_dict()), **prefixed("unet", unet.state_dict()),
+             **prefixed("ema", {str(i): e for i, e in enumerate(ema)}), **flat}
+    save_sharded(state, work / "unet", {"step": step, "text": TextConfig(vocab_size=text.cfg.vocab_size).__dict__,
+                                         "unet": UNetConfig().__dict__, "optimizer": opt_meta})
+
+
+def load_text_unet(work: Path, use_ema: bool = True, device: str = "cpu") -> tuple[TextEncoder, UNet, int]:
+    state, meta = load_sharded(work / "unet")  # type: ignore[misc]
+    text = TextEncoder(TextConfig(vocab_size=meta["text"]["vocab_size"]))
+    unet = UNet(UNetConfig())
+    text.load_state_dict(unprefixed("text", state))
+    unet.load_state_dict(unprefixed("unet", state))
+    if use_ema:
+        ema = unprefixed("ema", state)
+        params = list(text.parameters()) + list(unet.parameters())
+        with torch.no_grad():
+            for i, p in enumerate(params):
+                p.copy_(ema[str(i)])
+    return text.to(device).eval(), unet.to(device).eval(), meta["step"]
