@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian machine: the Debian packages the recipe's
+# tests use (Python, PyTorch and ONNX from Debian: no PyPI here), then the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEB=(python3 python3-torch python3-onnx python3-numpy python3-scipy python3-pil python3-pytest
+     libopenblas0-pthread)
+missing=()
+for p in "${DEB[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# npm 11 asks before running install scripts; nothing here needs one (.npmrc skips onnxruntime-node's).
+npm ci --no-audit --no-fund

@@ -1,0 +1,43 @@
+// The scheduler registry: one entry per sampler the app offers, with how each maps onto diffusers'
+// classes and config keys. Data, not branching code.
+import { DdimScheduler } from './ddim';
+import { DpmSolverMultistepScheduler } from './dpm-solver-multistep';
+import { EulerAncestralScheduler } from './euler-ancestral';
+import { EulerScheduler } from './euler';
+import { LcmScheduler } from './lcm';
+import { PndmScheduler } from './pndm';
+import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerOptions } from './types';
+
+export type { NoiseSource, Scheduler, SchedulerConfig, SchedulerOptions, StepOptions, StepResult } from './types';
+
+interface SchedulerEntry {
+  readonly label: string;
+  readonly make: (options: SchedulerOptions) => Scheduler;
+  /** Config keys this sampler sets on top of the pack's scheduler config. */
+  readonly overrides?: Partial<SchedulerConfig>;
+}
+
+export const SCHEDULERS = {
+  pndm: { label: 'PNDM / PLMS (SD 1.5 default)', make: (o) => new PndmScheduler(o) },
+  ddim: { label: 'DDIM', make: (o) => new DdimScheduler(o) },
+  euler: { label: 'Euler', make: (o) => new EulerScheduler(o) },
+  'euler-karras': { label: 'Euler (Karras σ)', make: (o) => new EulerScheduler(o), overrides: { use_karras_sigmas: true } },
+  'euler-ancestral': { label: 'Euler ancestral', make: (o) => new EulerAncestralScheduler(o) },
+  'dpmpp-2m': { label: 'DPM-Solver++ 2M', make: (o) => new DpmSolverMultistepScheduler(o), overrides: { solver_order: 2 } },
+  'dpmpp-2m-karras': {
+    label: 'DPM-Solver++ 2M Karras', make: (o) => new DpmSolverMultistepScheduler(o), overrides: { solver_order: 2, use_karras_sigmas: true },
+  },
+  lcm: { label: 'LCM', make: (o) => new LcmScheduler(o) },
+} as const satisfies Record<string, SchedulerEntry>;
+
+export type SchedulerName = keyof typeof SCHEDULERS;
+
+export function isSchedulerName(name: string): name is SchedulerName {
+  return Object.hasOwn(SCHEDULERS, name);
+}
+
+/** A sampler configured from a pack's scheduler config (diffusers' scheduler_config.json). */
+export function createScheduler(name: SchedulerName, config: SchedulerConfig, extra: { eta?: number; noise?: NoiseSource } = {}): Scheduler {
+  const entry: SchedulerEntry = SCHEDULERS[name];
+  return entry.make({ config: { ...config, ...entry.overrides }, ...extra });
+}

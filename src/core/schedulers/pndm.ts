@@ -1,0 +1,98 @@
+// PNDM's pseudo linear multistep (PLMS) steps (Liu et al. 2022, "Pseudo Numerical Methods for
+// Diffusion Models on Manifolds"), as diffusers' PNDMScheduler with skip_prk_steps — SD 1.5's default.
+import { alphasCumprod, checkSteps, spacedTimesteps } from './schedule';
+import type { Scheduler, SchedulerOptions, StepResult } from './types';
+
+export class PndmScheduler implements Scheduler {
+  readonly initNoiseSigma = 1;
+  readonly stochastic = false;
+  timesteps: number[] = [];
+  private readonly abar: Float64Array;
+  private readonly finalAlphaCumprod: number;
+  private stepRatio = 0;
+  private ets: Float32Array[] = [];
+  private counter = 0;
+  private curSample: Float32Array | undefined;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.abar = alphasCumprod(options.config);
+    this.finalAlphaCumprod = options.config.set_alpha_to_one ? 1 : this.abar[0]!;
+  }
+
+  setTimesteps(n: number): void {
+    checkSteps(n, 'PNDM');
+    this.stepRatio = Math.floor(this.options.config.num_train_timesteps / n);
+    const ts = spacedTimesteps(this.options.config, n, true).reverse(); // ascending
+    // PLMS needs one extra model call at the start: the second timestep is repeated.
+    const plms = [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse();
+    this.timesteps = plms;
+    this.ets = [];
+    this.counter = 0;
+    this.curSample = undefined;
+  }
+
+  scaleModelInput(sample: Float32Array): Float32Array {
+    return sample;
+  }
+
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array): StepResult {
+    let t = timestep;
+    let prevT = t - this.stepRatio;
+    if (this.counter !== 1) {
+      this.ets = this.ets.slice(-3);
+      this.ets.push(modelOutput);
+    } else {
+      prevT = t;
+      t += this.stepRatio;
+    }
+    const e = this.ets;
+    const n = sample.length;
+    let eps: Float32Array;
+    let x = sample;
+    // Linear multistep coefficients (eq. 12): Adams–Bashforth of order 1..4 on the ε history.
+    if (e.length === 1 && this.counter === 0) {
+      eps = modelOutput;
+      this.curSample = sample;
+    } else if (e.length === 1 && this.counter === 1) {
+      eps = combine(n, [[0.5, modelOutput], [0.5, e[0]!]]);
+      x = this.curSample!;
+      this.curSample = undefined;
+    } else if (e.length === 2) {
+      eps = combine(n, [[3 / 2, e[1]!], [-1 / 2, e[0]!]]);
+    } else if (e.length === 3) {
+      eps = combine(n, [[23 / 12, e[2]!], [-16 / 12, e[1]!], [5 / 12, e[0]!]]);
+    } else {
+      eps = combine(n, [[55 / 24, e[3]!], [-59 / 24, e[2]!], [37 / 24, e[1]!], [-9 / 24, e[0]!]]);
+    }
+    const prevSample = this.prevSample(x, t, prevT, eps);
+    this.counter++;
+    return { prevSample };
+  }
+
+  /** eq. 9: the transfer φ(x_t, ε, t, t−δ) from t to prevT. */
+  private prevSample(sample: Float32Array, t: number, prevT: number, modelOutput: Float32Array): Float32Array {
+    const aT = this.abar[t]!;
+    const aPrev = prevT >= 0 ? this.abar[prevT]! : this.finalAlphaCumprod;
+    const bT = 1 - aT;
+    const bPrev = 1 - aPrev;
+    const sampleCoeff = Math.sqrt(aPrev / aT);
+    const denom = aT * Math.sqrt(bPrev) + Math.sqrt(aT * bT * aPrev);
+    const v = this.options.config.prediction_type === 'v_prediction';
+    const out = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const eps = v ? Math.sqrt(aT) * modelOutput[i]! + Math.sqrt(bT) * sample[i]! : modelOutput[i]!;
+      out[i] = sampleCoeff * sample[i]! - ((aPrev - aT) * eps) / denom;
+    }
+    return out;
+  }
+}
+
+function combine(n: number, terms: [number, Float32Array][]): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (const [c, a] of terms) s += c * a[i]!;
+    out[i] = s;
+  }
+  return out;
+}

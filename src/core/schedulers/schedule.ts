@@ -1,0 +1,115 @@
+// The noise schedule and timestep/sigma helpers shared by every scheduler, following diffusers
+// (schedulers/scheduling_*.py). Computed in float64; samples are stored as float32.
+import type { NoiseSource, SchedulerConfig, StepOptions } from './types';
+
+/** ᾱ_t = ∏ (1 − β_s) for t = 0..T−1 (Ho et al. 2020, eq. 4's notation). */
+export function alphasCumprod(config: SchedulerConfig): Float64Array {
+  const n = config.num_train_timesteps;
+  const out = new Float64Array(n);
+  let prod = 1;
+  for (let i = 0; i < n; i++) {
+    const f = n === 1 ? 0 : i / (n - 1);
+    const beta = config.beta_schedule === 'scaled_linear'
+      ? (Math.sqrt(config.beta_start) + f * (Math.sqrt(config.beta_end) - Math.sqrt(config.beta_start))) ** 2
+      : config.beta_start + f * (config.beta_end - config.beta_start);
+    prod *= 1 - beta;
+    out[i] = prod;
+  }
+  return out;
+}
+
+/** σ_t = sqrt((1 − ᾱ_t) / ᾱ_t): the noise level of x_t / sqrt(ᾱ_t) (Karras et al. 2022, sec. 2). */
+export function trainSigmas(abar: Float64Array): Float64Array {
+  return abar.map((a) => Math.sqrt((1 - a) / a));
+}
+
+/**
+ * Descending integer-grid timesteps for DDIM/PNDM/Euler by `timestep_spacing` (Lin et al. 2024,
+ * "Common diffusion noise schedules and sample steps are flawed", table 2): "leading" as SD 1.5
+ * shipped it, "linspace" (may be fractional), "trailing".
+ */
+export function spacedTimesteps(config: SchedulerConfig, n: number, round: boolean): number[] {
+  const T = config.num_train_timesteps;
+  const spacing = config.timestep_spacing ?? 'leading';
+  let ts: number[];
+  if (spacing === 'linspace') {
+    ts = linspace(0, T - 1, n).reverse();
+    if (round) ts = ts.map((t) => Math.round(t));
+  } else if (spacing === 'leading') {
+    const ratio = Math.floor(T / n);
+    ts = Array.from({ length: n }, (_, i) => i * ratio + (config.steps_offset ?? 0)).reverse();
+  } else {
+    const ratio = T / n;
+    ts = [];
+    for (let t = T; t > 0; t -= ratio) ts.push(Math.round(t) - 1);
+  }
+  return ts;
+}
+
+export function linspace(start: number, end: number, n: number): number[] {
+  if (n === 1) return [start];
+  return Array.from({ length: n }, (_, i) => start + ((end - start) * i) / (n - 1));
+}
+
+/** numpy.interp of `table` (sampled at 0, 1, 2, ...) at fractional position x. */
+export function interp(x: number, table: ArrayLike<number>): number {
+  if (x <= 0) return table[0]!;
+  const last = table.length - 1;
+  if (x >= last) return table[last]!;
+  const i = Math.floor(x);
+  const w = x - i;
+  return table[i]! * (1 - w) + table[i + 1]! * w;
+}
+
+/** Karras et al. 2022, eq. 5: n sigmas from sigmaMax to sigmaMin, evenly spaced in σ^(1/ρ), ρ = 7. */
+export function karrasSigmas(sigmaMax: number, sigmaMin: number, n: number): number[] {
+  const rho = 7;
+  const maxInv = sigmaMax ** (1 / rho);
+  const minInv = sigmaMin ** (1 / rho);
+  return linspace(0, 1, n).map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
+}
+
+/** The fractional training timestep whose σ is `sigma` (interpolating log σ, as diffusers does). */
+export function sigmaToTimestep(sigma: number, logSigmas: Float64Array): number {
+  const logSigma = Math.log(Math.max(sigma, 1e-10));
+  let low = 0;
+  for (let i = 0; i < logSigmas.length; i++) if (logSigma - logSigmas[i]! >= 0) low = i;
+  low = Math.min(low, logSigmas.length - 2);
+  const lo = logSigmas[low]!;
+  const hi = logSigmas[low + 1]!;
+  const w = Math.min(1, Math.max(0, (lo - logSigma) / (lo - hi)));
+  return (1 - w) * low + w * (low + 1);
+}
+
+/** The noise for a stochastic step: the caller's, else the scheduler's source, else an error. */
+export function stepNoise(length: number, options: StepOptions | undefined, source: NoiseSource | undefined, who: string): Float32Array {
+  const noise = options?.noise ?? source?.(length);
+  if (!noise) throw new Error(`${who} is stochastic: give it a noise source`);
+  if (noise.length !== length) throw new Error(`${who}: noise has ${noise.length} values, the sample ${length}`);
+  return noise;
+}
+
+/** x0 and ε from the model output at a VP point x = α x0 + σ ε (α² + σ² = 1), per prediction type. */
+export function predictX0AndEps(
+  modelOutput: Float32Array, sample: Float32Array, alpha: number, sigma: number, predictionType: SchedulerConfig['prediction_type'],
+): { x0: Float64Array; eps: Float64Array } {
+  const x0 = new Float64Array(sample.length);
+  const eps = new Float64Array(sample.length);
+  for (let i = 0; i < sample.length; i++) {
+    const m = modelOutput[i]!;
+    const x = sample[i]!;
+    if (predictionType === 'v_prediction') {
+      // v = α ε − σ x0 (Salimans & Ho 2022, sec. 4)
+      x0[i] = alpha * x - sigma * m;
+      eps[i] = alpha * m + sigma * x;
+    } else {
+      x0[i] = (x - sigma * m) / alpha;
+      eps[i] = m;
+    }
+  }
+  return { x0, eps };
+}
+
+export function checkSteps(n: number, who: string): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${who}: the number of steps must be a whole number ≥ 1, got ${n}`);
+}

@@ -1,0 +1,162 @@
+// Every sampler against diffusers (../shared/fixtures/schedulers.json), plus the contract they share.
+import { describe, expect, it } from 'vitest';
+import { createScheduler, SCHEDULERS, type SchedulerConfig, type SchedulerName } from '../../src/core/schedulers';
+import { readShared } from '../shared';
+
+interface Case {
+  scheduler: string;
+  class: string;
+  config: SchedulerConfig;
+  step_kwargs: { eta?: number };
+  num_inference_steps: number;
+  timesteps: number[];
+  init_noise_sigma: number;
+  trace: { t: number; sum: number; abs_sum: number; first4: number[] }[];
+  final_sample: number[];
+}
+
+const fixtures: { cases: Case[] } = JSON.parse(readShared('fixtures/schedulers.json'));
+const BY_CLASS: Record<string, SchedulerName> = {
+  PNDMScheduler: 'pndm', DDIMScheduler: 'ddim', EulerDiscreteScheduler: 'euler',
+  EulerAncestralDiscreteScheduler: 'euler-ancestral', DPMSolverMultistepScheduler: 'dpmpp-2m', LCMScheduler: 'lcm',
+};
+const N = 256;
+const initSample = Float32Array.from({ length: N }, (_, i) => Math.sin(0.37 * i) * 1.3);
+const stepNoise = (k: number) => Float32Array.from({ length: N }, (_, i) => Math.cos(0.11 * i + 0.7 * k));
+const fakeModel = (x: Float32Array, t: number) => x.map((v) => 0.3 * v + 0.1 * Math.cos(t / 100));
+
+function run(name: SchedulerName, config: SchedulerConfig, steps: number, eta?: number) {
+  const s = createScheduler(name, config, eta === undefined ? {} : { eta });
+  s.setTimesteps(steps);
+  let x: Float32Array = initSample.map((v) => v * s.initNoiseSigma);
+  const trace: number[] = [];
+  s.timesteps.forEach((t, k) => {
+    const eps = fakeModel(s.scaleModelInput(x, t), t);
+    x = s.step(eps, t, x, { noise: stepNoise(k) }).prevSample;
+    trace.push(x.reduce((a, b) => a + b, 0));
+  });
+  return { s, x, trace };
+}
+
+describe.each(fixtures.cases.map((c) => [`${c.scheduler} × ${c.num_inference_steps}`, c] as const))('%s matches diffusers', (_, c) => {
+  const name = BY_CLASS[c.class]!;
+  const { s, x, trace } = run(name, c.config, c.num_inference_steps, c.step_kwargs.eta);
+
+  it('timesteps', () => {
+    expect(s.timesteps.length).toBe(c.timesteps.length);
+    if (c.timesteps.every(Number.isInteger)) {
+      expect(s.timesteps).toEqual(c.timesteps);
+    } else {
+      // Fractional timesteps (Karras σ mapped back to t through log σ) come from float32 arithmetic in
+      // diffusers and float64 here: equal to a thousandth of a training step.
+      s.timesteps.forEach((t, i) => expect(Math.abs(t - c.timesteps[i]!)).toBeLessThanOrEqual(1e-3));
+    }
+  });
+
+  it('initial noise sigma', () => {
+    expect(s.initNoiseSigma).toBeCloseTo(c.init_noise_sigma, 4);
+  });
+
+  it('samples along the way and at the end (1e-4 relative)', () => {
+    trace.forEach((sum, k) => {
+      const ref = c.trace[k]!;
+      expect(Math.abs(sum - ref.sum), `step ${k}`).toBeLessThanOrEqual(1e-4 * Math.max(1, ref.abs_sum));
+    });
+    const scale = Math.max(...c.final_sample.map(Math.abs));
+    const err = Math.max(...c.final_sample.map((v, i) => Math.abs(v - x[i]!)));
+    expect(err / scale).toBeLessThan(1e-4);
+  });
+});
+
+const SD15: SchedulerConfig = {
+  num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
+  prediction_type: 'epsilon', timestep_spacing: 'leading', steps_offset: 1, set_alpha_to_one: false,
+};
+
+describe.each(Object.keys(SCHEDULERS) as SchedulerName[])('%s keeps the scheduler contract', (name) => {
+  it('setTimesteps resets all hidden state', () => {
+    const a = run(name, SD15, 8);
+    const s = a.s;
+    s.setTimesteps(8);
+    let x: Float32Array = initSample.map((v) => v * s.initNoiseSigma);
+    s.timesteps.forEach((t, k) => {
+      x = s.step(fakeModel(s.scaleModelInput(x, t), t), t, x, { noise: stepNoise(k) }).prevSample;
+    });
+    expect(Array.from(x)).toEqual(Array.from(a.x));
+  });
+
+  it.each([1, 4, 20, 50])('gives descending timesteps in range for %i steps', (n) => {
+    const s = createScheduler(name, SD15);
+    s.setTimesteps(n);
+    expect(s.timesteps.length).toBe(name === 'pndm' && n > 1 ? n + 1 : n);
+    for (let i = 1; i < s.timesteps.length; i++) expect(s.timesteps[i]!).toBeLessThanOrEqual(s.timesteps[i - 1]!);
+    expect(Math.min(...s.timesteps)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...s.timesteps)).toBeLessThanOrEqual(999);
+  });
+
+  it('denoises: with a perfect ε-model it lands on the clean sample', () => {
+    // x_T = sqrt(ᾱ) x0 + sqrt(1-ᾱ) ε with a known ε: an oracle model returns that ε at every step
+    // (σ-space samplers see x = x0 + σ ε, the same ε).
+    const s = createScheduler(name, SD15, { noise: (len) => new Float32Array(len) });
+    s.setTimesteps(20);
+    const x0 = initSample.map((v) => Math.tanh(v));
+    const eps = stepNoise(3);
+    let x: Float32Array = eps.map((e, i) => x0[i]! * (s.initNoiseSigma > 1 ? 1 : 0.068) + e * s.initNoiseSigma);
+    for (const t of s.timesteps) {
+      const xin = s.scaleModelInput(x, t);
+      // ε that is consistent with the current x and the clean x0, whatever the parametrisation
+      const e = oracleEps(xin, x0, t);
+      x = s.step(e, t, x).prevSample;
+    }
+    const err = Math.max(...x.map((v, i) => Math.abs(v - x0[i]!)));
+    expect(err).toBeLessThan(0.05);
+  });
+
+  it('refuses nonsense step counts', () => {
+    const s = createScheduler(name, SD15);
+    expect(() => s.setTimesteps(0)).toThrow(RangeError);
+    expect(() => s.setTimesteps(2.5)).toThrow(RangeError);
+  });
+});
+
+/** The ε that maps the model input x_t (VP-scaled) at timestep t back to x0 exactly. */
+function oracleEps(xin: Float32Array, x0: Float32Array, t: number): Float32Array {
+  const abar = abarAt(t);
+  return xin.map((v, i) => (v - Math.sqrt(abar) * x0[i]!) / Math.sqrt(1 - abar));
+}
+
+function abarAt(t: number): number {
+  let prod = 1;
+  const lo = Math.sqrt(0.00085);
+  const hi = Math.sqrt(0.012);
+  const table: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    prod *= 1 - (lo + (i / 999) * (hi - lo)) ** 2;
+    table.push(prod);
+  }
+  // σ-space samplers pass fractional t: interpolate σ as they do
+  const sig = table.map((a) => Math.sqrt((1 - a) / a));
+  const i = Math.min(998, Math.floor(t));
+  const w = t - i;
+  const sigma = sig[i]! * (1 - w) + sig[i + 1]! * w;
+  return 1 / (1 + sigma * sigma);
+}
+
+describe('stochastic schedulers', () => {
+  it.each(['euler-ancestral', 'lcm'] as const)('%s draws from the injected noise source', (name) => {
+    const draws: number[] = [];
+    const s = createScheduler(name, SD15, { noise: (len) => { draws.push(len); return stepNoise(draws.length); } });
+    s.setTimesteps(4);
+    let x: Float32Array = initSample.map((v) => v * s.initNoiseSigma);
+    for (const t of s.timesteps) x = s.step(fakeModel(s.scaleModelInput(x, t), t), t, x).prevSample;
+    expect(draws.length).toBeGreaterThanOrEqual(3);
+    expect(draws.every((l) => l === N)).toBe(true);
+  });
+
+  it('DDIM with η > 0 without noise says what is missing', () => {
+    const s = createScheduler('ddim', SD15, { eta: 1 });
+    s.setTimesteps(4);
+    const t = s.timesteps[0]!;
+    expect(() => s.step(initSample, t, initSample)).toThrow(/noise/);
+  });
+});
