@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shapes import train  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_STEPS = {"vae": 2000, "unet": 9000}
+DEFAULT_STEPS = {"vae": 6000, "unet": 13000}
 
 
 def main() -> None:
@@ -25,30 +25,37 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
-    ap.add_argument("--steps", type=int, default=None, help="total optimiser steps of a training stage")
+    ap.add_argument("--steps", type=int, default=None, help="total optimiser steps of a training stage "
+                    f"(defaults: {DEFAULT_STEPS})")
     ap.add_argument("--pack", type=Path, default=HERE.parent / "public" / "models" / "shapes-int8")
+    ap.add_argument("--parity", type=Path, default=HERE.parent / "test" / "fixtures" / "shapes-int8-parity.json",
+                    help="where export writes the reference outputs the pack's onnxruntime-web test compares with")
+    ap.add_argument("--samples-dir", type=Path, default=HERE / "samples")
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
-    stages = ["vocab", "vae", "latents", "unet", "export", "eval", "samples"] if a.stage == "all" else [a.stage]
+    run_all = a.stage == "all"
+    stages = ["vocab", "vae", "latents", "unet", "export", "eval", "samples"] if run_all else [a.stage]
     for s in stages:
         if s == "vocab":
             train.stage_vocab(a.work)
-        elif s == "vae":
-            train.stage_vae(a.work, a.device, a.steps or DEFAULT_STEPS["vae"], a.minutes)
+        elif s in ("vae", "unet"):
+            steps = 5 if a.quick else a.steps or DEFAULT_STEPS[s]
+            stage = train.stage_vae if s == "vae" else train.stage_unet
+            # One slice of at most --minutes; `all` keeps slicing until the stage is done.
+            while stage(a.work, a.device, steps, a.minutes) < steps and run_all:
+                pass
         elif s == "latents":
             train.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0)
-        elif s == "unet":
-            train.stage_unet(a.work, a.device, a.steps or DEFAULT_STEPS["unet"], a.minutes)
         elif s == "export":
             from shapes import export
-            export.stage_export(a.work, a.pack)
+            export.stage_export(a.work, a.pack, a.parity)
         elif s == "eval":
             from shapes import evaluate
             evaluate.stage_eval(a.work, a.pack, quick=a.quick)
         elif s == "samples":
             from shapes import evaluate
-            evaluate.stage_samples(a.work, HERE / "samples")
+            evaluate.stage_samples(a.work, a.samples_dir)
 
 
 if __name__ == "__main__":

@@ -195,9 +195,7 @@ def stage_eval(work: Path, pack: Path, quick: bool = False) -> None:
     print("int8 vs fp32 PSNR (median over prompts):", psnr)
     report = {"training_steps": step, "sampler": "DDIM, 20 steps, guidance 7.5", "adherence": table,
               "psnr_int8_vs_fp32_db": psnr}
-    (work / "eval_report.json").write_text(json.dumps(report, indent=1))
-    if not quick:
-        (Path(__file__).resolve().parents[1] / "eval_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (work / "eval_report.json").write_text(json.dumps(report, indent=1) + "\n")
 
 
 SAMPLE_PROMPTS = [

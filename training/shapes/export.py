@@ -146,7 +146,7 @@ def scheduler_config() -> dict:
     }
 
 
-def stage_export(work: Path, pack: Path) -> None:
+def stage_export(work: Path, pack: Path, parity: Path) -> None:
     fp32 = export_fp32(work)
     if pack.exists():
         shutil.rmtree(pack)
@@ -162,7 +162,7 @@ def stage_export(work: Path, pack: Path) -> None:
     (pack / "scheduler").mkdir()
     (pack / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_config(), indent=2) + "\n")
     write_manifest(work, pack)
-    write_parity(work, Path(__file__).resolve().parents[2] / "test" / "fixtures" / "shapes-int8-parity.json")
+    write_parity(work, parity)
     (work / "export_report.json").write_text(json.dumps(report, indent=1))
 
 

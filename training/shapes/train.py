@@ -54,7 +54,8 @@ def vae_batch(rng: np.random.Generator, n: int, crop: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 16, crop: int = 96) -> None:
+def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 16, crop: int = 96) -> int:
+    """Train (or resume) the VAE for up to `minutes`; returns the step reached."""
     setup_threads()
     torch.manual_seed(SEED)
     vae = AutoencoderKL(VaeConfig()).to(device)
@@ -94,6 +95,7 @@ def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 
     save_sharded({**prefixed("model", vae.state_dict()), **flat}, work / "vae",
                  {"step": step, "config": VaeConfig().__dict__, "optimizer": opt_meta})
     print(f"vae: saved at step {step}")
+    return step
 
 
 def load_vae(work: Path, device: str = "cpu") -> AutoencoderKL:
@@ -147,7 +149,8 @@ def stage_latents(work: Path, device: str, scale: float = 1.0) -> None:
 
 
 # ------------------------------------------------------------------ text encoder + UNet
-def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels: int = 16 * 32 * 32) -> None:
+def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels: int = 16 * 32 * 32) -> int:
+    """Train (or resume) the text encoder and UNet for up to `minutes`; returns the step reached."""
     setup_threads()
     torch.manual_seed(SEED)
     tok = load_tokenizer(work)
@@ -217,6 +220,7 @@ def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels
             _save_unet(work, text, unet, ema, opt, step)
     _save_unet(work, text, unet, ema, opt, step)
     print(f"unet: saved at step {step}")
+    return step
 
 
 def _save_unet(work: Path, text: TextEncoder, unet: UNet, ema: list[torch.Tensor], opt, step: int) -> None:

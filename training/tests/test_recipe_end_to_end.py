@@ -1,0 +1,63 @@
+"""The whole recipe, every stage through its command line, on tiny budgets: a pack comes out with a
+manifest that tells the truth, standard-op ONNX files with SD's tensor names, and int8 weights."""
+import json
+import os
+import subprocess
+import sys
+
+import onnx
+import pytest
+
+from conftest import TRAINING
+from shapes.export import sha256
+
+
+@pytest.fixture(scope="module")
+def quick_pack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recipe")
+    work, pack = root / "work", root / "pack"
+    env = {**os.environ, "TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    for stage in ("vocab", "vae", "latents", "unet", "export", "eval"):
+        cmd = [sys.executable, str(TRAINING / "recipe.py"), stage, "--quick", "--work", str(work), "--pack", str(pack),
+               "--parity", str(root / "parity.json"), "--minutes", "5"]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, f"{stage} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+    return work, pack, root
+
+
+def test_pack_manifest_tells_the_truth(quick_pack):
+    _, pack, _ = quick_pack
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert {f["role"] for f in manifest["files"]} >= {"text_encoder", "unet", "vae_decoder", "tokenizer_vocab", "tokenizer_merges"}
+    for f in manifest["files"]:
+        assert (pack / f["path"]).stat().st_size == f["size"]
+        assert sha256(pack / f["path"]) == f["sha256"]
+    assert manifest["vae"]["scalingFactor"] > 0
+    assert manifest["scheduler"]["beta_schedule"] == "scaled_linear"
+
+
+def test_pack_networks_are_standard_int8_onnx_with_sd_names(quick_pack):
+    _, pack, _ = quick_pack
+    names = {"text_encoder": (["input_ids"], ["last_hidden_state"]),
+             "unet": (["sample", "timestep", "encoder_hidden_states"], ["out_sample"]),
+             "vae_decoder": (["latent_sample"], ["sample"])}
+    for part, (ins, outs) in names.items():
+        m = onnx.load(str(pack / part / "model.onnx"))
+        assert [i.name for i in m.graph.input] == ins
+        assert [o.name for o in m.graph.output] == outs
+        assert all(n.domain in ("", "ai.onnx") for n in m.graph.node), part
+        int8 = sum(onnx.numpy_helper.to_array(i).nbytes for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT8)
+        total = sum(onnx.numpy_helper.to_array(i).nbytes for i in m.graph.initializer)
+        assert int8 / total > 0.8, f"{part}: only {int8 / total:.0%} of the weight bytes are int8"
+        assert any(n.op_type == "DequantizeLinear" for n in m.graph.node)
+    ids = onnx.load(str(pack / "text_encoder" / "model.onnx")).graph.input[0]
+    assert ids.type.tensor_type.elem_type == onnx.TensorProto.INT32
+
+
+def test_eval_writes_an_adherence_table_and_psnr(quick_pack):
+    work, _, root = quick_pack
+    report = json.loads((work / "eval_report.json").read_text())
+    assert set(report["adherence"]) >= {"held_in 256px fp32", "held_in 256px int8", "held_out 256px int8", "two 256px int8"}
+    assert report["psnr_int8_vs_fp32_db"]["256px"] > 0
+    parity = json.loads((root / "parity.json").read_text())
+    assert len(parity["unet"]["out_sample"]) == 2 * 4 * 16 * 24
