@@ -1,0 +1,75 @@
+// A generation request, its defaults, and the one place it is checked (diffusers' check_inputs).
+import { badRequest } from '../errors';
+import { isSchedulerName, SCHEDULERS, type SchedulerName } from '../schedulers';
+
+export interface GenerateRequest {
+  readonly prompt: string;
+  readonly negativePrompt?: string;
+  readonly steps?: number;
+  readonly width?: number;
+  readonly height?: number;
+  readonly guidanceScale?: number;
+  readonly seed?: number;
+  readonly scheduler?: string;
+}
+
+export type ValidRequest = Required<Omit<GenerateRequest, 'scheduler'>> & { readonly scheduler: SchedulerName };
+
+/** What a pack allows (manifest `image`), or a UNet with a baked-in latent size. */
+export interface ImageLimits {
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly multipleOf: number;
+  /** Only this size, when the UNet export fixed its latent height and width. */
+  readonly fixed?: readonly [width: number, height: number];
+}
+
+export const DEFAULTS = Object.freeze({
+  negativePrompt: '',
+  steps: 20,
+  width: 512,
+  height: 512,
+  guidanceScale: 7.5,
+  seed: 0,
+  scheduler: 'pndm' as SchedulerName,
+});
+
+export const LIMITS = Object.freeze({ minSteps: 1, maxSteps: 100, maxGuidance: 30, maxPromptChars: 2000 });
+
+/** Fill defaults and check every field once; throws a 'bad-request' PocketError naming the field. */
+export function validateRequest(req: GenerateRequest, limits: ImageLimits): ValidRequest {
+  const r = { ...DEFAULTS, ...definedOnly(req), prompt: req.prompt };
+  if (typeof r.prompt !== 'string') throw badRequest('prompt', 'The prompt must be text.');
+  if (r.prompt.length > LIMITS.maxPromptChars) {
+    throw badRequest('prompt', `The prompt is ${r.prompt.length} characters long; keep it under ${LIMITS.maxPromptChars} (the model reads only the first 75 tokens anyway).`);
+  }
+  if (typeof r.negativePrompt !== 'string') throw badRequest('negativePrompt', 'The negative prompt must be text.');
+  if (!Number.isInteger(r.steps) || r.steps < LIMITS.minSteps || r.steps > LIMITS.maxSteps) {
+    throw badRequest('steps', `Steps must be a whole number from ${LIMITS.minSteps} to ${LIMITS.maxSteps}; got ${r.steps}.`);
+  }
+  for (const [field, v] of [['width', r.width], ['height', r.height]] as const) {
+    if (!Number.isInteger(v) || v % 8 !== 0 || v % limits.multipleOf !== 0) {
+      throw badRequest(field, `The ${field} must be a multiple of ${Math.max(8, limits.multipleOf)} pixels; got ${v}.`);
+    }
+    if (v < limits.minSize || v > limits.maxSize) {
+      throw badRequest(field, `The ${field} must be from ${limits.minSize} to ${limits.maxSize} pixels for this model; got ${v}.`);
+    }
+  }
+  if (limits.fixed && (r.width !== limits.fixed[0] || r.height !== limits.fixed[1])) {
+    throw badRequest('width', `This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only; choose that size.`);
+  }
+  if (typeof r.guidanceScale !== 'number' || !Number.isFinite(r.guidanceScale) || r.guidanceScale < 1 || r.guidanceScale > LIMITS.maxGuidance) {
+    throw badRequest('guidanceScale', `Guidance must be a number from 1 (no guidance) to ${LIMITS.maxGuidance}; got ${r.guidanceScale}.`);
+  }
+  if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) {
+    throw badRequest('seed', `The seed must be a whole number from 0 to 4294967295; got ${r.seed}.`);
+  }
+  if (!isSchedulerName(r.scheduler)) {
+    throw badRequest('scheduler', `Unknown scheduler "${r.scheduler}"; choose one of ${Object.keys(SCHEDULERS).join(', ')}.`);
+  }
+  return { ...r, prompt: r.prompt, scheduler: r.scheduler };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

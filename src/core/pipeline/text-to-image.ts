@@ -1,0 +1,149 @@
+// Text to image, as diffusers' StableDiffusionPipeline.__call__ does it:
+//   1. validate the request once; 2. tokenize and encode prompt and negative prompt;
+//   3. seeded initial latents × the scheduler's initial σ;
+//   4. for each timestep: ε for both prompts (one batch of 2 where the UNet allows it), classifier-free
+//      guidance ε = ε_u + g (ε_c − ε_u) (Ho & Salimans 2022, eq. 6), scheduler step;
+//   5. decode latents / scaling factor with the VAE; 6. pixels in [−1, 1] to RGBA bytes.
+import { aborted } from '../errors';
+import { SeededRandom } from '../random';
+import { createScheduler, type SchedulerConfig } from '../schedulers';
+import type { ClipTokenizer } from '../tokenizer/clip-tokenizer';
+import type { Tensor } from './model-session';
+import type { TextEncoderNet, UNetNet, VaeDecoderNet } from './networks';
+import { validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
+
+export interface PipelineModels {
+  readonly tokenizer: ClipTokenizer;
+  readonly textEncoder: TextEncoderNet;
+  readonly unet: UNetNet;
+  readonly vae: VaeDecoderNet;
+  readonly vaeScalingFactor: number;
+  readonly schedulerConfig: SchedulerConfig;
+  readonly limits: ImageLimits;
+  /** Keep the text embeddings on the accelerator for the whole denoising loop. */
+  readonly embeddingsOnDevice?: boolean;
+  readonly latentChannels?: number;
+}
+
+export interface Progress {
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly timestep: number;
+  readonly elapsedMs: number;
+  /** The current latents [1, c, h/8, w/8], for a live preview. */
+  readonly latents: Float32Array;
+}
+
+export interface Timings {
+  readonly tokenizeMs: number;
+  readonly textEncoderMs: number;
+  /** One entry per UNet step (both guidance halves). */
+  readonly unetMs: readonly number[];
+  readonly schedulerMs: number;
+  readonly vaeMs: number;
+  readonly totalMs: number;
+}
+
+export interface GenerateResult {
+  /** RGBA, row-major, width × height × 4. */
+  readonly pixels: Uint8ClampedArray;
+  readonly width: number;
+  readonly height: number;
+  readonly request: ValidRequest;
+  readonly timings: Timings;
+  /** Prompt tokens beyond the model's 75 that it did not read (prompt, negative prompt). */
+  readonly droppedTokens: { readonly prompt: number; readonly negativePrompt: number };
+}
+
+export interface GenerateOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: Progress) => void;
+}
+
+export async function generate(models: PipelineModels, request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+  const { signal, onProgress } = options;
+  const req = validateRequest(request, models.limits);
+  const checkAbort = () => {
+    if (signal?.aborted) throw aborted();
+  };
+  checkAbort();
+  const t0 = performance.now();
+
+  const cond = models.tokenizer.encode(req.prompt);
+  const uncond = models.tokenizer.encode(req.negativePrompt);
+  const t1 = performance.now();
+
+  const guided = req.guidanceScale > 1;
+  const onDevice = models.embeddingsOnDevice === true;
+  const unet = models.unet;
+  // The text batches the UNet will be called with: [uncond, cond] together when it takes a guidance
+  // batch, one prompt per call otherwise; a UNet fixed at batch 2 gets the prompt twice without guidance.
+  const batches: Int32Array[][] = guided
+    ? unet.takesGuidanceBatch ? [[uncond.ids, cond.ids]] : [[uncond.ids], [cond.ids]]
+    : [Array.from({ length: unet.batchFor(1) }, () => cond.ids)];
+  const contexts: Tensor[] = [];
+  for (const b of batches) contexts.push(await models.textEncoder.encode(b, onDevice));
+  const t2 = performance.now();
+  try {
+    checkAbort();
+    const rng = new SeededRandom(req.seed);
+    const scheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng.gaussian(n) });
+    scheduler.setTimesteps(req.steps);
+    const dims = [1, models.latentChannels ?? 4, req.height / 8, req.width / 8];
+    let latents: Float32Array = rng.gaussian(dims.reduce((a, b) => a * b));
+    for (let i = 0; i < latents.length; i++) latents[i]! *= scheduler.initNoiseSigma;
+
+    const unetMs: number[] = [];
+    let schedulerMs = 0;
+    const steps = scheduler.timesteps;
+    for (let k = 0; k < steps.length; k++) {
+      checkAbort();
+      const t = steps[k]!;
+      const s0 = performance.now();
+      const input = scheduler.scaleModelInput(latents, t);
+      const s1 = performance.now();
+      const out: Float32Array[] = [];
+      for (const c of contexts) out.push(...(await unet.predict(input, dims, t, c)));
+      let eps = out[0]!;
+      if (guided) {
+        const [epsU, epsC] = [out[0]!, out[1]!];
+        eps = new Float32Array(latents.length);
+        for (let i = 0; i < eps.length; i++) eps[i] = epsU[i]! + req.guidanceScale * (epsC[i]! - epsU[i]!);
+      }
+      const s2 = performance.now();
+      latents = scheduler.step(eps, t, latents).prevSample;
+      const s3 = performance.now();
+      unetMs.push(s2 - s1);
+      schedulerMs += s1 - s0 + (s3 - s2);
+      onProgress?.({ step: k + 1, totalSteps: steps.length, timestep: t, elapsedMs: s3 - t0, latents });
+    }
+    checkAbort();
+
+    const v0 = performance.now();
+    const scaled = latents.map((v) => v / models.vaeScalingFactor);
+    const image = await models.vae.decode(scaled, dims);
+    const pixels = toRgba(image.data, req.width, req.height);
+    const v1 = performance.now();
+    return {
+      pixels, width: req.width, height: req.height, request: req,
+      timings: { tokenizeMs: t1 - t0, textEncoderMs: t2 - t1, unetMs, schedulerMs, vaeMs: v1 - v0, totalMs: v1 - t0 },
+      droppedTokens: { prompt: cond.droppedTokens, negativePrompt: uncond.droppedTokens },
+    };
+  } finally {
+    for (const c of contexts) if (c.location === 'device') c.dispose();
+  }
+}
+
+/** Planar [3, h, w] in [−1, 1] to interleaved RGBA bytes (x / 2 + 0.5, clamped, rounded). */
+export function toRgba(planar: Float32Array, width: number, height: number): Uint8ClampedArray {
+  const n = width * height;
+  if (planar.length < 3 * n) throw new Error(`VAE output has ${planar.length} values, expected ${3 * n}`);
+  const out = new Uint8ClampedArray(4 * n);
+  for (let i = 0; i < n; i++) {
+    out[4 * i] = Math.round((planar[i]! / 2 + 0.5) * 255);
+    out[4 * i + 1] = Math.round((planar[n + i]! / 2 + 0.5) * 255);
+    out[4 * i + 2] = Math.round((planar[2 * n + i]! / 2 + 0.5) * 255);
+    out[4 * i + 3] = 255;
+  }
+  return out;
+}

@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { PocketError } from '../../../src/core/errors';
+import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../../../src/core/pipeline/networks';
+import { generate, toRgba, type PipelineModels } from '../../../src/core/pipeline/text-to-image';
+import { SeededRandom } from '../../../src/core/random';
+import { createScheduler, type SchedulerConfig } from '../../../src/core/schedulers';
+import { ClipTokenizer } from '../../../src/core/tokenizer/clip-tokenizer';
+import { readShared } from '../../shared';
+import { FakeTextEncoder, FakeUNet, FakeVae, WIDTH, type UNetVariant } from './fake-sessions';
+
+const tokenizer = new ClipTokenizer(JSON.parse(readShared('clip-tokenizer/vocab.json')), readShared('clip-tokenizer/merges.txt'),
+  { maxLength: 77, bosTokenId: 49406, eosTokenId: 49407, padTokenId: 49407 });
+const SD15: SchedulerConfig = {
+  num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
+  timestep_spacing: 'leading', steps_offset: 1, set_alpha_to_one: false,
+};
+const LIMITS = { minSize: 32, maxSize: 1024, multipleOf: 8 };
+
+function models(opts: { unet?: UNetVariant; ids?: 'int32' | 'int64'; textBatch?: number | string; vae?: 'float32' | 'float16'; onDevice?: boolean } = {}) {
+  const sessions = { text: new FakeTextEncoder(opts.ids, opts.textBatch), unet: new FakeUNet(opts.unet), vae: new FakeVae(opts.vae) };
+  const m: PipelineModels = {
+    tokenizer, textEncoder: new TextEncoderNet(sessions.text), unet: new UNetNet(sessions.unet), vae: new VaeDecoderNet(sessions.vae),
+    vaeScalingFactor: 0.5, schedulerConfig: SD15, limits: LIMITS, embeddingsOnDevice: opts.onDevice ?? false,
+  };
+  return { m, sessions };
+}
+
+const REQ = { prompt: 'a red circle on a blue background', steps: 4, width: 64, height: 48, seed: 7, guidanceScale: 7.5, scheduler: 'ddim' };
+
+describe('generate', () => {
+  it('applies classifier-free guidance: ε = ε_u + g (ε_c − ε_u)', async () => {
+    const { m } = models();
+    let first: Float32Array | undefined;
+    await generate(m, { ...REQ, steps: 1 }, { onProgress: (p) => { first ??= p.latents.slice(); } });
+    // Recompute the one DDIM step by hand with the fake UNet's formula.
+    const hidden = (p: string) => {
+      const ids = tokenizer.encode(p).ids;
+      let s = 0;
+      for (const id of ids) for (let c = 0; c < WIDTH; c++) s += id / 50000 + c / 10;
+      return s / (77 * WIDTH);
+    };
+    const s = createScheduler('ddim', SD15);
+    s.setTimesteps(1);
+    const t = s.timesteps[0]!;
+    const x = new SeededRandom(7).gaussian(4 * 6 * 8);
+    const epsU = x.map((v) => 0.1 * v + hidden('') + t / 10000);
+    const epsC = x.map((v) => 0.1 * v + hidden(REQ.prompt) + t / 10000);
+    const eps = epsU.map((u, i) => u + 7.5 * (epsC[i]! - u));
+    const expected = s.step(eps, t, x).prevSample;
+    expect(first).toBeDefined();
+    Array.from(expected).forEach((v, i) => expect(first![i]).toBeCloseTo(v, 4));
+  });
+
+  it('runs guidance as one batch of 2 when the UNet allows it, two calls otherwise — same image', async () => {
+    const dynamic = models();
+    const single = models({ unet: { batch: 1 } });
+    const fixed2 = models({ unet: { batch: 2 } });
+    const a = await generate(dynamic.m, REQ);
+    const b = await generate(single.m, REQ);
+    const c = await generate(fixed2.m, REQ);
+    expect(dynamic.sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual([2, 2, 2, 2]);
+    expect(single.sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(b.pixels)).toEqual(Array.from(a.pixels));
+    expect(Array.from(c.pixels)).toEqual(Array.from(a.pixels));
+  });
+
+  it('skips the unconditional pass at guidance 1 (padding a fixed batch of 2)', async () => {
+    const dyn = models();
+    await generate(dyn.m, { ...REQ, guidanceScale: 1 });
+    expect(dyn.sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual([1, 1, 1, 1]);
+    expect(dyn.sessions.text.calls[0]!.input_ids!.dims[0]).toBe(1);
+    const fixed2 = models({ unet: { batch: 2 } });
+    const r = await generate(fixed2.m, { ...REQ, guidanceScale: 1 });
+    expect(fixed2.sessions.unet.calls).toHaveLength(4);
+    expect(r.pixels.length).toBe(64 * 48 * 4);
+  });
+
+  it('feeds fp16 UNets and VAEs half floats and agrees with fp32 to half precision', async () => {
+    const f32 = await generate(models().m, REQ);
+    const f16 = models({ unet: { floatType: 'float16' }, vae: 'float16' });
+    const r = await generate(f16.m, REQ);
+    expect(f16.sessions.unet.calls[0]!.sample!.type).toBe('float16');
+    expect(f16.sessions.vae.calls[0]!.latent_sample!.type).toBe('float16');
+    // half precision (11-bit significand) through 4 steps whose ε difference guidance multiplies by 7.5
+    const diff = Math.max(...Array.from(r.pixels, (v, i) => Math.abs(v - f32.pixels[i]!)));
+    expect(diff).toBeGreaterThan(0);
+    expect(diff).toBeLessThanOrEqual(4);
+  });
+
+  it('gives int64 token ids to encoders that want them, with the same result', async () => {
+    const i64 = models({ ids: 'int64' });
+    const a = await generate(i64.m, REQ);
+    const b = await generate(models().m, REQ);
+    expect(i64.sessions.text.calls[0]!.input_ids!.type).toBe('int64');
+    expect(Array.from(a.pixels)).toEqual(Array.from(b.pixels));
+  });
+
+  it('encodes one prompt per call when the text encoder has a fixed batch of 1', async () => {
+    const one = models({ textBatch: 1 });
+    const a = await generate(one.m, REQ);
+    expect(one.sessions.text.calls.map((c) => c.input_ids!.dims[0])).toEqual([1, 1]);
+    expect(Array.from(a.pixels)).toEqual(Array.from((await generate(models().m, REQ)).pixels));
+  });
+
+  it.each([
+    ['int64', [1]], ['int64', []], ['float32', ['timestep_batch']], ['float16', [1]], ['float32', [2]],
+  ] as const)('feeds a %s timestep of shape %j', async (type, shape) => {
+    const v = models({ unet: { timestepType: type, timestepShape: shape, batch: shape[0] === 2 ? 2 : 'batch' } });
+    const r = await generate(v.m, { ...REQ, scheduler: 'pndm' });
+    const ts = v.sessions.unet.calls[0]!.timestep!;
+    expect(ts.type).toBe(type);
+    expect(ts.dims.length).toBe(shape.length);
+    expect(Array.from((await generate(models().m, { ...REQ, scheduler: 'pndm' })).pixels)).toEqual(Array.from(r.pixels));
+  });
+
+  it('keeps text embeddings on the device for the loop and releases them after', async () => {
+    const dev = models({ onDevice: true });
+    const r = await generate(dev.m, REQ);
+    // one text-encoder call for the guidance pair, its output fed to every UNet step without a copy
+    expect(dev.sessions.text.deviceTensors).toHaveLength(1);
+    expect(dev.sessions.unet.calls.every((c) => c.encoder_hidden_states === dev.sessions.text.deviceTensors[0])).toBe(true);
+    expect(dev.sessions.text.deviceTensors.every((d) => d.disposed)).toBe(true);
+    expect(Array.from(r.pixels)).toEqual(Array.from((await generate(models().m, REQ)).pixels));
+  });
+
+  it('is deterministic per seed', async () => {
+    const { m } = models();
+    const a = await generate(m, REQ);
+    const b = await generate(m, REQ);
+    const c = await generate(m, { ...REQ, seed: 8 });
+    expect(Array.from(a.pixels)).toEqual(Array.from(b.pixels));
+    expect(Array.from(a.pixels)).not.toEqual(Array.from(c.pixels));
+  });
+
+  it('reports progress every step and per-stage timings', async () => {
+    const steps: number[] = [];
+    const r = await generate(models().m, { ...REQ, steps: 5 }, { onProgress: (p) => steps.push(p.step) });
+    expect(steps).toEqual([1, 2, 3, 4, 5]);
+    expect(r.timings.unetMs).toHaveLength(5);
+    const { tokenizeMs, textEncoderMs, schedulerMs, vaeMs, totalMs } = r.timings;
+    for (const v of [tokenizeMs, textEncoderMs, schedulerMs, vaeMs, totalMs]) expect(v).toBeGreaterThanOrEqual(0);
+    expect(totalMs).toBeGreaterThanOrEqual(textEncoderMs + vaeMs);
+    expect([r.width, r.height, r.pixels.length]).toEqual([64, 48, 64 * 48 * 4]);
+  });
+
+  it('cancels between steps and the same models generate again afterwards', async () => {
+    const { m, sessions } = models();
+    const ac = new AbortController();
+    const err = await generate(m, { ...REQ, steps: 10 }, { signal: ac.signal, onProgress: (p) => { if (p.step === 3) ac.abort(); } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PocketError);
+    expect((err as PocketError).code).toBe('aborted');
+    expect(sessions.unet.calls).toHaveLength(3);
+    expect(sessions.vae.calls).toHaveLength(0);
+    const again = await generate(m, REQ);
+    expect(again.pixels.length).toBe(64 * 48 * 4);
+  });
+
+  it('reports a prompt longer than the model reads', async () => {
+    const r = await generate(models().m, { ...REQ, prompt: 'red '.repeat(90) });
+    expect(r.droppedTokens.prompt).toBe(15);
+    expect(r.droppedTokens.negativePrompt).toBe(0);
+  });
+
+  it.each([
+    ['steps', { steps: 0 }], ['steps', { steps: 101 }], ['steps', { steps: 2.5 }],
+    ['width', { width: 60 }], ['width', { width: 2048 }], ['height', { height: 0 }], ['height', { height: 24 }],
+    ['guidanceScale', { guidanceScale: 0.5 }], ['guidanceScale', { guidanceScale: Number.NaN }],
+    ['seed', { seed: -1 }], ['seed', { seed: 2 ** 32 }], ['scheduler', { scheduler: 'magic' }],
+    ['prompt', { prompt: 'x'.repeat(5000) }],
+  ])('refuses a bad %s before any work, saying why', async (field, change) => {
+    const { m, sessions } = models();
+    const err = await generate(m, { ...REQ, ...change }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PocketError);
+    expect((err as PocketError).code).toBe('bad-request');
+    expect((err as PocketError).detail?.field).toBe(field);
+    expect((err as PocketError).message.length).toBeGreaterThan(20);
+    expect(sessions.text.calls).toHaveLength(0);
+  });
+
+  it('allows only the baked-in size for a UNet exported with fixed latents', async () => {
+    const { m } = models({ unet: { latentSize: [6, 8] } });
+    const fixed = { ...m, limits: { ...LIMITS, fixed: [64, 48] as const } };
+    expect((await generate(fixed, REQ)).pixels.length).toBe(64 * 48 * 4);
+    const err = await generate(fixed, { ...REQ, width: 128 }).catch((e: unknown) => e);
+    expect((err as PocketError).message).toMatch(/64×48 only/);
+  });
+});
+
+describe('toRgba', () => {
+  it('maps [-1, 1] to bytes with opaque alpha', () => {
+    const planar = Float32Array.from([-1, 0, 1, -2, /* g */ 1, 1, 1, 1, /* b */ 0, 0, 0, 0]);
+    const px = toRgba(planar, 2, 2);
+    expect(Array.from(px)).toEqual([0, 255, 128, 255, 128, 255, 128, 255, 255, 255, 128, 255, 0, 255, 128, 255]);
+  });
+});
