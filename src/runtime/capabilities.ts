@@ -1,0 +1,62 @@
+// What this device can run: WebGPU adapter, shader-f16, buffer limits, WASM threads. The GPU object is
+// injectable (navigator.gpu in a page or worker; Dawn's in Node on a GPU machine).
+
+/** The part of the WebGPU API the capability check reads (a subset of GPU / GPUAdapter). */
+export interface GpuLike {
+  requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<AdapterLike | null>;
+}
+export interface AdapterLike {
+  readonly features: { has(name: string): boolean };
+  readonly limits: { readonly maxBufferSize: number; readonly maxStorageBufferBindingSize: number };
+  readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly description?: string };
+}
+
+export type Backend = 'webgpu' | 'wasm';
+export type BackendChoice = 'auto' | Backend;
+
+export interface Capabilities {
+  readonly webgpu: false | {
+    readonly adapter: string;
+    readonly shaderF16: boolean;
+    readonly maxBufferSize: number;
+    readonly maxStorageBufferBindingSize: number;
+  };
+  readonly crossOriginIsolated: boolean;
+  readonly hardwareConcurrency: number;
+  /** WASM threads: only with cross-origin isolation (SharedArrayBuffer). */
+  readonly wasmThreads: number;
+}
+
+interface NavigatorLike {
+  readonly gpu?: GpuLike;
+  readonly hardwareConcurrency?: number;
+}
+
+const nav = (): NavigatorLike | undefined => (globalThis as { navigator?: NavigatorLike }).navigator;
+
+export function defaultGpu(): GpuLike | undefined {
+  return nav()?.gpu;
+}
+
+export async function detectCapabilities(gpu: GpuLike | undefined = defaultGpu()): Promise<Capabilities> {
+  let webgpu: Capabilities['webgpu'] = false;
+  if (gpu) {
+    try {
+      const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+      if (adapter) {
+        const info = adapter.info;
+        webgpu = {
+          adapter: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter',
+          shaderF16: adapter.features.has('shader-f16'),
+          maxBufferSize: adapter.limits.maxBufferSize,
+          maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        };
+      }
+    } catch {
+      webgpu = false;
+    }
+  }
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const cores = nav()?.hardwareConcurrency ?? 1;
+  return { webgpu, crossOriginIsolated: isolated, hardwareConcurrency: cores, wasmThreads: isolated ? Math.max(1, Math.min(cores, 4)) : 1 };
+}

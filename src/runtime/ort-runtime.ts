@@ -1,0 +1,145 @@
+// The one module that imports onnxruntime-web. It picks the execution provider, creates sessions,
+// exposes their signatures to the pipeline (src/core/pipeline/model-session.ts), converts tensors, keeps
+// chosen outputs on the GPU, and turns runtime failures into PocketErrors.
+import * as ort from 'onnxruntime-web';
+import { PocketError } from '../core/errors';
+import type { DeviceTensor, ElementType, IOInfo, ModelSession, Tensor } from '../core/pipeline/model-session';
+import { detectCapabilities, type Backend, type BackendChoice, type Capabilities, type GpuLike } from './capabilities';
+
+export interface RuntimeOptions {
+  readonly backend: BackendChoice;
+  /** Where onnxruntime-web's .wasm/.mjs files are served from (the app self-hosts them). */
+  readonly wasmPaths?: string;
+  /** The WASM binary itself (Node, where fetch cannot read file:// URLs). */
+  readonly wasmBinary?: ArrayBuffer | Uint8Array;
+  readonly numThreads?: number;
+  /** navigator.gpu, or Dawn's GPU object in Node. */
+  readonly gpu?: GpuLike;
+}
+
+export interface Runtime {
+  readonly backend: Backend;
+  readonly capabilities: Capabilities;
+  /** A session over an .onnx file's bytes; outputs named in gpuOutputs stay on the GPU (WebGPU only). */
+  createSession(model: Uint8Array, name: string, gpuOutputs?: readonly string[]): Promise<ModelSession>;
+}
+
+const ELEMENT_TYPES: readonly ElementType[] = ['float32', 'float16', 'int32', 'int64'];
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const capabilities = await detectCapabilities(options.gpu);
+  let backend: Backend;
+  if (options.backend === 'webgpu' && !capabilities.webgpu) {
+    throw new PocketError('webgpu-unavailable',
+      'WebGPU is not available in this browser or on this device. Choose "WASM" (slower, works everywhere) or try a browser with WebGPU enabled.');
+  }
+  backend = options.backend === 'auto' ? (capabilities.webgpu ? 'webgpu' : 'wasm') : options.backend;
+  if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
+  if (options.wasmBinary) ort.env.wasm.wasmBinary = options.wasmBinary;
+  ort.env.wasm.numThreads = options.numThreads ?? capabilities.wasmThreads;
+  let deviceLost: string | undefined;
+  if (backend === 'webgpu') {
+    try {
+      const device = await ort.env.webgpu.device;
+      void (device as { lost?: Promise<{ message?: string }> }).lost?.then((info) => {
+        deviceLost = info?.message || 'the GPU device was lost';
+      });
+    } catch (e) {
+      if (options.backend === 'webgpu') throw new PocketError('webgpu-unavailable', `WebGPU could not start: ${String(e)}. Choose "WASM".`);
+      backend = 'wasm';
+    }
+  }
+  return {
+    backend,
+    capabilities,
+    async createSession(model, name, gpuOutputs = []) {
+      const keepOnGpu = backend === 'webgpu' ? gpuOutputs : [];
+      let session: ort.InferenceSession;
+      try {
+        session = await ort.InferenceSession.create(model, {
+          executionProviders: [backend],
+          graphOptimizationLevel: 'all',
+          ...(keepOnGpu.length ? { preferredOutputLocation: Object.fromEntries(keepOnGpu.map((o) => [o, 'gpu-buffer'] as const)) } : {}),
+        });
+      } catch (e) {
+        throw new PocketError('model-incompatible', `The ${name} could not be loaded on ${backend === 'webgpu' ? 'WebGPU' : 'WASM'}: ${String(e)}`);
+      }
+      return new OrtSession(session, name, () => deviceLost);
+    },
+  };
+}
+
+class OrtSession implements ModelSession {
+  readonly inputs: IOInfo[];
+  readonly outputs: IOInfo[];
+
+  constructor(private readonly session: ort.InferenceSession, private readonly name: string, private readonly lost: () => string | undefined) {
+    this.inputs = session.inputMetadata.map((m) => info(m, name));
+    this.outputs = session.outputMetadata.map((m) => info(m, name));
+  }
+
+  async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    const lost = this.lost();
+    if (lost) throw deviceLostError(lost);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = t.location === 'device' ? (t as OrtDeviceTensor).tensor : new ort.Tensor(t.type, t.data, t.dims);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run(ortFeeds);
+    } catch (e) {
+      const now = this.lost();
+      if (now || /device.*lost|lost.*device/i.test(String(e))) throw deviceLostError(now ?? String(e));
+      throw new PocketError('internal', `The ${this.name} failed while running: ${String(e)}`);
+    }
+    const result: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(out)) result[k] = fromOrt(t, `${this.name} output ${k}`);
+    return result;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+class OrtDeviceTensor implements DeviceTensor {
+  readonly location = 'device';
+  constructor(readonly tensor: ort.Tensor, readonly type: ElementType) {}
+  get dims(): readonly number[] {
+    return this.tensor.dims;
+  }
+  dispose(): void {
+    this.tensor.dispose();
+  }
+}
+
+function elementType(t: string, what: string): ElementType {
+  if ((ELEMENT_TYPES as readonly string[]).includes(t)) return t as ElementType;
+  throw new PocketError('model-incompatible', `${what} has element type ${t}; this app runs float32, float16, int32 and int64 tensors`);
+}
+
+function info(m: ort.InferenceSession.ValueMetadata, session: string): IOInfo {
+  if (!m.isTensor) throw new PocketError('model-incompatible', `The ${session}'s ${m.name} is not a tensor`);
+  return { name: m.name, type: elementType(m.type, `The ${session}'s ${m.name}`), shape: m.shape };
+}
+
+function fromOrt(t: ort.Tensor, what: string): Tensor {
+  const type = elementType(t.type, what);
+  if (t.location === 'gpu-buffer') return new OrtDeviceTensor(t, type);
+  const data = t.data;
+  switch (type) {
+    case 'float32':
+      return { location: 'cpu', type, data: data as Float32Array, dims: t.dims };
+    case 'float16':
+      // ORT hands fp16 back as raw bits (Uint16Array), or a Float16Array where the platform has one
+      return { location: 'cpu', type, data: data instanceof Uint16Array ? data : new Uint16Array((data as ArrayBufferView).buffer), dims: t.dims };
+    case 'int32':
+      return { location: 'cpu', type, data: data as Int32Array, dims: t.dims };
+    case 'int64':
+      return { location: 'cpu', type, data: data as BigInt64Array, dims: t.dims };
+  }
+}
+
+function deviceLostError(why: string): PocketError {
+  return new PocketError('device-lost',
+    `The GPU stopped responding (${why}). Your settings are kept: press Generate to reload the model and try again, or switch to WASM.`);
+}

@@ -1,0 +1,64 @@
+// A model pack's manifest.json: every file with its size and SHA-256, the tokenizer's special ids, the
+// scheduler config, the VAE scaling factor and the image limits. The built-in pack is written by
+// training/shapes/export.py; a real SD 1.5 ONNX export is described by the same fields.
+import { PocketError } from '../core/errors';
+import type { ImageLimits } from '../core/pipeline/request';
+import type { SchedulerConfig } from '../core/schedulers';
+import type { TokenizerConfig } from '../core/tokenizer/clip-tokenizer';
+
+export type FileRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'tokenizer_vocab' | 'tokenizer_merges' | 'scheduler_config' | 'external_data';
+
+export interface PackFile {
+  readonly path: string;
+  readonly role: FileRole;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface PackManifest {
+  readonly format: 'pocket-diffusion-pack';
+  readonly formatVersion: 1;
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly files: readonly PackFile[];
+  readonly tokenizer: TokenizerConfig;
+  readonly vae: { readonly scalingFactor: number; readonly latentChannels: number; readonly downscaleFactor: number };
+  readonly scheduler: SchedulerConfig;
+  readonly image: { readonly defaultWidth: number; readonly defaultHeight: number; readonly minSize: number; readonly maxSize: number; readonly multipleOf: number };
+  readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: string; readonly negativePrompt: string };
+  readonly totalBytes: number;
+}
+
+const REQUIRED_ROLES: readonly FileRole[] = ['text_encoder', 'unet', 'vae_decoder', 'tokenizer_vocab', 'tokenizer_merges'];
+
+/** Check a parsed manifest's shape; a wrong one gets a message naming what is missing. */
+export function parseManifest(json: unknown): PackManifest {
+  const m = json as Partial<PackManifest> | null;
+  const fail = (why: string) => new PocketError('model-incompatible', `This model pack's manifest is not usable: ${why}.`);
+  if (!m || typeof m !== 'object') throw fail('it is not a JSON object');
+  if (m.format !== 'pocket-diffusion-pack' || m.formatVersion !== 1) throw fail(`format ${String(m.format)} v${String(m.formatVersion)} is not pocket-diffusion-pack v1`);
+  if (typeof m.id !== 'string' || !m.id) throw fail('it has no id');
+  if (!Array.isArray(m.files)) throw fail('it lists no files');
+  for (const f of m.files) {
+    if (typeof f.path !== 'string' || f.path.includes('..') || f.path.startsWith('/')) throw fail(`the file path ${String(f.path)} is not relative to the pack`);
+    if (!Number.isInteger(f.size) || f.size < 0) throw fail(`${f.path} has no size`);
+    if (!/^[0-9a-f]{64}$/.test(f.sha256)) throw fail(`${f.path} has no SHA-256`);
+  }
+  for (const role of REQUIRED_ROLES) if (!m.files.some((f) => f.role === role)) throw fail(`it has no ${role} file`);
+  if (!m.tokenizer || !Number.isInteger(m.tokenizer.maxLength)) throw fail('it has no tokenizer settings');
+  if (!m.vae || !(m.vae.scalingFactor > 0)) throw fail('it has no VAE scaling factor');
+  if (!m.scheduler || !(m.scheduler.num_train_timesteps > 0)) throw fail('it has no scheduler config');
+  if (!m.image) throw fail('it has no image limits');
+  return m as PackManifest;
+}
+
+export function fileFor(manifest: PackManifest, role: FileRole): PackFile {
+  const f = manifest.files.find((x) => x.role === role);
+  if (!f) throw new PocketError('model-incompatible', `This model pack has no ${role} file.`);
+  return f;
+}
+
+export function imageLimits(manifest: PackManifest): ImageLimits {
+  return { minSize: manifest.image.minSize, maxSize: manifest.image.maxSize, multipleOf: manifest.image.multipleOf };
+}

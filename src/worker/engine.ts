@@ -1,0 +1,78 @@
+// The engine: a loaded model pack and the runtime it runs on. It lives in the worker (and in Node for
+// the command line); models load once and stay loaded across generations.
+import { PocketError } from '../core/errors';
+import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../core/pipeline/networks';
+import type { ModelSession } from '../core/pipeline/model-session';
+import type { GenerateRequest } from '../core/pipeline/request';
+import { generate, type GenerateOptions, type GenerateResult, type PipelineModels } from '../core/pipeline/text-to-image';
+import { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
+import { fileFor, imageLimits, parseManifest, type PackManifest } from '../store/manifest';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/ort-runtime';
+
+/** Reads one of a pack's files by its path in the manifest (fetch, IndexedDB or the file system). */
+export type PackReader = (path: string) => Promise<Uint8Array>;
+
+export interface LoadedInfo {
+  readonly packId: string;
+  readonly backend: Runtime['backend'];
+  readonly capabilities: Runtime['capabilities'];
+  readonly loadMs: number;
+}
+
+export class Engine {
+  private constructor(
+    readonly manifest: PackManifest,
+    readonly runtime: Runtime,
+    private readonly models: PipelineModels,
+    private readonly sessions: readonly ModelSession[],
+    readonly info: LoadedInfo,
+  ) {}
+
+  static async load(read: PackReader, runtimeOptions: RuntimeOptions): Promise<Engine> {
+    const t0 = performance.now();
+    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await read('manifest.json'))));
+    const runtime = await createRuntime(runtimeOptions);
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    const tokenizer = new ClipTokenizer(JSON.parse(text(await read(fileFor(manifest, 'tokenizer_vocab').path))),
+      text(await read(fileFor(manifest, 'tokenizer_merges').path)), manifest.tokenizer);
+    const onGpu = runtime.backend === 'webgpu';
+    const sessions: ModelSession[] = [];
+    try {
+      const session = async (role: 'text_encoder' | 'unet' | 'vae_decoder', gpuOutputs: string[] = []) => {
+        const s = await runtime.createSession(await read(fileFor(manifest, role).path), role.replace('_', ' '), gpuOutputs);
+        sessions.push(s);
+        return s;
+      };
+      const textEncoder = new TextEncoderNet(await session('text_encoder', onGpu ? ['last_hidden_state'] : []));
+      const unet = new UNetNet(await session('unet'));
+      const vae = new VaeDecoderNet(await session('vae_decoder'));
+      const limits = imageLimits(manifest);
+      const fixed = unet.fixedLatentSize;
+      const models: PipelineModels = {
+        tokenizer, textEncoder, unet, vae,
+        vaeScalingFactor: manifest.vae.scalingFactor,
+        schedulerConfig: manifest.scheduler,
+        latentChannels: manifest.vae.latentChannels,
+        embeddingsOnDevice: onGpu,
+        limits: fixed ? { ...limits, fixed: [fixed[1] * 8, fixed[0] * 8] } : limits,
+      };
+      const info = { packId: manifest.id, backend: runtime.backend, capabilities: runtime.capabilities, loadMs: performance.now() - t0 };
+      return new Engine(manifest, runtime, models, sessions, info);
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw PocketError.from(e);
+    }
+  }
+
+  get limits(): PipelineModels['limits'] {
+    return this.models.limits;
+  }
+
+  generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+    return generate(this.models, request, options);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.sessions.map((s) => s.release()));
+  }
+}

@@ -1,0 +1,59 @@
+// What a picture of the shapes world shows: the colour around its border and where a colour sits.
+export type Rgb = readonly [number, number, number];
+
+export function pixel(px: Uint8ClampedArray, width: number, x: number, y: number): Rgb {
+  const i = 4 * (y * width + x);
+  return [px[i]!, px[i + 1]!, px[i + 2]!];
+}
+
+export function isNear(c: Rgb, target: Rgb, tolerance = 60): boolean {
+  return Math.hypot(c[0] - target[0], c[1] - target[1], c[2] - target[2]) < tolerance;
+}
+
+/** Fraction of the outer 5% frame whose colour is near `target`. */
+export function borderFraction(px: Uint8ClampedArray, width: number, height: number, target: Rgb): number {
+  const b = Math.max(1, Math.round(Math.min(width, height) * 0.05));
+  let hit = 0;
+  let all = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (x >= b && x < width - b && y >= b && y < height - b) continue;
+      all++;
+      if (isNear(pixel(px, width, x, y), target)) hit++;
+    }
+  }
+  return hit / all;
+}
+
+/** Fraction of the picture near `target`, and the centre of those pixels (in 0..1). */
+export function blob(px: Uint8ClampedArray, width: number, height: number, target: Rgb): { fraction: number; cx: number; cy: number } {
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (isNear(pixel(px, width, x, y), target)) {
+        n++;
+        sx += x;
+        sy += y;
+      }
+    }
+  }
+  return { fraction: n / (width * height), cx: n ? sx / n / width : NaN, cy: n ? sy / n / height : NaN };
+}
+
+/** Peak signal-to-noise ratio of two RGBA images (alpha ignored), in dB. */
+export function psnr(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
+  let se = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (i % 4 === 3) continue;
+    se += (a[i]! - b[i]!) ** 2;
+    n++;
+  }
+  return se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / n));
+}
+
+// The world's palette (training/shapes/world.py)
+export const RED: Rgb = [220, 40, 40];
+export const BLUE: Rgb = [40, 90, 220];

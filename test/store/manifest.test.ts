@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PocketError } from '../../src/core/errors';
+import { fileFor, parseManifest } from '../../src/store/manifest';
+import { BUILTIN_PACK } from '../shared';
+
+const good = JSON.parse(readFileSync(resolve(BUILTIN_PACK, 'manifest.json'), 'utf8'));
+
+describe('parseManifest', () => {
+  it('accepts the built-in pack and finds its files by role', () => {
+    const m = parseManifest(good);
+    expect(fileFor(m, 'unet').path).toBe('unet/model.onnx');
+    expect(m.tokenizer.maxLength).toBe(77);
+  });
+
+  it.each([
+    ['not an object', null, /not a JSON object/],
+    ['another format', { ...good, format: 'other' }, /format/],
+    ['a path escaping the pack', { ...good, files: [...good.files, { ...good.files[0], path: '../../etc/passwd' }] }, /not relative/],
+    ['a missing UNet', { ...good, files: good.files.filter((f: { role: string }) => f.role !== 'unet') }, /no unet file/],
+    ['a bad hash', { ...good, files: [{ ...good.files[0], sha256: 'abc' }, ...good.files.slice(1)] }, /SHA-256/],
+    ['no VAE scaling', { ...good, vae: {} }, /scaling factor/],
+  ])('refuses %s with a message', (_, json, message) => {
+    let err: unknown;
+    try {
+      parseManifest(json);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PocketError);
+    expect((err as PocketError).code).toBe('model-incompatible');
+    expect((err as PocketError).message).toMatch(message);
+  });
+});

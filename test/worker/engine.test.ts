@@ -1,0 +1,50 @@
+// The engine on the built-in pack, in Node on onnxruntime-web's WASM backend: it draws what it is asked.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PocketError } from '../../src/core/errors';
+import { Engine } from '../../src/worker/engine';
+import { BLUE, RED, blob, borderFraction } from '../image-checks';
+import { BUILTIN_PACK, REPO } from '../shared';
+
+let engine: Engine;
+beforeAll(async () => {
+  const wasm = await readFile(resolve(REPO, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
+  engine = await Engine.load((p) => readFile(resolve(BUILTIN_PACK, p)), { backend: 'wasm', wasmBinary: wasm, numThreads: 1 });
+});
+afterAll(() => engine?.dispose());
+
+describe('Engine with the shapes pack', () => {
+  it('loads on WASM when asked, with the pack limits', () => {
+    expect(engine.runtime.backend).toBe('wasm');
+    expect(engine.limits).toMatchObject({ minSize: 256, maxSize: 768, multipleOf: 64 });
+  });
+
+  it('draws "a red circle on a blue background"', async () => {
+    const r = await engine.generate({ prompt: 'a red circle on a blue background', steps: 20, width: 256, height: 256, seed: 3 });
+    expect(borderFraction(r.pixels, r.width, r.height, BLUE)).toBeGreaterThan(0.8);
+    const red = blob(r.pixels, r.width, r.height, RED);
+    expect(red.fraction).toBeGreaterThan(0.01);
+    expect(red.cx).toBeGreaterThan(0.1);
+    expect(red.cx).toBeLessThan(0.9);
+  });
+
+  it('follows the prompt, not a fixed picture: the colours swap when the prompt does', async () => {
+    const r = await engine.generate({ prompt: 'a blue circle on a red background', steps: 20, width: 256, height: 256, seed: 3 });
+    expect(borderFraction(r.pixels, r.width, r.height, RED)).toBeGreaterThan(0.8);
+    expect(blob(r.pixels, r.width, r.height, BLUE).fraction).toBeGreaterThan(0.01);
+  });
+
+  it('gives identical pixels for the same seed and settings', async () => {
+    const req = { prompt: 'two purple triangles on a white background', steps: 6, width: 256, height: 320, seed: 11, scheduler: 'euler-ancestral' };
+    const a = await engine.generate(req);
+    const b = await engine.generate(req);
+    expect(Buffer.from(a.pixels).equals(Buffer.from(b.pixels))).toBe(true);
+  });
+
+  it('refuses a size outside the pack limits with a message', async () => {
+    const err = await engine.generate({ prompt: 'a red circle', width: 1024, height: 256 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PocketError);
+    expect((err as PocketError).message).toMatch(/256 to 768/);
+  });
+});
