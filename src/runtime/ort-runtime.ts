@@ -28,27 +28,26 @@ const ELEMENT_TYPES: readonly ElementType[] = ['float32', 'float16', 'int32', 'i
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const capabilities = await detectCapabilities(options.gpu);
-  let backend: Backend;
   if (options.backend === 'webgpu' && !capabilities.webgpu) {
     throw new PocketError('webgpu-unavailable',
       'WebGPU is not available in this browser or on this device. Choose "WASM" (slower, works everywhere) or try a browser with WebGPU enabled.');
   }
-  backend = options.backend === 'auto' ? (capabilities.webgpu ? 'webgpu' : 'wasm') : options.backend;
+  const backend: Backend = options.backend === 'auto' ? (capabilities.webgpu ? 'webgpu' : 'wasm') : options.backend;
+  ort.env.logLevel = 'error';
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   if (options.wasmBinary) ort.env.wasm.wasmBinary = options.wasmBinary;
   ort.env.wasm.numThreads = options.numThreads ?? capabilities.wasmThreads;
   let deviceLost: string | undefined;
-  if (backend === 'webgpu') {
-    try {
-      const device = await ort.env.webgpu.device;
-      void (device as { lost?: Promise<{ message?: string }> }).lost?.then((info) => {
-        deviceLost = info?.message || 'the GPU device was lost';
-      });
-    } catch (e) {
-      if (options.backend === 'webgpu') throw new PocketError('webgpu-unavailable', `WebGPU could not start: ${String(e)}. Choose "WASM".`);
-      backend = 'wasm';
-    }
-  }
+  let watching = false;
+  // ORT creates its GPUDevice with the first WebGPU session; watch that device for loss from then on.
+  const watchDevice = async () => {
+    if (watching) return;
+    watching = true;
+    const device = (await ort.env.webgpu.device) as { lost?: Promise<{ message?: string }> } | undefined;
+    void device?.lost?.then((info) => {
+      deviceLost = info?.message || 'the GPU device was lost';
+    });
+  };
   return {
     backend,
     capabilities,
@@ -64,6 +63,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       } catch (e) {
         throw new PocketError('model-incompatible', `The ${name} could not be loaded on ${backend === 'webgpu' ? 'WebGPU' : 'WASM'}: ${String(e)}`);
       }
+      if (backend === 'webgpu') await watchDevice();
       return new OrtSession(session, name, () => deviceLost);
     },
   };

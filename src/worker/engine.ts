@@ -17,6 +17,8 @@ export interface LoadedInfo {
   readonly backend: Runtime['backend'];
   readonly capabilities: Runtime['capabilities'];
   readonly loadMs: number;
+  /** Why "auto" ended up on WASM although WebGPU was there, if it did. */
+  readonly fallbackReason?: string;
 }
 
 export class Engine {
@@ -29,6 +31,18 @@ export class Engine {
   ) {}
 
   static async load(read: PackReader, runtimeOptions: RuntimeOptions): Promise<Engine> {
+    try {
+      return await Engine.loadOn(read, runtimeOptions);
+    } catch (e) {
+      const err = PocketError.from(e);
+      // "auto" means: the fastest backend that works. If WebGPU could not take the model, use WASM.
+      if (runtimeOptions.backend !== 'auto' || err.code === 'bad-request') throw err;
+      const engine = await Engine.loadOn(read, { ...runtimeOptions, backend: 'wasm' });
+      return new Engine(engine.manifest, engine.runtime, engine.models, engine.sessions, { ...engine.info, fallbackReason: err.message });
+    }
+  }
+
+  private static async loadOn(read: PackReader, runtimeOptions: RuntimeOptions): Promise<Engine> {
     const t0 = performance.now();
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await read('manifest.json'))));
     const runtime = await createRuntime(runtimeOptions);

@@ -1,0 +1,63 @@
+// The first UI, end to end: a real Chromium, real onnxruntime-web, the built-in pack.
+import { BLUE, RED, blob, borderFraction, psnr } from '../test/image-checks';
+import { expect, test } from './app-page';
+
+const RED_CIRCLE = { prompt: 'a red circle on a blue background', seed: 3, width: 256, height: 256, scheduler: 'pndm', guidance: 7.5 };
+
+test('draws a red circle on a blue background on WASM', async ({ app }) => {
+  const img = await app.generate({ ...RED_CIRCLE, backend: 'wasm', steps: 20 });
+  const px = Uint8ClampedArray.from(img.pixels);
+  expect(borderFraction(px, img.width, img.height, BLUE)).toBeGreaterThan(0.8);
+  const red = blob(px, img.width, img.height, RED);
+  expect(red.fraction).toBeGreaterThan(0.01);
+  await expect(app.page.locator('#timings')).toContainText('UNet');
+  await expect(app.page.locator('#verdict')).toContainText('15-second headline');
+});
+
+test('WebGPU agrees with WASM (PSNR ≥ 30 dB) at a small size and few steps', async ({ app }) => {
+  const small = { ...RED_CIRCLE, steps: 4, scheduler: 'ddim' };
+  const wasm = await app.generate({ ...small, backend: 'wasm' });
+  await app.set({ backend: 'webgpu' });
+  expect(await app.backendInUse()).toContain('WebGPU');
+  const gpu = await app.generate(small);
+  const db = psnr(Uint8ClampedArray.from(wasm.pixels), Uint8ClampedArray.from(gpu.pixels));
+  console.log(`WebGPU vs WASM PSNR: ${db.toFixed(1)} dB`);
+  expect(db).toBeGreaterThanOrEqual(30);
+});
+
+test('the same seed twice gives identical pixels', async ({ app }) => {
+  const s = { ...RED_CIRCLE, backend: 'wasm' as const, steps: 5, seed: 42 };
+  const a = await app.generate(s);
+  const b = await app.generate(s);
+  expect(b.pixels).toEqual(a.pixels);
+});
+
+test('cancel mid-run, then generate again', async ({ app }) => {
+  await app.set({ ...RED_CIRCLE, backend: 'wasm', steps: 60, width: 384, height: 384 });
+  await app.page.locator('#generate').click();
+  await expect(app.page.locator('#progress-text')).toContainText(/Step \d+ of 61/);
+  await app.page.locator('#cancel').click();
+  await expect(app.page.locator('#progress-text')).toHaveText('Cancelled.');
+  await expect(app.page.locator('#error')).toBeHidden();
+  await expect(app.page.locator('#generate')).toBeEnabled();
+  const img = await app.generate({ steps: 3, width: 256, height: 256 });
+  expect(img.width).toBe(256);
+});
+
+test('an invalid request shows its message and keeps the settings', async ({ app }) => {
+  await app.set({ steps: 0 });
+  await app.page.locator('#generate').click();
+  await expect(app.page.locator('#error')).toContainText('Steps must be a whole number from 1 to 100');
+  await expect(app.page.locator('#steps')).toHaveAttribute('aria-invalid', 'true');
+  await expect(app.page.locator('#prompt')).toHaveValue(RED_CIRCLE.prompt);
+  await app.set({ steps: 101 });
+  await app.page.locator('#generate').click();
+  await expect(app.page.locator('#error')).toContainText('got 101');
+});
+
+test('no request leaves localhost while loading and generating', async ({ app }) => {
+  await app.generate({ ...RED_CIRCLE, backend: 'wasm', steps: 3 });
+  const foreign = app.requests.filter((u) => !/^(http:\/\/127\.0\.0\.1:4173\/|blob:|data:)/.test(u));
+  expect(app.requests.length).toBeGreaterThan(5);
+  expect(foreign).toEqual([]);
+});

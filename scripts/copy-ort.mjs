@@ -1,0 +1,13 @@
+// Self-host onnxruntime-web's WebAssembly runtime: copy the .mjs/.wasm pairs it loads at run time into
+// public/ort/ (git-ignored), from where dev, preview and the production build serve them. They must
+// stay separate files: ORT starts its WASM threads from its own .mjs URL, so bundling that script into
+// our worker would start copies of the engine worker instead.
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+const from = resolve('node_modules/onnxruntime-web/dist');
+const to = resolve('public/ort');
+mkdirSync(to, { recursive: true });
+const files = readdirSync(from).filter((f) => /^ort-wasm-simd-threaded(\.jsep)?\.(wasm|mjs)$/.test(f));
+for (const f of files) copyFileSync(resolve(from, f), resolve(to, f));
+console.log(`copy-ort: ${files.join(', ')} -> public/ort/`);

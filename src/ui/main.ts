@@ -1,0 +1,165 @@
+// The page: reads the controls into a request, runs it on the engine worker, shows progress, the
+// image, its settings and timings against the 15-second headline, and offers it as a PNG.
+import { PocketError } from '../core/errors';
+import { randomSeed } from '../core/random';
+import { SCHEDULERS } from '../core/schedulers';
+import type { GenerateRequest } from '../core/pipeline/request';
+import type { BackendChoice } from '../runtime/capabilities';
+import { EngineClient } from '../worker/engine-client';
+import type { LoadedReply, WireResult } from '../worker/protocol';
+
+const PACK_URL = `${import.meta.env.BASE_URL}models/shapes-int8/`;
+const HEADLINE_MS = 15_000;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  form: $<HTMLFormElement>('controls'),
+  prompt: $<HTMLTextAreaElement>('prompt'),
+  promptNote: $<HTMLParagraphElement>('prompt-note'),
+  negative: $<HTMLInputElement>('negative'),
+  steps: $<HTMLInputElement>('steps'),
+  width: $<HTMLSelectElement>('width'),
+  height: $<HTMLSelectElement>('height'),
+  guidance: $<HTMLInputElement>('guidance'),
+  seed: $<HTMLInputElement>('seed'),
+  randomSeed: $<HTMLInputElement>('random-seed'),
+  scheduler: $<HTMLSelectElement>('scheduler'),
+  backend: $<HTMLSelectElement>('backend'),
+  generate: $<HTMLButtonElement>('generate'),
+  cancel: $<HTMLButtonElement>('cancel'),
+  progress: $<HTMLProgressElement>('progress'),
+  progressText: $<HTMLParagraphElement>('progress-text'),
+  error: $<HTMLParagraphElement>('error'),
+  status: $<HTMLParagraphElement>('model-status'),
+  output: $<HTMLElement>('output'),
+  canvas: $<HTMLCanvasElement>('image'),
+  settings: $<HTMLParagraphElement>('settings'),
+  timings: $<HTMLTableElement>('timings'),
+  verdict: $<HTMLParagraphElement>('verdict'),
+  download: $<HTMLAnchorElement>('download'),
+};
+
+const engine = new EngineClient();
+let loaded: LoadedReply | undefined;
+let running: AbortController | undefined;
+
+for (const [name, s] of Object.entries(SCHEDULERS)) ui.scheduler.add(new Option(s.label, name));
+
+function showError(e: unknown): void {
+  const err = PocketError.from(e);
+  ui.error.textContent = err.message;
+  ui.error.hidden = false;
+  const field = err.detail?.field;
+  const input = typeof field === 'string' ? ({ steps: ui.steps, width: ui.width, height: ui.height, guidanceScale: ui.guidance, seed: ui.seed, prompt: ui.prompt } as Record<string, HTMLElement>)[field] : undefined;
+  input?.setAttribute('aria-invalid', 'true');
+  input?.focus();
+}
+
+function clearError(): void {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+  for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+}
+
+async function loadModel(): Promise<void> {
+  ui.generate.disabled = true;
+  ui.status.textContent = 'Loading the model…';
+  try {
+    loaded = await engine.load(PACK_URL, ui.backend.value as BackendChoice);
+    const { limits, defaults } = loaded;
+    for (const select of [ui.width, ui.height]) {
+      const keep = select.value;
+      select.replaceChildren();
+      for (let v = limits.minSize; v <= limits.maxSize; v += limits.multipleOf) select.add(new Option(String(v), String(v)));
+      select.value = keep || String(select === ui.width ? defaults.width : defaults.height);
+    }
+    const where = loaded.backend === 'webgpu' && loaded.capabilities.webgpu ? `WebGPU (${loaded.capabilities.webgpu.adapter})` : `WASM (${loaded.capabilities.wasmThreads} thread${loaded.capabilities.wasmThreads > 1 ? 's' : ''})`;
+    ui.status.textContent = `${loaded.packName} — ready on ${where}, loaded in ${(loaded.loadMs / 1000).toFixed(1)} s.`;
+    ui.generate.disabled = false;
+  } catch (e) {
+    ui.status.textContent = 'The model is not loaded.';
+    showError(e);
+  }
+}
+
+function readRequest(): GenerateRequest {
+  if (ui.randomSeed.checked) ui.seed.value = String(randomSeed());
+  const num = (el: HTMLInputElement | HTMLSelectElement) => (el.value.trim() === '' ? Number.NaN : Number(el.value));
+  return {
+    prompt: ui.prompt.value,
+    negativePrompt: ui.negative.value,
+    steps: num(ui.steps),
+    width: num(ui.width),
+    height: num(ui.height),
+    guidanceScale: num(ui.guidance),
+    seed: num(ui.seed),
+    scheduler: ui.scheduler.value,
+  };
+}
+
+function showResult(r: WireResult): void {
+  ui.canvas.width = r.width;
+  ui.canvas.height = r.height;
+  ui.canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);
+  const q = r.request;
+  ui.settings.textContent = `“${q.prompt}” · ${q.width}×${q.height} · ${q.steps} steps · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${loaded?.backend ?? ''}`;
+  const t = r.timings;
+  const unet = t.unetMs.reduce((a, b) => a + b, 0);
+  const rows: [string, number][] = [
+    ['Tokenizer', t.tokenizeMs], ['Text encoder', t.textEncoderMs], [`UNet (${t.unetMs.length} calls, ${(unet / t.unetMs.length).toFixed(0)} ms each)`, unet],
+    ['Scheduler', t.schedulerMs], ['VAE decoder', t.vaeMs], ['Total', t.totalMs],
+  ];
+  ui.timings.replaceChildren(...rows.map(([k, v]) => {
+    const tr = document.createElement('tr');
+    tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: `${(v / 1000).toFixed(2)} s` }));
+    return tr;
+  }));
+  const under = t.totalMs <= HEADLINE_MS;
+  ui.verdict.textContent = `${(t.totalMs / 1000).toFixed(1)} s — ${under ? 'under' : 'over'} the 15-second headline (20 steps at 512×512 on a phone).`;
+  ui.promptNote.textContent = r.droppedTokens.prompt ? `The model reads 75 tokens: the last ${r.droppedTokens.prompt} of your prompt were ignored.` : '';
+  ui.canvas.toBlob((blob) => {
+    if (!blob) return;
+    URL.revokeObjectURL(ui.download.href);
+    ui.download.href = URL.createObjectURL(blob);
+    ui.download.download = `pocket-diffusion-${q.seed}.png`;
+  }, 'image/png');
+  ui.output.hidden = false;
+  ui.output.dataset.generation = String(Number(ui.output.dataset.generation ?? 0) + 1);
+}
+
+ui.form.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  if (running) return;
+  clearError();
+  running = new AbortController();
+  ui.generate.disabled = true;
+  ui.cancel.disabled = false;
+  ui.progress.value = 0;
+  ui.progressText.textContent = 'Encoding the prompt…';
+  try {
+    const r = await engine.generate(readRequest(), {
+      signal: running.signal,
+      onProgress: (p) => {
+        ui.progress.max = p.totalSteps;
+        ui.progress.value = p.step;
+        ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps} · ${(p.elapsedMs / 1000).toFixed(1)} s`;
+      },
+    });
+    ui.progressText.textContent = `Done in ${(r.timings.totalMs / 1000).toFixed(1)} s.`;
+    showResult(r);
+  } catch (e) {
+    const err = PocketError.from(e);
+    ui.progressText.textContent = err.code === 'aborted' ? 'Cancelled.' : '';
+    if (err.code !== 'aborted') showError(err);
+    if (err.code === 'device-lost') void loadModel();
+  } finally {
+    running = undefined;
+    ui.generate.disabled = !loaded;
+    ui.cancel.disabled = true;
+  }
+});
+
+ui.cancel.addEventListener('click', () => running?.abort());
+ui.backend.addEventListener('change', () => void loadModel());
+ui.randomSeed.addEventListener('change', () => { ui.seed.disabled = ui.randomSeed.checked; });
+void loadModel();

@@ -1,0 +1,88 @@
+/// <reference lib="webworker" />
+// The engine's home: a dedicated worker. Models load once and stay loaded across generations; a
+// generation is cancelled between denoising steps without tearing the worker (and the models) down.
+import { PocketError } from '../core/errors';
+import type { BackendChoice } from '../runtime/capabilities';
+import { Engine } from './engine';
+import type { FromWorker, ToWorker } from './protocol';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let engine: Engine | undefined;
+let loadedKey = '';
+const running = new Map<number, AbortController>();
+// Runs are serialised: one generation at a time on one set of sessions.
+let queue: Promise<unknown> = Promise.resolve();
+
+function post(msg: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(msg, transfer);
+}
+
+async function load(packUrl: string, backend: BackendChoice): Promise<Engine> {
+  const key = `${packUrl}|${backend}`;
+  if (engine && loadedKey === key) return engine;
+  await engine?.dispose();
+  engine = undefined;
+  const base = new URL(packUrl.endsWith('/') ? packUrl : `${packUrl}/`, self.location.href);
+  const read = async (path: string) => {
+    const res = await fetch(new URL(path, base));
+    if (!res.ok) throw new PocketError('model-incompatible', `Could not read ${path} of the model pack (HTTP ${res.status}).`);
+    return new Uint8Array(await res.arrayBuffer());
+  };
+  // onnxruntime-web's .mjs/.wasm are self-hosted under /ort/ (scripts/copy-ort.mjs).
+  engine = await Engine.load(read, { backend, wasmPaths: new URL(`${import.meta.env.BASE_URL}ort/`, self.location.href).href });
+  loadedKey = key;
+  return engine;
+}
+
+self.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const msg = ev.data;
+  switch (msg.type) {
+    case 'cancel':
+      running.get(msg.target)?.abort();
+      return;
+    case 'load':
+      queue = queue.then(async () => {
+        try {
+          const e = await load(msg.packUrl, msg.backend);
+          const m = e.manifest;
+          post({
+            id: msg.id, type: 'loaded',
+            info: {
+              ...e.info, limits: e.limits, packName: m.name,
+              defaults: { ...m.defaults, width: m.image.defaultWidth, height: m.image.defaultHeight },
+            },
+          });
+        } catch (err) {
+          post({ id: msg.id, type: 'error', error: PocketError.from(err).toJSON() });
+        }
+      });
+      return;
+    case 'generate': {
+      const ac = new AbortController();
+      running.set(msg.id, ac);
+      queue = queue.then(async () => {
+        try {
+          if (!engine) throw new PocketError('bad-request', 'No model is loaded yet: wait for the model to load, then generate.');
+          const r = await engine.generate(msg.request, {
+            signal: ac.signal,
+            onProgress: (p) => post({ id: msg.id, type: 'progress', progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs } }),
+          });
+          post({ id: msg.id, type: 'result', result: r }, [r.pixels.buffer as ArrayBuffer]);
+        } catch (err) {
+          const e = PocketError.from(err);
+          if (e.code === 'aborted') post({ id: msg.id, type: 'cancelled' });
+          else post({ id: msg.id, type: 'error', error: e.toJSON() });
+          if (e.code === 'device-lost') {
+            // The sessions are unusable: drop them so the next load starts fresh.
+            engine = undefined;
+            loadedKey = '';
+          }
+        } finally {
+          running.delete(msg.id);
+        }
+      });
+      return;
+    }
+  }
+};

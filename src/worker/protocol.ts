@@ -1,0 +1,36 @@
+// The typed protocol between the page and the engine worker: the message `type` decides the payload
+// (discriminated unions, no casts); replies carry the request's id; progress is streamed; pixel buffers
+// are transferred, not copied; a cancel names the generation it stops and leaves the models loaded.
+import type { SerializedError } from '../core/errors';
+import type { GenerateRequest } from '../core/pipeline/request';
+import type { ImageLimits } from '../core/pipeline/request';
+import type { GenerateResult } from '../core/pipeline/text-to-image';
+import type { BackendChoice } from '../runtime/capabilities';
+import type { LoadedInfo } from './engine';
+
+export type ToWorker =
+  | { readonly id: number; readonly type: 'load'; readonly packUrl: string; readonly backend: BackendChoice }
+  | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest }
+  | { readonly id: number; readonly type: 'cancel'; readonly target: number };
+
+export interface WireProgress {
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly timestep: number;
+  readonly elapsedMs: number;
+}
+
+export type WireResult = Omit<GenerateResult, 'pixels'> & { readonly pixels: Uint8ClampedArray };
+
+export interface LoadedReply extends LoadedInfo {
+  readonly limits: ImageLimits;
+  readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: string; readonly width: number; readonly height: number };
+  readonly packName: string;
+}
+
+export type FromWorker =
+  | { readonly id: number; readonly type: 'loaded'; readonly info: LoadedReply }
+  | { readonly id: number; readonly type: 'progress'; readonly progress: WireProgress }
+  | { readonly id: number; readonly type: 'result'; readonly result: WireResult }
+  | { readonly id: number; readonly type: 'cancelled' }
+  | { readonly id: number; readonly type: 'error'; readonly error: SerializedError };
