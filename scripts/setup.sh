@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian machine: the Debian packages the recipe's
-# tests use (Python, PyTorch and ONNX from Debian: no PyPI here), then the npm dependencies.
+# tests and the browser tests use (Python, PyTorch and ONNX from Debian: no PyPI here; Chromium), then
+# the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# chromium: the browser tests drive Debian's Chromium (Playwright cannot download its own here).
 DEB=(python3 python3-torch python3-onnx python3-numpy python3-scipy python3-pil python3-pytest
-     libopenblas0-pthread)
+     libopenblas0-pthread chromium)
 missing=()
 for p in "${DEB[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -14,6 +14,12 @@ const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 const suites = [
   {
+    name: 'typecheck',
+    cmd: 'npm', args: ['run', '--silent', 'typecheck'],
+    // tsc prints nothing on success: one check per realm (node, page, worker, e2e)
+    read: (status) => (status === 0 ? { passed: 4, failed: 0, skipped: 0 } : { passed: 0, failed: 1, skipped: 0 }),
+  },
+  {
     name: 'vitest',
     cmd: 'npx', args: ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${join(out, 'vitest.json')}`],
     read() {
@@ -31,6 +37,16 @@ const suites = [
       return { passed: attr('tests') - failed - attr('skipped'), failed, skipped: attr('skipped') };
     },
   },
+  {
+    name: 'playwright',
+    cmd: 'npx', args: ['playwright', 'test'],
+    read() {
+      const r = JSON.parse(readFileSync(join(out, 'e2e.json'), 'utf8'));
+      const s = r.stats;
+      // "flaky" = failed once, passed on its one retry: counted as passed, and reported
+      return { passed: s.expected + s.flaky, failed: s.unexpected, skipped: s.skipped, note: s.flaky ? `${s.flaky} passed on retry` : '' };
+    },
+  },
 ];
 
 const total = { passed: 0, failed: 0, skipped: 0 };
@@ -39,14 +55,14 @@ for (const s of suites) {
   const r = spawnSync(s.cmd, s.args, { stdio: 'inherit', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
   let counts;
   try {
-    counts = s.read();
+    counts = s.read(r.status);
   } catch (e) {
     console.error(`\n${s.name}: no results (exit ${r.status}): ${e.message}`);
     counts = { passed: 0, failed: 1, skipped: 0 };
   }
   if (r.status !== 0 && counts.failed === 0) counts.failed = 1; // a crash outside any test
   if (counts.passed + counts.failed === 0) broken = true; // a suite that ran nothing is a failure
-  console.log(`${s.name}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  console.log(`${s.name}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${counts.note ? ` (${counts.note})` : ''}`);
   for (const k of Object.keys(total)) total[k] += counts[k];
 }
 if (broken) total.failed += 1;
