@@ -156,6 +156,16 @@ def stage_latents(work: Path, device: str, scale: float = 1.0) -> None:
 # The model still predicts ε; only the training loss changes.
 MIN_SNR_FROM = 6000
 MIN_SNR_GAMMA = 5.0
+# Offset noise (a per-channel constant added to ε; Crosslabs 2023, "Diffusion with offset noise").
+# SD 1.5's schedule keeps sqrt(ᾱ_999) = 0.068 of the signal at t = 999; in a world that is mostly one
+# flat colour, that leaks the background into x_T's per-channel mean, the model reads the colour from
+# there instead of from the prompt, and at inference (x_T holds no such signal) colours come out
+# random. Measured at step 7000 with offset 0.1: the predicted x0 at t = 999 followed x_T's mean, and
+# conditional and unconditional predictions differed by < 0.05. From OFFSET_STRONG_FROM on the offset
+# is 0.5, which drowns the leak (signal-to-noise of the mean ~0.14), so the prompt must decide colour.
+OFFSET_NOISE = 0.1
+OFFSET_NOISE_STRONG = 0.5
+OFFSET_STRONG_FROM = 7000
 
 
 def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels: int = 16 * 32 * 32) -> int:
@@ -205,9 +215,8 @@ def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels
         drop = torch.from_numpy(rng.random(n) < 0.1)  # caption dropout for classifier-free guidance
         ids[drop] = empty
         t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (n,), device=device)
-        # Offset noise (a per-channel constant, weight 0.1): without it SD's schedule leaks the mean
-        # colour into x_T, and a flat-background world would ignore the prompt's background colour.
-        noise = torch.randn_like(x0) + 0.1 * torch.randn(n, x0.shape[1], 1, 1, device=device)
+        offset = OFFSET_NOISE_STRONG if step >= OFFSET_STRONG_FROM else OFFSET_NOISE
+        noise = torch.randn_like(x0) + offset * torch.randn(n, x0.shape[1], 1, 1, device=device)
         a = abar[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # q(x_t | x_0), Ho et al. 2020 eq. 4
         eps = unet(xt, t, text(ids.to(device)))
