@@ -97,6 +97,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     let schedulerMs = 0;
     const steps = scheduler.timesteps;
     for (let k = 0; k < steps.length; k++) {
+      await yieldToEventLoop();
       checkAbort();
       const t = steps[k]!;
       const s0 = performance.now();
@@ -132,6 +133,15 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
   } finally {
     for (const c of contexts) if (c.location === 'device') c.dispose();
   }
+}
+
+/**
+ * Let queued events run. A WASM session's run() can resolve through microtasks alone, so without a
+ * macrotask turn between steps a cancel message (a worker's onmessage) would wait for the whole
+ * generation to finish.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Planar [3, h, w] in [−1, 1] to interleaved RGBA bytes (x / 2 + 0.5, clamped, rounded). */

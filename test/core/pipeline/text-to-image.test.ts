@@ -156,6 +156,15 @@ describe('generate', () => {
     expect(again.pixels.length).toBe(64 * 48 * 4);
   });
 
+  it('cancels from a queued event (as a worker message arrives) between steps', async () => {
+    const { m, sessions } = models();
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 0); // a macrotask, like onmessage; the fake sessions resolve as microtasks
+    const err = await generate(m, { ...REQ, steps: 50 }, { signal: ac.signal }).catch((e: unknown) => e);
+    expect((err as PocketError).code).toBe('aborted');
+    expect(sessions.unet.calls.length).toBeLessThan(50);
+  });
+
   it('reports a prompt longer than the model reads', async () => {
     const r = await generate(models().m, { ...REQ, prompt: 'red '.repeat(90) });
     expect(r.droppedTokens.prompt).toBe(15);
