@@ -54,6 +54,19 @@ def pre_tokenize(text: str) -> list[str]:
     return ["".join(enc[b] for b in piece.encode("utf-8")) for piece in _SPLIT.findall(normalise(text))]
 
 
+def merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """Every occurrence of `pair` in `symbols`, left to right, joined into one symbol."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i < len(symbols) - 1 and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
 class ClipTokenizer:
     def __init__(self, vocab: dict[str, int], merges: list[tuple[str, str]], pad_token: str = EOS):
         self.vocab = vocab
@@ -79,15 +92,7 @@ class ClipTokenizer:
             best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
             if best not in self.ranks:
                 break
-            merged, i = [], 0
-            while i < len(word):
-                if i < len(word) - 1 and (word[i], word[i + 1]) == best:
-                    merged.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    merged.append(word[i])
-                    i += 1
-            word = merged
+            word = merge_pair(word, best)
         self._cache[piece] = word
         return word
 
@@ -127,15 +132,7 @@ def build_vocabulary(corpus: list[str], must_be_whole: list[str]) -> tuple[dict[
         best = min(pairs, key=lambda p: (-pairs[p], p))
         merges.append(best)
         for w, syms in split.items():
-            out, i = [], 0
-            while i < len(syms):
-                if i < len(syms) - 1 and (syms[i], syms[i + 1]) == best:
-                    out.append(syms[i] + syms[i + 1])
-                    i += 2
-                else:
-                    out.append(syms[i])
-                    i += 1
-            split[w] = tuple(out)
+            split[w] = tuple(merge_pair(list(syms), best))
     tokens = byte_syms + [s + "</w>" for s in byte_syms] + ["".join(m) for m in merges] + [BOS, EOS]
     vocab: dict[str, int] = {}
     for t in tokens:

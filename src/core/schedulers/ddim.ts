@@ -1,5 +1,5 @@
 // DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models"), as diffusers' DDIMScheduler.
-import { alphasCumprod, checkSteps, predictX0AndEps, spacedTimesteps, stepNoise } from './schedule';
+import { discreteSchedule, checkSteps, predictX0AndEps, spacedTimesteps, stepNoise } from './schedule';
 import type { Scheduler, SchedulerOptions, StepOptions, StepResult } from './types';
 
 export class DdimScheduler implements Scheduler {
@@ -10,8 +10,7 @@ export class DdimScheduler implements Scheduler {
   private numInferenceSteps = 0;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.abar = alphasCumprod(options.config);
-    this.finalAlphaCumprod = options.config.set_alpha_to_one ? 1 : this.abar[0]!;
+    ({ abar: this.abar, finalAlphaCumprod: this.finalAlphaCumprod } = discreteSchedule(options.config));
   }
 
   get stochastic(): boolean {

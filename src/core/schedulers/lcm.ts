@@ -1,7 +1,7 @@
 // Latent Consistency Model multistep sampling (Luo et al. 2023, "Latent Consistency Models",
 // algorithm 1), as diffusers' LCMScheduler: a consistency function c_skip x + c_out x0 per step,
 // re-noised to the next timestep with fresh noise.
-import { alphasCumprod, checkSteps, predictX0AndEps, stepNoise } from './schedule';
+import { discreteSchedule, checkSteps, predictX0AndEps, stepNoise } from './schedule';
 import type { Scheduler, SchedulerOptions, StepOptions, StepResult } from './types';
 
 const SIGMA_DATA = 0.5;
@@ -15,8 +15,7 @@ export class LcmScheduler implements Scheduler {
   private stepIndex = 0;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.abar = alphasCumprod(options.config);
-    this.finalAlphaCumprod = options.config.set_alpha_to_one ? 1 : this.abar[0]!;
+    ({ abar: this.abar, finalAlphaCumprod: this.finalAlphaCumprod } = discreteSchedule(options.config));
   }
 
   setTimesteps(n: number): void {

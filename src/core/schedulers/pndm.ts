@@ -1,6 +1,6 @@
 // PNDM's pseudo linear multistep (PLMS) steps (Liu et al. 2022, "Pseudo Numerical Methods for
 // Diffusion Models on Manifolds"), as diffusers' PNDMScheduler with skip_prk_steps — SD 1.5's default.
-import { alphasCumprod, checkSteps, spacedTimesteps } from './schedule';
+import { discreteSchedule, checkSteps, spacedTimesteps } from './schedule';
 import type { Scheduler, SchedulerOptions, StepResult } from './types';
 
 export class PndmScheduler implements Scheduler {
@@ -15,8 +15,7 @@ export class PndmScheduler implements Scheduler {
   private curSample: Float32Array | undefined;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.abar = alphasCumprod(options.config);
-    this.finalAlphaCumprod = options.config.set_alpha_to_one ? 1 : this.abar[0]!;
+    ({ abar: this.abar, finalAlphaCumprod: this.finalAlphaCumprod } = discreteSchedule(options.config));
   }
 
   setTimesteps(n: number): void {

@@ -18,6 +18,12 @@ export function alphasCumprod(config: SchedulerConfig): Float64Array {
   return out;
 }
 
+/** ᾱ for the discrete-time samplers, and the ᾱ they step to past t = 0 (1, or ᾱ_0: `set_alpha_to_one`). */
+export function discreteSchedule(config: SchedulerConfig): { abar: Float64Array; finalAlphaCumprod: number } {
+  const abar = alphasCumprod(config);
+  return { abar, finalAlphaCumprod: config.set_alpha_to_one ? 1 : abar[0]! };
+}
+
 /** σ_t = sqrt((1 − ᾱ_t) / ᾱ_t): the noise level of x_t / sqrt(ᾱ_t) (Karras et al. 2022, sec. 2). */
 export function trainSigmas(abar: Float64Array): Float64Array {
   return abar.map((a) => Math.sqrt((1 - a) / a));
