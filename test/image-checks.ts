@@ -42,6 +42,13 @@ export function blob(px: Uint8ClampedArray, width: number, height: number, targe
   return { fraction: n / (width * height), cx: n ? sx / n / width : NaN, cy: n ? sy / n / height : NaN };
 }
 
+/** Fraction of the picture whose colour is far from `background` (an object, or noise). */
+export function offBackground(px: Uint8ClampedArray, width: number, height: number, background: Rgb): number {
+  let n = 0;
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (!isNear(pixel(px, width, x, y), background, 90)) n++;
+  return n / (width * height);
+}
+
 /** Peak signal-to-noise ratio of two RGBA images (alpha ignored), in dB. */
 export function psnr(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
   let se = 0;
