@@ -36,9 +36,9 @@ test('the same seed twice gives identical pixels', async ({ app }) => {
 });
 
 test('cancel mid-run, then generate again', async ({ app }) => {
-  await app.set({ ...RED_CIRCLE, backend: 'wasm', steps: 60, width: 384, height: 384 });
+  await app.set({ ...RED_CIRCLE, backend: 'wasm', steps: 100, width: 512, height: 512 });
   await app.page.locator('#generate').click();
-  await expect(app.page.locator('#progress-text')).toContainText(/Step \d+ of 61/);
+  await expect(app.page.locator('#progress-text')).toContainText(/Step \d+ of 100/);
   await app.page.locator('#cancel').click();
   await expect(app.page.locator('#progress-text')).toHaveText('Cancelled.');
   await expect(app.page.locator('#error')).toBeHidden();

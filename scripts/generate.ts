@@ -2,7 +2,7 @@
 // WASM backend in Node (the same .wasm the browser runs).
 //
 //   npm run generate -- --prompt "a red circle on a blue background" --steps 20 --width 512 --height 512 \
-//                       --seed 1 --out out.png [--scheduler pndm] [--guidance 7.5] [--negative ""]
+//                       --seed 1 --out out.png [--scheduler NAME (default: the pack's)] [--guidance 7.5] [--negative ""]
 //                       [--pack public/models/shapes-int8] [--threads 2] [--repeats 1]
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -22,7 +22,7 @@ const { values: a } = parseArgs({
     height: { type: 'string', default: '512' },
     seed: { type: 'string', default: '1' },
     guidance: { type: 'string', default: '7.5' },
-    scheduler: { type: 'string', default: 'pndm' },
+    scheduler: { type: 'string' },
     out: { type: 'string', default: 'out.png' },
     pack: { type: 'string', default: 'public/models/shapes-int8' },
     threads: { type: 'string', default: String(Math.min(4, cpus().length)) },
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const engine = await Engine.load((p) => readFile(resolve(pack, p)), { backend: 'wasm', wasmBinary: wasm, numThreads: Number(a.threads) });
   const request = {
     prompt: a.prompt, negativePrompt: a.negative, steps: Number(a.steps), width: Number(a.width), height: Number(a.height),
-    seed: Number(a.seed), guidanceScale: Number(a.guidance), scheduler: a.scheduler,
+    seed: Number(a.seed), guidanceScale: Number(a.guidance), scheduler: a.scheduler ?? engine.manifest.defaults.scheduler,
   };
   const runs: GenerateResult[] = [];
   for (let i = 0; i < Number(a.repeats); i++) {

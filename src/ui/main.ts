@@ -67,6 +67,7 @@ async function loadModel(): Promise<void> {
   try {
     loaded = await engine.load(PACK_URL, ui.backend.value as BackendChoice);
     const { limits, defaults } = loaded;
+    if (!ui.scheduler.dataset.touched) ui.scheduler.value = defaults.scheduler;
     for (const select of [ui.width, ui.height]) {
       const keep = select.value;
       select.replaceChildren();
@@ -160,6 +161,7 @@ ui.form.addEventListener('submit', async (ev) => {
 });
 
 ui.cancel.addEventListener('click', () => running?.abort());
+ui.scheduler.addEventListener('change', () => { ui.scheduler.dataset.touched = 'yes'; });
 ui.backend.addEventListener('change', () => void loadModel());
 ui.randomSeed.addEventListener('change', () => { ui.seed.disabled = ui.randomSeed.checked; });
 void loadModel();

@@ -195,7 +195,9 @@ def write_manifest(work: Path, pack: Path) -> None:
         "scheduler": scheduler_config(),
         "image": {"defaultWidth": 512, "defaultHeight": 512, "minSize": 256, "maxSize": 768, "multipleOf": 64,
                   "trainedSizes": sorted({f"{w}x{h}" for w, h in world.RESOLUTIONS})},
-        "defaults": {"steps": 20, "guidanceScale": 7.5, "scheduler": "pndm", "negativePrompt": ""},
+        # DDIM by default: PNDM's 4th-order extrapolation turns this small model's errors into noise
+        # (the scheduler config itself stays SD 1.5's, so every sampler is configured as SD's).
+        "defaults": {"steps": 20, "guidanceScale": 7.5, "scheduler": "ddim", "negativePrompt": ""},
         "totalBytes": sum(f["size"] for f in files),
     }
     (pack / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
