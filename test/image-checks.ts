@@ -25,23 +25,6 @@ export function borderFraction(px: Uint8ClampedArray, width: number, height: num
   return hit / all;
 }
 
-/** Fraction of the picture near `target`, and the centre of those pixels (in 0..1). */
-export function blob(px: Uint8ClampedArray, width: number, height: number, target: Rgb): { fraction: number; cx: number; cy: number } {
-  let n = 0;
-  let sx = 0;
-  let sy = 0;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (isNear(pixel(px, width, x, y), target)) {
-        n++;
-        sx += x;
-        sy += y;
-      }
-    }
-  }
-  return { fraction: n / (width * height), cx: n ? sx / n / width : NaN, cy: n ? sy / n / height : NaN };
-}
-
 /** Fraction of the picture whose colour is far from `background` (an object, or noise). */
 export function offBackground(px: Uint8ClampedArray, width: number, height: number, background: Rgb): number {
   let n = 0;

@@ -2,8 +2,7 @@
 // (discriminated unions, no casts); replies carry the request's id; progress is streamed; pixel buffers
 // are transferred, not copied; a cancel names the generation it stops and leaves the models loaded.
 import type { SerializedError } from '../core/errors';
-import type { GenerateRequest } from '../core/pipeline/request';
-import type { ImageLimits } from '../core/pipeline/request';
+import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
 import type { LoadedInfo } from './engine';
