@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'unsupported-feature'
   | 'integrity'
   | 'quota-exceeded'
+  | 'network'
   | 'internal';
 
 export class PocketError extends Error {

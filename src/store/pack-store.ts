@@ -1,0 +1,225 @@
+// Model packs on the device: install one from its folder URL (manifest first, then each file through
+// the chunked, hashed, resumable downloader), find out whether a stored pack is intact, repair it by
+// fetching only the chunks that are gone, read its files back for the engine, delete it.
+import { createSHA256 } from 'hash-wasm';
+import { PocketError } from '../core/errors';
+import { ChunkStore, chunkCount, type FileRecord, type PackRecord } from './chunk-store';
+import { committedBytes, downloadFile, formatBytes, isQuotaError } from './download';
+import { parseManifest, type PackFile, type PackManifest } from './manifest';
+
+export interface InstallProgress {
+  readonly status: 'manifest' | 'download' | 'repair' | 'ready';
+  readonly file?: string;
+  readonly loaded: number;
+  readonly total: number;
+  readonly bytesPerSecond: number;
+  /** null until the speed is known. */
+  readonly secondsLeft: number | null;
+}
+
+export interface FileState {
+  readonly file: PackFile;
+  readonly verified: boolean;
+  readonly storedBytes: number;
+  /** Chunks a verified file has lost (evicted or deleted behind the app's back). */
+  readonly missingChunks: readonly number[];
+}
+
+export interface PackState {
+  readonly manifest: PackManifest;
+  readonly files: readonly FileState[];
+  /** Every file verified and every chunk present. */
+  readonly complete: boolean;
+  readonly storedBytes: number;
+  readonly missingBytes: number;
+}
+
+export interface StorageSummary {
+  readonly usage: number;
+  readonly quota: number;
+  readonly persisted: boolean;
+}
+
+/** The part of navigator.storage the store uses (Node has none). */
+export interface StorageEstimator {
+  estimate(): Promise<{ usage?: number; quota?: number }>;
+  persisted?(): Promise<boolean>;
+  persist?(): Promise<boolean>;
+}
+
+export interface InstallOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: (p: InstallProgress) => void;
+  readonly fetch?: typeof fetch | undefined;
+  /** navigator.storage where it exists; absent in Node. */
+  readonly storage?: StorageEstimator | undefined;
+}
+
+const MANIFEST = 'manifest.json';
+
+function folderUrl(base: string): string {
+  return base.endsWith('/') ? base : `${base}/`;
+}
+
+export async function fetchManifest(base: string, opts: Pick<InstallOptions, 'signal' | 'fetch'> = {}): Promise<PackManifest> {
+  const url = new URL(MANIFEST, folderUrl(base)).href;
+  let res: Response;
+  try {
+    res = await (opts.fetch ?? fetch)(url, { signal: opts.signal ?? null });
+  } catch (e) {
+    if (opts.signal?.aborted) throw new PocketError('aborted', 'Download cancelled.');
+    throw new PocketError('network', `Could not fetch the model pack's manifest from ${url}. Check the connection (a pack is downloaded once; after that the app works offline).`);
+  }
+  if (!res.ok) throw new PocketError('network', `The model pack's manifest at ${url} answered HTTP ${res.status}. Check the pack's address.`);
+  return parseManifest(await res.json());
+}
+
+/** What of a pack is on the device: per file, verified or how far along, and chunks that went missing. */
+export async function inspectPack(store: ChunkStore, manifest: PackManifest): Promise<PackState> {
+  const files: FileState[] = [];
+  for (const file of manifest.files) {
+    const rec = await store.getFile(manifest.id, file.path);
+    const matches = !!rec && rec.size === file.size && rec.sha256 === file.sha256;
+    let missing: number[] = [];
+    if (matches && rec.verified) {
+      const present = await store.presentChunks(manifest.id, file.path);
+      missing = Array.from({ length: chunkCount(file.size, rec.chunkBytes) }, (_, i) => i).filter((i) => !present.has(i));
+    }
+    files.push({ file, verified: matches && rec.verified && missing.length === 0, storedBytes: matches ? committedBytes(rec) - missing.length * (rec?.chunkBytes ?? 0) : 0, missingChunks: missing });
+  }
+  const storedBytes = files.reduce((a, f) => a + Math.max(0, f.storedBytes), 0);
+  const total = manifest.files.reduce((a, f) => a + f.size, 0);
+  return { manifest, files, complete: files.every((f) => f.verified), storedBytes, missingBytes: Math.max(0, total - storedBytes) };
+}
+
+/** Check the pack fits before a byte is fetched, and say plainly when it will not. */
+export async function checkFits(missingBytes: number, storage?: StorageEstimator): Promise<void> {
+  if (!storage || missingBytes === 0) return;
+  const { usage = 0, quota } = await storage.estimate();
+  if (quota === undefined) return;
+  const free = quota - usage;
+  if (missingBytes > free) {
+    throw new PocketError('quota-exceeded', `This model needs ${formatBytes(missingBytes)} of storage but the browser allows this site only ${formatBytes(Math.max(0, free))} more. Free up space (or delete another model in Storage) and try again.`, { needed: missingBytes, free });
+  }
+}
+
+function quotaError(manifest: PackManifest, missingBytes: number): PocketError {
+  return new PocketError('quota-exceeded', `The device ran out of storage while saving "${manifest.name}"; the partial download was removed so it takes no space. It needs ${formatBytes(missingBytes)}: free up space and try again.`, { needed: missingBytes });
+}
+
+/** Download whatever of the pack at `base` is not on the device yet (resuming, repairing), verified. */
+export async function installPack(base: string, store: ChunkStore, opts: InstallOptions = {}): Promise<PackRecord> {
+  opts.onProgress?.({ status: 'manifest', loaded: 0, total: 0, bytesPerSecond: 0, secondsLeft: null });
+  const manifest = await fetchManifest(base, opts);
+  const state = await inspectPack(store, manifest);
+  const record: PackRecord = { id: manifest.id, manifest, source: folderUrl(base), addedAt: (await store.getPack(manifest.id))?.addedAt ?? Date.now() };
+  const total = manifest.files.reduce((a, f) => a + f.size, 0);
+  if (state.complete) {
+    await store.putPack(record);
+    opts.onProgress?.({ status: 'ready', loaded: total, total, bytesPerSecond: 0, secondsLeft: 0 });
+    return record;
+  }
+  await checkFits(state.missingBytes, opts.storage);
+  let loaded = state.storedBytes;
+  const t0 = performance.now();
+  const startBytes = loaded;
+  let lastReport = 0;
+  const report = (status: InstallProgress['status'], file: string, force = false) => {
+    const now = performance.now();
+    if (!force && now - lastReport < 100) return;
+    lastReport = now;
+    const seconds = (now - t0) / 1000;
+    const bytesPerSecond = seconds > 0.2 ? (loaded - startBytes) / seconds : 0;
+    opts.onProgress?.({ status, file, loaded, total, bytesPerSecond, secondsLeft: bytesPerSecond > 0 ? (total - loaded) / bytesPerSecond : null });
+  };
+  try {
+    await store.putPack(record);
+    for (const f of state.files) {
+      if (f.verified) continue;
+      const url = new URL(f.file.path, record.source).href;
+      if (f.missingChunks.length > 0) {
+        await repairFile(url, manifest.id, f, store, opts, (n) => { loaded += n; report('repair', f.file.path); });
+        continue;
+      }
+      await downloadFile(url, manifest.id, f.file, store, {
+        signal: opts.signal, fetch: opts.fetch,
+        onBytes: (n) => { loaded += n; report('download', f.file.path); },
+      });
+      report('download', f.file.path, true);
+    }
+  } catch (e) {
+    if (isQuotaError(e)) {
+      await store.dropPack(manifest.id).catch(() => undefined);
+      throw quotaError(manifest, state.missingBytes);
+    }
+    throw e;
+  }
+  opts.onProgress?.({ status: 'ready', loaded: total, total, bytesPerSecond: 0, secondsLeft: 0 });
+  return record;
+}
+
+/** Fetch only the chunks a verified file lost, then check the whole file's hash again. */
+async function repairFile(url: string, packId: string, state: FileState, store: ChunkStore, opts: InstallOptions, onBytes: (n: number) => void): Promise<void> {
+  const rec = (await store.getFile(packId, state.file.path)) as FileRecord;
+  await store.putFileRecord({ ...rec, verified: false });
+  for (const i of state.missingChunks) {
+    const start = i * rec.chunkBytes;
+    const end = Math.min(rec.size, start + rec.chunkBytes) - 1;
+    const headers: Record<string, string> = { Range: `bytes=${start}-${end}` };
+    if (rec.validator) headers['If-Range'] = rec.validator;
+    const res = await (opts.fetch ?? fetch)(url, { signal: opts.signal ?? null, headers });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 206 || bytes.length !== end - start + 1) {
+      // The server cannot send a range (or the file changed): fetch the whole file again.
+      await store.dropFile(packId, state.file.path);
+      await downloadFile(url, packId, state.file, store, { signal: opts.signal, fetch: opts.fetch, onBytes });
+      return;
+    }
+    await store.commitChunk({ ...rec, verified: false }, i, bytes);
+    onBytes(bytes.length);
+  }
+  const hasher = await createSHA256();
+  hasher.init();
+  for (const chunk of await store.readChunks(rec)) if (chunk) hasher.update(chunk);
+  if (hasher.digest('hex') !== state.file.sha256) {
+    await store.dropFile(packId, state.file.path);
+    await downloadFile(url, packId, state.file, store, { signal: opts.signal, fetch: opts.fetch, onBytes });
+    return;
+  }
+  await store.putFileRecord({ ...rec, verified: true });
+}
+
+/** One stored file as one buffer (what onnxruntime-web takes), checked chunk by chunk. */
+export async function readPackFile(store: ChunkStore, packId: string, path: string): Promise<Uint8Array> {
+  const rec = await store.getFile(packId, path);
+  const damaged = () => new PocketError('integrity', `The stored copy of ${path} is incomplete (the browser may have evicted part of it). Open Storage and press Repair to download only what is missing.`, { file: path });
+  if (!rec?.verified) throw damaged();
+  const chunks = await store.readChunks(rec);
+  const out = new Uint8Array(rec.size);
+  let at = 0;
+  for (const [i, c] of chunks.entries()) {
+    const expected = Math.min(rec.chunkBytes, rec.size - i * rec.chunkBytes);
+    if (!c || c.length !== expected) throw damaged();
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The engine's reader over a stored pack: no network request. */
+export function storedPackReader(store: ChunkStore, packId: string): (path: string) => Promise<Uint8Array> {
+  return async (path) => {
+    if (path === MANIFEST) {
+      const pack = await store.getPack(packId);
+      if (!pack) throw new PocketError('model-incompatible', `The model "${packId}" is not on this device. Download it first.`);
+      return new TextEncoder().encode(JSON.stringify(pack.manifest));
+    }
+    return readPackFile(store, packId, path);
+  };
+}
+
+export async function storageSummary(storage: StorageEstimator | undefined): Promise<StorageSummary> {
+  if (!storage) return { usage: 0, quota: 0, persisted: false };
+  const [{ usage = 0, quota = 0 }, persisted] = await Promise.all([storage.estimate(), storage.persisted?.() ?? Promise.resolve(false)]);
+  return { usage, quota, persisted };
+}
