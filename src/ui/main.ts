@@ -6,9 +6,12 @@ import { SCHEDULERS } from '../core/schedulers';
 import type { GenerateRequest } from '../core/pipeline/request';
 import type { BackendChoice } from '../runtime/capabilities';
 import { EngineClient } from '../worker/engine-client';
+import { ModelPanel } from './model-panel';
+import { setUpPwa } from './pwa';
 import type { LoadedReply, WireResult } from '../worker/protocol';
 
-const PACK_URL = `${import.meta.env.BASE_URL}models/shapes-int8/`;
+// The built-in pack ships with the app; `?pack=<folder URL>` points the app at another pack's manifest.
+const PACK_SOURCE = new URLSearchParams(location.search).get('pack') ?? `${import.meta.env.BASE_URL}models/shapes-int8/`;
 const HEADLINE_MS = 15_000;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -40,6 +43,16 @@ const ui = {
 };
 
 const engine = new EngineClient();
+const models = new ModelPanel({
+  onRetry: () => void loadModel(),
+  onDeleted: (packId) => {
+    if (loaded?.packId !== packId) return;
+    loaded = undefined;
+    ui.generate.disabled = true;
+    ui.status.textContent = 'The model was deleted from this device.';
+    models.offerDownload('Press Download to fetch it again.');
+  },
+});
 let loaded: LoadedReply | undefined;
 let running: AbortController | undefined;
 
@@ -63,9 +76,13 @@ function clearError(): void {
 
 async function loadModel(): Promise<void> {
   ui.generate.disabled = true;
-  ui.status.textContent = 'Loading the model…';
+  loaded = undefined;
+  clearError();
+  ui.status.textContent = 'Checking the model on this device…';
   try {
-    loaded = await engine.load(PACK_URL, ui.backend.value as BackendChoice);
+    const pack = await models.ensure(PACK_SOURCE);
+    ui.status.textContent = 'Loading the model…';
+    loaded = await engine.load(pack.id, ui.backend.value as BackendChoice);
     const { limits, defaults } = loaded;
     if (!ui.scheduler.dataset.touched) ui.scheduler.value = defaults.scheduler;
     for (const select of [ui.width, ui.height]) {
@@ -152,7 +169,8 @@ ui.form.addEventListener('submit', async (ev) => {
     const err = PocketError.from(e);
     ui.progressText.textContent = err.code === 'aborted' ? 'Cancelled.' : '';
     if (err.code !== 'aborted') showError(err);
-    if (err.code === 'device-lost') void loadModel();
+    if (err.code === 'device-lost') setUpPwa();
+void loadModel();
   } finally {
     running = undefined;
     ui.generate.disabled = !loaded;
@@ -164,4 +182,5 @@ ui.cancel.addEventListener('click', () => running?.abort());
 ui.scheduler.addEventListener('change', () => { ui.scheduler.dataset.touched = 'yes'; });
 ui.backend.addEventListener('change', () => void loadModel());
 ui.randomSeed.addEventListener('change', () => { ui.seed.disabled = ui.randomSeed.checked; });
+setUpPwa();
 void loadModel();

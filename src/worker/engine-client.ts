@@ -49,8 +49,9 @@ export class EngineClient {
     });
   }
 
-  async load(packUrl: string, backend: BackendChoice): Promise<LoadedReply> {
-    const reply = await this.send({ id: this.nextId++, type: 'load', packUrl, backend });
+  /** Load a pack that is stored on the device (see src/store) on the chosen backend. */
+  async load(packId: string, backend: BackendChoice): Promise<LoadedReply> {
+    const reply = await this.send({ id: this.nextId++, type: 'load', packId, backend });
     if (reply.type !== 'loaded') throw new PocketError('internal', `unexpected reply ${reply.type}`);
     return reply.info;
   }

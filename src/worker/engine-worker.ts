@@ -3,6 +3,8 @@
 // generation is cancelled between denoising steps without tearing the worker (and the models) down.
 import { PocketError } from '../core/errors';
 import type { BackendChoice } from '../runtime/capabilities';
+import { ChunkStore } from '../store/chunk-store';
+import { storedPackReader } from '../store/pack-store';
 import { Engine } from './engine';
 import type { FromWorker, ToWorker } from './protocol';
 
@@ -18,17 +20,13 @@ function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-async function load(packUrl: string, backend: BackendChoice): Promise<Engine> {
-  const key = `${packUrl}|${backend}`;
+async function load(packId: string, backend: BackendChoice): Promise<Engine> {
+  const key = `${packId}|${backend}`;
   if (engine && loadedKey === key) return engine;
   await engine?.dispose();
   engine = undefined;
-  const base = new URL(packUrl.endsWith('/') ? packUrl : `${packUrl}/`, self.location.href);
-  const read = async (path: string) => {
-    const res = await fetch(new URL(path, base));
-    if (!res.ok) throw new PocketError('model-incompatible', `Could not read ${path} of the model pack (HTTP ${res.status}).`);
-    return new Uint8Array(await res.arrayBuffer());
-  };
+  // The weights come from IndexedDB, where the page's download put them verified: no network request.
+  const read = storedPackReader(new ChunkStore(), packId);
   // onnxruntime-web's .mjs/.wasm are self-hosted under /ort/ (scripts/copy-ort.mjs).
   engine = await Engine.load(read, { backend, wasmPaths: new URL(`${import.meta.env.BASE_URL}ort/`, self.location.href).href });
   loadedKey = key;
@@ -44,7 +42,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     case 'load':
       queue = queue.then(async () => {
         try {
-          const e = await load(msg.packUrl, msg.backend);
+          const e = await load(msg.packId, msg.backend);
           const m = e.manifest;
           post({
             id: msg.id, type: 'loaded',

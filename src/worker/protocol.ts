@@ -8,7 +8,7 @@ import type { BackendChoice } from '../runtime/capabilities';
 import type { LoadedInfo } from './engine';
 
 export type ToWorker =
-  | { readonly id: number; readonly type: 'load'; readonly packUrl: string; readonly backend: BackendChoice }
+  | { readonly id: number; readonly type: 'load'; readonly packId: string; readonly backend: BackendChoice }
   | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest }
   | { readonly id: number; readonly type: 'cancel'; readonly target: number };
 

@@ -1,0 +1,169 @@
+// Airplane mode for real: the weight store in IndexedDB and the installable, offline PWA, in a real
+// Chromium against the production build. Each test starts from a fresh browser profile.
+import { chromium, type Page, type Request } from '@playwright/test';
+import { AppPage, expect, test as base } from './app-page';
+
+const PACK = '/models/shapes-int8/';
+const UNET = `**${PACK}unet/model.onnx`;
+const TEXT_ENCODER = `**${PACK}text_encoder/model.onnx`;
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+const isWeight = (url: string) => url.includes(PACK) && !url.endsWith('manifest.json');
+
+/** Records every text the download progress line shows, from the first paint on. */
+async function recordProgress(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const log: string[] = [];
+    (window as unknown as { progressLog: string[] }).progressLog = log;
+    new MutationObserver(() => {
+      const t = document.getElementById('pack-progress-text')?.textContent;
+      if (t && log.at(-1) !== t) log.push(t);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+const test = base.extend<{ fresh: AppPage }>({
+  fresh: async ({ page }, use) => {
+    await use(new AppPage(page));
+  },
+});
+
+test('first visit downloads and verifies the pack with progress; a reload fetches no weights', async ({ fresh: app, page }) => {
+  await recordProgress(page);
+  await app.open();
+  const log = await page.evaluate(() => (window as unknown as { progressLog: string[] }).progressLog);
+  expect(log.some((t) => /Downloading the model: [\d.]+ MB of 6\.\d MB/.test(t))).toBe(true);
+  expect(log.at(-1)).toMatch(/Downloaded and verified: 6\.\d MB/);
+  expect(app.requests.filter(isWeight).length).toBeGreaterThanOrEqual(5);
+  await page.locator('#storage summary').click();
+  await expect(page.locator('#pack-list li[data-state="verified"]')).toContainText('verified');
+
+  app.requests.length = 0;
+  await page.reload();
+  await app.ready();
+  expect(app.requests.filter((u) => u.includes(PACK))).toEqual([]);
+  await expect(page.locator('#pack-download')).toBeHidden();
+});
+
+test('airplane mode: after one online visit the app opens and generates with the network off', async ({ fresh: app, page, context }) => {
+  await app.open();
+  await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+  await page.reload();
+  await app.ready();
+  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+
+  await context.setOffline(true);
+  const failed: string[] = [];
+  const network: string[] = [];
+  page.on('requestfailed', (r: Request) => failed.push(r.url()));
+  page.on('response', (r) => { if (!r.fromServiceWorker() && !/^(blob|data):/.test(r.url())) network.push(r.url()); });
+  const t0 = Date.now();
+  await page.reload();
+  await app.ready();
+  await expect(page.locator('#offline')).toBeVisible();
+  const img = await app.generate({ prompt: 'a red circle on a blue background', backend: 'wasm', steps: 3, width: 256, height: 256, seed: 1 });
+  console.log(`offline: opened and generated the first image in ${Date.now() - t0} ms`);
+  expect(img.width).toBe(256);
+  expect(failed).toEqual([]);
+  expect(network).toEqual([]);
+});
+
+test.describe('downloads that go wrong', () => {
+  // These routes stand in for a flaky server; the service worker stays out of the way.
+  test.use({ serviceWorkers: 'block' });
+
+  test('a download cut half-way resumes from the last chunk after a reload and ends verified', async ({ fresh: app, page }) => {
+    let cut = true;
+    await page.route(UNET, async (route) => {
+      if (!cut) return route.continue();
+      cut = false;
+      const res = await route.fetch();
+      const body = await res.body();
+      await route.fulfill({ status: 200, headers: res.headers(), body: body.subarray(0, CHUNK_BYTES + 1_000_000) });
+    });
+    await page.goto('/');
+    await expect(page.locator('#error')).toContainText(/unet\/model\.onnx .*(ended early|interrupted)/);
+    await expect(page.locator('#pack-retry')).toBeVisible();
+
+    const ranges: (string | undefined)[] = [];
+    page.on('request', (r) => { if (r.url().endsWith('unet/model.onnx')) ranges.push(r.headers().range); });
+    await page.reload();
+    await app.ready();
+    expect(ranges).toEqual([`bytes=${CHUNK_BYTES}-`]);
+    await page.locator('#storage summary').click();
+    await expect(page.locator('#pack-list li[data-state="verified"]')).toBeVisible();
+  });
+
+  test('a file served with wrong bytes is rejected with an integrity message and not kept', async ({ fresh: app, page }) => {
+    let corrupt = true;
+    await page.route(TEXT_ENCODER, async (route) => {
+      if (!corrupt) return route.continue();
+      const res = await route.fetch();
+      const body = Buffer.from(await res.body());
+      body[body.length - 10] = body[body.length - 10]! ^ 0xff;
+      await route.fulfill({ status: 200, headers: res.headers(), body });
+    });
+    await page.goto('/');
+    await expect(page.locator('#error')).toContainText('text_encoder/model.onnx arrived damaged');
+    await page.locator('#storage summary').click();
+    await expect(page.locator('#pack-list li[data-state="incomplete"]')).toBeVisible();
+    const stored = await page.evaluate(() => new Promise<number>((resolve) => {
+      const open = indexedDB.open('pocket-diffusion-weights');
+      open.onsuccess = () => {
+        const req = open.result.transaction('kv').objectStore('kv').getAllKeys();
+        req.onsuccess = () => resolve(req.result.filter((k) => String(k).includes('text_encoder')).length);
+      };
+    }));
+    expect(stored).toBe(0);
+
+    corrupt = false;
+    await page.locator('#pack-retry').click();
+    await app.ready();
+  });
+
+  test('a pack that will not fit is refused before downloading, with the space needed', async ({ fresh: app, page }) => {
+    // navigator.storage.estimate() as on a nearly full phone: 2 MB left for this site.
+    await page.addInitScript(() => {
+      Object.defineProperty(navigator.storage, 'estimate', { value: async () => ({ usage: 1024 * 1024, quota: 3 * 1024 * 1024 }) });
+    });
+    await page.goto('/');
+    await expect(page.locator('#error')).toContainText(/needs 6\.\d MB of storage but the browser allows this site only 2\.0 MB more/);
+    expect(app.requests.filter(isWeight)).toEqual([]);
+  });
+
+  test('running out of space half-way leaves no half-stored pack and says so', async ({ fresh: app, page }) => {
+    // A real quota: Chromium's own QuotaExceededError from IndexedDB once 2 MB are stored.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: 'http://127.0.0.1:4173', quotaSize: 2 * 1024 * 1024 });
+    await page.goto('/');
+    await expect(page.locator('#error')).toContainText(/ran out of storage .* partial download was removed/);
+    await page.locator('#storage summary').click();
+    await expect(page.locator('#pack-list')).toContainText('No models on this device.');
+    expect(app.requests.filter(isWeight).length).toBeGreaterThan(0);
+  });
+});
+
+// Chromium refuses installability in incognito profiles, which is what Playwright's contexts are, so this
+// test launches its own persistent profile with the same flags.
+test('the manifest passes Chromium\'s installability check and the service worker controls the page', async ({ browserName, baseURL }, testInfo) => {
+  expect(browserName).toBe('chromium');
+  const launch = testInfo.project.use.launchOptions ?? {};
+  const context = await chromium.launchPersistentContext(testInfo.outputPath('profile'), { ...launch, baseURL: baseURL! });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const app = new AppPage(page);
+    await app.open();
+    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    await page.reload();
+    await app.ready();
+    expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toMatch(/\/sw\.js$/);
+    const cdp = await context.newCDPSession(page);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    expect(installabilityErrors).toEqual([]);
+    const manifest = await (await page.request.get('/manifest.webmanifest')).json();
+    expect(manifest).toMatchObject({ display: 'standalone', short_name: 'Pocket Diffusion' });
+    expect(manifest.icons.map((i: { sizes: string; purpose: string }) => `${i.sizes} ${i.purpose}`)).toEqual(['192x192 any', '512x512 any', '512x512 maskable']);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,130 @@
+// The model on the device: make sure a pack is stored and verified before the engine loads it (download
+// with progress, speed, time left and cancel; resume; repair), and the storage panel (packs, their
+// size and state, delete; space used and available; persistent storage).
+import { PocketError } from '../core/errors';
+import { ChunkStore, type PackRecord } from '../store/chunk-store';
+import { formatBytes } from '../store/download';
+import { inspectPack, installPack, storageSummary, type InstallProgress } from '../store/pack-store';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+export class ModelPanel {
+  readonly store = new ChunkStore();
+  private readonly el = {
+    box: $<HTMLDivElement>('pack-download'),
+    progress: $<HTMLProgressElement>('pack-progress'),
+    text: $<HTMLParagraphElement>('pack-progress-text'),
+    cancel: $<HTMLButtonElement>('pack-cancel'),
+    retry: $<HTMLButtonElement>('pack-retry'),
+    summary: $<HTMLParagraphElement>('storage-summary'),
+    persist: $<HTMLParagraphElement>('storage-persist'),
+    list: $<HTMLUListElement>('pack-list'),
+  };
+  private download: AbortController | undefined;
+
+  constructor(private readonly events: { readonly onRetry: () => void; readonly onDeleted: (packId: string) => void }) {
+    this.el.cancel.addEventListener('click', () => this.download?.abort());
+    this.el.retry.addEventListener('click', () => this.events.onRetry());
+  }
+
+  /** The stored pack that came from `source`, downloading or repairing whatever is missing first. */
+  async ensure(source: string): Promise<PackRecord> {
+    const abs = new URL(source, location.href).href;
+    const stored = (await this.store.listPacks()).find((p) => p.source === abs);
+    if (stored && (await inspectPack(this.store, stored.manifest)).complete) {
+      void this.refresh();
+      return stored;
+    }
+    if (!navigator.onLine) {
+      throw new PocketError('network', stored
+        ? `Part of "${stored.manifest.name}" is missing from this device and it is offline. Connect once and press Retry: only the missing part is downloaded.`
+        : 'The model has not been downloaded to this device yet, and it is offline. Connect once to download it; after that the app works offline.');
+    }
+    return this.install(abs);
+  }
+
+  private async install(source: string): Promise<PackRecord> {
+    const persisted = await navigator.storage?.persist?.().catch(() => false);
+    this.el.persist.textContent = persisted ? 'Persistent storage granted: the browser will not evict the models under storage pressure.' : 'Persistent storage was not granted: under storage pressure the browser may evict models (the app then offers a repair).';
+    this.download = new AbortController();
+    this.el.box.hidden = false;
+    this.el.retry.hidden = true;
+    this.el.cancel.disabled = false;
+    try {
+      return await installPack(source, this.store, {
+        signal: this.download.signal,
+        storage: navigator.storage,
+        onProgress: (p) => this.showProgress(p),
+      });
+    } catch (e) {
+      const err = PocketError.from(e);
+      this.el.text.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : 'Download stopped.';
+      this.el.retry.hidden = false;
+      throw err;
+    } finally {
+      this.download = undefined;
+      this.el.cancel.disabled = true;
+      void this.refresh();
+    }
+  }
+
+  private showProgress(p: InstallProgress): void {
+    this.el.progress.max = Math.max(1, p.total);
+    this.el.progress.value = p.loaded;
+    if (p.status === 'manifest') {
+      this.el.text.textContent = 'Reading the model pack’s manifest…';
+      return;
+    }
+    if (p.status === 'ready') {
+      this.el.text.textContent = `Downloaded and verified: ${formatBytes(p.total)}.`;
+      this.el.box.dataset.state = 'verified';
+      return;
+    }
+    const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';
+    const left = p.secondsLeft !== null ? ` · ${Math.ceil(p.secondsLeft)} s left` : '';
+    const verb = p.status === 'repair' ? 'Repairing' : 'Downloading';
+    this.el.text.textContent = `${verb} the model: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
+  }
+
+  /** Offer the download again (after a delete, or when it stopped). */
+  offerDownload(label: string): void {
+    this.el.box.hidden = false;
+    this.el.text.textContent = label;
+    this.el.retry.hidden = false;
+  }
+
+  /** Redraw the storage panel. */
+  async refresh(): Promise<void> {
+    const [packs, space] = await Promise.all([this.store.listPacks(), storageSummary(navigator.storage)]);
+    this.el.summary.textContent = space.quota
+      ? `This site uses ${formatBytes(space.usage)} of ${formatBytes(space.quota)} the browser allows it (${formatBytes(Math.max(0, space.quota - space.usage))} free).`
+      : 'This browser does not report storage use.';
+    if (space.persisted) this.el.persist.textContent = 'Persistent storage granted: the browser will not evict the models under storage pressure.';
+    const items = await Promise.all(packs.map(async (pack) => {
+      const state = await inspectPack(this.store, pack.manifest);
+      const li = document.createElement('li');
+      li.dataset.pack = pack.id;
+      li.dataset.state = state.complete ? 'verified' : 'incomplete';
+      const label = state.complete
+        ? `${pack.manifest.name} — ${formatBytes(pack.manifest.totalBytes)}, verified`
+        : `${pack.manifest.name} — ${formatBytes(state.storedBytes)} of ${formatBytes(pack.manifest.totalBytes)} stored, incomplete`;
+      li.append(Object.assign(document.createElement('span'), { textContent: label }));
+      if (!state.complete) {
+        const repair = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Repair' });
+        repair.addEventListener('click', () => this.events.onRetry());
+        li.append(repair);
+      }
+      const del = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete' });
+      del.setAttribute('aria-label', `Delete ${pack.manifest.name}`);
+      del.addEventListener('click', async () => {
+        await this.store.dropPack(pack.id);
+        await this.refresh();
+        this.events.onDeleted(pack.id);
+      });
+      li.append(del);
+      return li;
+    }));
+    this.el.list.replaceChildren(...items);
+    if (!items.length) this.el.list.append(Object.assign(document.createElement('li'), { textContent: 'No models on this device.' }));
+  }
+}
