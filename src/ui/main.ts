@@ -180,7 +180,14 @@ void loadModel();
 
 ui.cancel.addEventListener('click', () => running?.abort());
 ui.scheduler.addEventListener('change', () => { ui.scheduler.dataset.touched = 'yes'; });
-ui.backend.addEventListener('change', () => void loadModel());
+// The device choice is remembered: a person who picked WASM on a GPU that misbehaves keeps it.
+const BACKEND_KEY = 'pocket-diffusion.backend';
+const savedBackend = localStorage.getItem(BACKEND_KEY);
+if (savedBackend && [...ui.backend.options].some((o) => o.value === savedBackend)) ui.backend.value = savedBackend;
+ui.backend.addEventListener('change', () => {
+  localStorage.setItem(BACKEND_KEY, ui.backend.value);
+  void loadModel();
+});
 ui.randomSeed.addEventListener('change', () => { ui.seed.disabled = ui.randomSeed.checked; });
 setUpPwa();
 void loadModel();
