@@ -21,7 +21,8 @@ export interface Runtime {
   readonly backend: Backend;
   readonly capabilities: Capabilities;
   /** A session over an .onnx file's bytes; outputs named in gpuOutputs stay on the GPU (WebGPU only). */
-  createSession(model: Uint8Array, name: string, gpuOutputs?: readonly string[]): Promise<ModelSession>;
+  /** externalData: weights kept outside the .onnx file, by the name the model refers to them with. */
+  createSession(model: Uint8Array, name: string, gpuOutputs?: readonly string[], externalData?: readonly { readonly path: string; readonly data: Uint8Array }[]): Promise<ModelSession>;
 }
 
 const ELEMENT_TYPES: readonly ElementType[] = ['float32', 'float16', 'int32', 'int64'];
@@ -51,13 +52,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   return {
     backend,
     capabilities,
-    async createSession(model, name, gpuOutputs = []) {
+    async createSession(model, name, gpuOutputs = [], externalData = []) {
       const keepOnGpu = backend === 'webgpu' ? gpuOutputs : [];
       let session: ort.InferenceSession;
       try {
         session = await ort.InferenceSession.create(model, {
           executionProviders: [backend],
           graphOptimizationLevel: 'all',
+          ...(externalData.length ? { externalData: externalData.map((d) => ({ path: d.path, data: d.data })) } : {}),
           ...(keepOnGpu.length ? { preferredOutputLocation: Object.fromEntries(keepOnGpu.map((o) => [o, 'gpu-buffer'] as const)) } : {}),
         });
       } catch (e) {

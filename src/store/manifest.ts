@@ -13,6 +13,8 @@ export interface PackFile {
   readonly role: FileRole;
   readonly size: number;
   readonly sha256: string;
+  /** For an external_data file: the network whose weights it holds (a model over 2 GB keeps them outside the .onnx). */
+  readonly for?: 'text_encoder' | 'unet' | 'vae_decoder';
 }
 
 export interface PackManifest {
@@ -57,6 +59,11 @@ export function fileFor(manifest: PackManifest, role: FileRole): PackFile {
   const f = manifest.files.find((x) => x.role === role);
   if (!f) throw new PocketError('model-incompatible', `This model pack has no ${role} file.`);
   return f;
+}
+
+/** A network's external-data files, named as the .onnx file refers to them (its base name). */
+export function externalDataFor(manifest: PackManifest, role: FileRole): { readonly file: PackFile; readonly name: string }[] {
+  return manifest.files.filter((f) => f.role === 'external_data' && f.for === role).map((file) => ({ file, name: file.path.split('/').pop()! }));
 }
 
 export function imageLimits(manifest: PackManifest): ImageLimits {

@@ -6,7 +6,7 @@ import type { ModelSession } from '../core/pipeline/model-session';
 import type { GenerateRequest } from '../core/pipeline/request';
 import { generate, type GenerateOptions, type GenerateResult, type PipelineModels } from '../core/pipeline/text-to-image';
 import { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
-import { fileFor, imageLimits, parseManifest, type PackManifest } from '../store/manifest';
+import { externalDataFor, fileFor, imageLimits, parseManifest, type PackManifest } from '../store/manifest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/ort-runtime';
 
 /** Reads one of a pack's files by its path in the manifest (fetch, IndexedDB or the file system). */
@@ -53,7 +53,8 @@ export class Engine {
     const sessions: ModelSession[] = [];
     try {
       const session = async (role: 'text_encoder' | 'unet' | 'vae_decoder', gpuOutputs: string[] = []) => {
-        const s = await runtime.createSession(await read(fileFor(manifest, role).path), role.replace('_', ' '), gpuOutputs);
+        const external = await Promise.all(externalDataFor(manifest, role).map(async (x) => ({ path: x.name, data: await read(x.file.path) })));
+        const s = await runtime.createSession(await read(fileFor(manifest, role).path), role.replace('_', ' '), gpuOutputs, external);
         sessions.push(s);
         return s;
       };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PocketError } from '../../src/core/errors';
-import { fileFor, parseManifest } from '../../src/store/manifest';
+import { externalDataFor, fileFor, parseManifest } from '../../src/store/manifest';
 import { BUILTIN_PACK } from '../shared';
 
 const good = JSON.parse(readFileSync(resolve(BUILTIN_PACK, 'manifest.json'), 'utf8'));
@@ -12,6 +12,17 @@ describe('parseManifest', () => {
     const m = parseManifest(good);
     expect(fileFor(m, 'unet').path).toBe('unet/model.onnx');
     expect(m.tokenizer.maxLength).toBe(77);
+  });
+
+  it("names a network's external-data files the way the .onnx refers to them", () => {
+    const zero = '0'.repeat(64);
+    const m = parseManifest({
+      ...good,
+      files: [...good.files, { path: 'unet/weights.pb', role: 'external_data', for: 'unet', size: 10, sha256: zero },
+        { path: 'vae_decoder/model.onnx_data', role: 'external_data', for: 'vae_decoder', size: 5, sha256: zero }],
+    });
+    expect(externalDataFor(m, 'unet').map((x) => [x.name, x.file.path])).toEqual([['weights.pb', 'unet/weights.pb']]);
+    expect(externalDataFor(m, 'text_encoder')).toEqual([]);
   });
 
   it.each([
