@@ -33,6 +33,8 @@ export interface FileRecord {
   /** The ETag the committed bytes came with (weak ones too): a 206 with another one restarts the file. */
   readonly etag?: string | undefined;
   readonly verified: boolean;
+  /** A verified file that lost chunks and is being repaired (its hash is checked again at the end). */
+  readonly repairing?: boolean | undefined;
 }
 
 let defaultStore: UseStore | undefined;
@@ -49,6 +51,11 @@ const chunkKey = (packId: string, path: string, index: number) => `chunk/${packI
 
 export function chunkCount(size: number, chunkBytes: number): number {
   return Math.max(1, Math.ceil(size / chunkBytes));
+}
+
+/** The length of chunk `index` of a file (all full but the last). */
+export function chunkLength(rec: Pick<FileRecord, 'size' | 'chunkBytes'>, index: number): number {
+  return Math.max(0, Math.min(rec.chunkBytes, rec.size - index * rec.chunkBytes));
 }
 
 export function emptyFileRecord(packId: string, file: PackFile): FileRecord {
@@ -91,9 +98,9 @@ export class ChunkStore {
     return new Set(all.filter((k) => typeof k === 'string' && k.startsWith(prefix)).map((k) => Number(k.slice(prefix.length))));
   }
 
-  async readChunks(record: FileRecord): Promise<(Uint8Array | undefined)[]> {
-    const n = chunkCount(record.size, record.chunkBytes);
-    return getMany<Uint8Array>(Array.from({ length: n }, (_, i) => chunkKey(record.packId, record.path, i)), this.store);
+  /** One chunk at a time, so reading a 1.7 GB file never holds it twice. */
+  readChunk(record: FileRecord, index: number): Promise<Uint8Array | undefined> {
+    return get<Uint8Array>(chunkKey(record.packId, record.path, index), this.store);
   }
 
   /** Drop a file's chunks and record (bad bytes, a restart, a delete). */

@@ -30,25 +30,31 @@ export function committedBytes(rec: FileRecord | undefined): number {
   return rec.verified ? rec.size : Math.min(rec.size, rec.chunks * rec.chunkBytes);
 }
 
-async function restart(store: ChunkStore, rec: FileRecord, hasher: IHasher, opts: DownloadOptions): Promise<FileRecord> {
-  opts.onBytes?.(-committedBytes(rec));
+export function matchesManifest(rec: FileRecord | undefined, file: PackFile): rec is FileRecord {
+  return !!rec && rec.size === file.size && rec.sha256 === file.sha256;
+}
+
+/** Drop what is stored of a file and start it from byte 0, taking back the bytes progress counted. */
+async function restart(store: ChunkStore, rec: FileRecord, file: PackFile, hasher: IHasher, opts: DownloadOptions): Promise<FileRecord> {
+  opts.onBytes?.(-(matchesManifest(rec, file) ? committedBytes(rec) : 0));
   await store.dropFile(rec.packId, rec.path);
   hasher.init();
-  return { ...rec, chunks: 0, hashState: undefined, validator: undefined, etag: undefined, verified: false };
+  return emptyFileRecord(rec.packId, file);
 }
 
 /** Fetch `url` into the store as `file` of pack `packId`, resuming what is there; resolves once verified. */
 export async function downloadFile(url: string, packId: string, file: PackFile, store: ChunkStore, opts: DownloadOptions = {}): Promise<void> {
   const doFetch = opts.fetch ?? fetch;
-  let rec = (await store.getFile(packId, file.path)) ?? emptyFileRecord(packId, file);
-  if (rec.verified && rec.size === file.size && rec.sha256 === file.sha256) return;
+  const stored = await store.getFile(packId, file.path);
+  if (matchesManifest(stored, file) && stored.verified) return;
+  let rec = stored ?? emptyFileRecord(packId, file);
   const hasher = await createSHA256();
   hasher.init();
   const present = await store.presentChunks(packId, file.path);
-  const intact = rec.size === file.size && rec.sha256 === file.sha256 && rec.hashState && (rec.validator || rec.etag)
-    && Array.from({ length: rec.chunks }, (_, i) => present.has(i)).every(Boolean);
+  const intact = matchesManifest(stored, file) && !stored.repairing && stored.hashState && (stored.validator || stored.etag)
+    && Array.from({ length: stored.chunks }, (_, i) => present.has(i)).every(Boolean);
   if (rec.chunks > 0 && intact && rec.hashState) hasher.load(rec.hashState);
-  else if (rec.chunks > 0 || present.size > 0) rec = await restart(store, { ...emptyFileRecord(packId, file), chunks: rec.chunks }, hasher, opts);
+  else if (rec.chunks > 0 || present.size > 0 || !matchesManifest(stored, file)) rec = await restart(store, rec, file, hasher, opts);
 
   let offset = rec.chunks * rec.chunkBytes;
   const headers: Record<string, string> = {};
@@ -63,6 +69,12 @@ export async function downloadFile(url: string, packId: string, file: PackFile, 
     if (opts.signal?.aborted) throw new PocketError('aborted', 'Download cancelled. What was downloaded is kept: press Download to resume.');
     throw new PocketError('network', `Could not reach the server for ${file.path} (${e instanceof Error ? e.message : String(e)}). Check the connection and press Download to resume.`, { file: file.path });
   }
+  if (res.status === 416 && offset > 0) {
+    // The range lies beyond the file as the server has it now: start the file over.
+    await res.body?.cancel();
+    await restart(store, rec, file, hasher, opts);
+    return downloadFile(url, packId, file, store, opts);
+  }
   if (!res.ok || !res.body) throw new PocketError('network', `The server answered HTTP ${res.status} for ${file.path}. Check the pack's address and try again.`, { file: file.path, status: res.status });
   const etag = res.headers.get('ETag') ?? undefined;
   // If-Range needs a strong validator (RFC 9110 §13.1.5): a weak ETag would make every resume a restart.
@@ -73,10 +85,10 @@ export async function downloadFile(url: string, packId: string, file: PackFile, 
     // The server ignored the range or the file changed (If-Range failed): start over from byte 0.
     if (res.status === 206) {
       await res.body.cancel();
-      await store.dropFile(packId, file.path);
+      await restart(store, rec, file, hasher, opts);
       return downloadFile(url, packId, file, store, opts);
     }
-    rec = await restart(store, rec, hasher, opts);
+    rec = await restart(store, rec, file, hasher, opts);
     offset = 0;
   }
   rec = { ...rec, validator, etag };

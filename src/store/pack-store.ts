@@ -3,8 +3,8 @@
 // fetching only the chunks that are gone, read its files back for the engine, delete it.
 import { createSHA256 } from 'hash-wasm';
 import { PocketError } from '../core/errors';
-import { ChunkStore, chunkCount, type FileRecord, type PackRecord } from './chunk-store';
-import { committedBytes, downloadFile, formatBytes, isQuotaError } from './download';
+import { ChunkStore, chunkCount, chunkLength, type FileRecord, type PackRecord } from './chunk-store';
+import { committedBytes, downloadFile, formatBytes, isQuotaError, matchesManifest } from './download';
 import { parseManifest, type PackFile, type PackManifest } from './manifest';
 
 export interface InstallProgress {
@@ -23,6 +23,8 @@ export interface FileState {
   readonly storedBytes: number;
   /** Chunks a verified file has lost (evicted or deleted behind the app's back). */
   readonly missingChunks: readonly number[];
+  /** A repair of this file started and did not finish: it resumes, then the hash is checked again. */
+  readonly repairing: boolean;
 }
 
 export interface PackState {
@@ -57,7 +59,7 @@ export interface InstallOptions {
 
 const MANIFEST = 'manifest.json';
 
-function folderUrl(base: string): string {
+export function folderUrl(base: string): string {
   return base.endsWith('/') ? base : `${base}/`;
 }
 
@@ -79,15 +81,22 @@ export async function inspectPack(store: ChunkStore, manifest: PackManifest): Pr
   const files: FileState[] = [];
   for (const file of manifest.files) {
     const rec = await store.getFile(manifest.id, file.path);
-    const matches = !!rec && rec.size === file.size && rec.sha256 === file.sha256;
+    if (!matchesManifest(rec, file)) {
+      files.push({ file, verified: false, repairing: false, storedBytes: 0, missingChunks: [] });
+      continue;
+    }
     let missing: number[] = [];
-    if (matches && rec.verified) {
+    if (rec.verified || rec.repairing) {
       const present = await store.presentChunks(manifest.id, file.path);
       missing = Array.from({ length: chunkCount(file.size, rec.chunkBytes) }, (_, i) => i).filter((i) => !present.has(i));
     }
-    files.push({ file, verified: matches && rec.verified && missing.length === 0, storedBytes: matches ? committedBytes(rec) - missing.length * (rec?.chunkBytes ?? 0) : 0, missingChunks: missing });
+    const lost = missing.reduce((a, i) => a + chunkLength(rec, i), 0);
+    files.push({
+      file, verified: rec.verified && missing.length === 0, repairing: !!rec.repairing,
+      storedBytes: committedBytes(rec) - lost, missingChunks: missing,
+    });
   }
-  const storedBytes = files.reduce((a, f) => a + Math.max(0, f.storedBytes), 0);
+  const storedBytes = files.reduce((a, f) => a + f.storedBytes, 0);
   const total = manifest.files.reduce((a, f) => a + f.size, 0);
   return { manifest, files, complete: files.every((f) => f.verified), storedBytes, missingBytes: Math.max(0, total - storedBytes) };
 }
@@ -137,7 +146,7 @@ export async function installPack(base: string, store: ChunkStore, opts: Install
     for (const f of state.files) {
       if (f.verified) continue;
       const url = new URL(f.file.path, record.source).href;
-      if (f.missingChunks.length > 0) {
+      if (f.missingChunks.length > 0 || f.repairing) {
         await repairFile(url, manifest.id, f, store, opts, (n) => { loaded += n; report('repair', f.file.path); });
         continue;
       }
@@ -160,48 +169,64 @@ export async function installPack(base: string, store: ChunkStore, opts: Install
 
 /** Fetch only the chunks a verified file lost, then check the whole file's hash again. */
 async function repairFile(url: string, packId: string, state: FileState, store: ChunkStore, opts: InstallOptions, onBytes: (n: number) => void): Promise<void> {
-  const rec = (await store.getFile(packId, state.file.path)) as FileRecord;
-  await store.putFileRecord({ ...rec, verified: false });
+  const rec = { ...((await store.getFile(packId, state.file.path)) as FileRecord), verified: false, repairing: true };
+  await store.putFileRecord(rec);
+  let counted = state.storedBytes;
+  const startOver = async () => {
+    onBytes(-counted);
+    await store.dropFile(packId, state.file.path);
+    await downloadFile(url, packId, state.file, store, { signal: opts.signal, fetch: opts.fetch, onBytes });
+  };
   for (const i of state.missingChunks) {
     const start = i * rec.chunkBytes;
-    const end = Math.min(rec.size, start + rec.chunkBytes) - 1;
-    const headers: Record<string, string> = { Range: `bytes=${start}-${end}` };
-    if (rec.validator) headers['If-Range'] = rec.validator;
-    const res = await (opts.fetch ?? fetch)(url, { signal: opts.signal ?? null, headers });
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (res.status !== 206 || bytes.length !== end - start + 1) {
-      // The server cannot send a range (or the file changed): fetch the whole file again.
-      await store.dropFile(packId, state.file.path);
-      await downloadFile(url, packId, state.file, store, { signal: opts.signal, fetch: opts.fetch, onBytes });
-      return;
+    const length = chunkLength(rec, i);
+    let bytes = new Uint8Array(0);
+    if (length > 0) {
+      const headers: Record<string, string> = { Range: `bytes=${start}-${start + length - 1}` };
+      if (rec.validator) headers['If-Range'] = rec.validator;
+      let res: Response;
+      try {
+        res = await (opts.fetch ?? fetch)(url, { signal: opts.signal ?? null, headers });
+        const rangeStart = Number(/bytes (\d+)-/.exec(res.headers.get('Content-Range') ?? '')?.[1] ?? NaN);
+        if (res.status !== 206 || rangeStart !== start) {
+          await res.body?.cancel();
+          if (!res.ok) throw new PocketError('network', `The server answered HTTP ${res.status} while repairing ${state.file.path}. Nothing stored was lost: try again later.`, { file: state.file.path });
+          // The server cannot send a range (or the file changed): fetch the whole file again.
+          return await startOver();
+        }
+        bytes = new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        if (e instanceof PocketError) throw e;
+        if (opts.signal?.aborted) throw new PocketError('aborted', 'Repair cancelled. Nothing stored was lost: press Repair to continue.');
+        throw new PocketError('network', `The repair of ${state.file.path} was interrupted (${e instanceof Error ? e.message : String(e)}). Nothing stored was lost: press Repair to continue.`, { file: state.file.path });
+      }
+      if (bytes.length !== length) throw new PocketError('network', `The repair of ${state.file.path} was interrupted. Nothing stored was lost: press Repair to continue.`, { file: state.file.path });
     }
-    await store.commitChunk({ ...rec, verified: false }, i, bytes);
-    onBytes(bytes.length);
+    await store.commitChunk(rec, i, bytes);
+    counted += length;
+    onBytes(length);
   }
   const hasher = await createSHA256();
   hasher.init();
-  for (const chunk of await store.readChunks(rec)) if (chunk) hasher.update(chunk);
-  if (hasher.digest('hex') !== state.file.sha256) {
-    await store.dropFile(packId, state.file.path);
-    await downloadFile(url, packId, state.file, store, { signal: opts.signal, fetch: opts.fetch, onBytes });
-    return;
+  for (let i = 0; i < chunkCount(rec.size, rec.chunkBytes); i++) {
+    const chunk = await store.readChunk(rec, i);
+    if (!chunk || chunk.length !== chunkLength(rec, i)) return startOver();
+    hasher.update(chunk);
   }
-  await store.putFileRecord({ ...rec, verified: true });
+  if (hasher.digest('hex') !== state.file.sha256) return startOver();
+  await store.putFileRecord({ ...rec, verified: true, repairing: false });
 }
 
-/** One stored file as one buffer (what onnxruntime-web takes), checked chunk by chunk. */
+/** One stored file as one buffer (what onnxruntime-web takes), read and checked chunk by chunk. */
 export async function readPackFile(store: ChunkStore, packId: string, path: string): Promise<Uint8Array> {
   const rec = await store.getFile(packId, path);
   const damaged = () => new PocketError('integrity', `The stored copy of ${path} is incomplete (the browser may have evicted part of it). Open Storage and press Repair to download only what is missing.`, { file: path });
   if (!rec?.verified) throw damaged();
-  const chunks = await store.readChunks(rec);
   const out = new Uint8Array(rec.size);
-  let at = 0;
-  for (const [i, c] of chunks.entries()) {
-    const expected = Math.min(rec.chunkBytes, rec.size - i * rec.chunkBytes);
-    if (!c || c.length !== expected) throw damaged();
-    out.set(c, at);
-    at += c.length;
+  for (let i = 0; i < chunkCount(rec.size, rec.chunkBytes); i++) {
+    const c = await store.readChunk(rec, i);
+    if (!c || c.length !== chunkLength(rec, i)) throw damaged();
+    out.set(c, i * rec.chunkBytes);
   }
   return out;
 }

@@ -45,6 +45,10 @@ const ui = {
 const engine = new EngineClient();
 const models = new ModelPanel({
   onRetry: () => void loadModel(),
+  onRepair: (source) => {
+    if (source === new URL(PACK_SOURCE, location.href).href) void loadModel();
+    else void models.ensure(source).catch(showError);
+  },
   onDeleted: (packId) => {
     if (loaded?.packId !== packId) return;
     loaded = undefined;
@@ -74,27 +78,37 @@ function clearError(): void {
   for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
+// Each load supersedes the previous one (a backend change during a download, say): only the latest
+// call's outcome reaches the page.
+let loadSeq = 0;
+
 async function loadModel(): Promise<void> {
+  const seq = ++loadSeq;
   ui.generate.disabled = true;
   loaded = undefined;
   clearError();
   ui.status.textContent = 'Checking the model on this device…';
   try {
     const pack = await models.ensure(PACK_SOURCE);
+    if (seq !== loadSeq) return;
     ui.status.textContent = 'Loading the model…';
-    loaded = await engine.load(pack.id, ui.backend.value as BackendChoice);
-    const { limits, defaults } = loaded;
+    const reply = await engine.load(pack.id, ui.backend.value as BackendChoice);
+    if (seq !== loadSeq) return;
+    loaded = reply;
+    const { limits, defaults } = reply;
     if (!ui.scheduler.dataset.touched) ui.scheduler.value = defaults.scheduler;
     for (const select of [ui.width, ui.height]) {
       const keep = select.value;
       select.replaceChildren();
       for (let v = limits.minSize; v <= limits.maxSize; v += limits.multipleOf) select.add(new Option(String(v), String(v)));
-      select.value = keep || String(select === ui.width ? defaults.width : defaults.height);
+      const fallback = String(select === ui.width ? defaults.width : defaults.height);
+      select.value = [...select.options].some((o) => o.value === keep) ? keep : fallback;
     }
-    const where = loaded.backend === 'webgpu' && loaded.capabilities.webgpu ? `WebGPU (${loaded.capabilities.webgpu.adapter})` : `WASM (${loaded.capabilities.wasmThreads} thread${loaded.capabilities.wasmThreads > 1 ? 's' : ''})`;
-    ui.status.textContent = `${loaded.packName} — ready on ${where}, loaded in ${(loaded.loadMs / 1000).toFixed(1)} s.`;
+    const where = reply.backend === 'webgpu' && reply.capabilities.webgpu ? `WebGPU (${reply.capabilities.webgpu.adapter})` : `WASM (${reply.capabilities.wasmThreads} thread${reply.capabilities.wasmThreads > 1 ? 's' : ''})`;
+    ui.status.textContent = `${reply.packName} — ready on ${where}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.`;
     ui.generate.disabled = false;
   } catch (e) {
+    if (seq !== loadSeq) return;
     ui.status.textContent = 'The model is not loaded.';
     showError(e);
   }
@@ -169,8 +183,7 @@ ui.form.addEventListener('submit', async (ev) => {
     const err = PocketError.from(e);
     ui.progressText.textContent = err.code === 'aborted' ? 'Cancelled.' : '';
     if (err.code !== 'aborted') showError(err);
-    if (err.code === 'device-lost') setUpPwa();
-void loadModel();
+    if (err.code === 'device-lost') void loadModel();
   } finally {
     running = undefined;
     ui.generate.disabled = !loaded;

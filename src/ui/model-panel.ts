@@ -4,7 +4,7 @@
 import { PocketError } from '../core/errors';
 import { ChunkStore, type PackRecord } from '../store/chunk-store';
 import { formatBytes } from '../store/download';
-import { inspectPack, installPack, storageSummary, type InstallProgress } from '../store/pack-store';
+import { folderUrl, inspectPack, installPack, storageSummary, type InstallProgress } from '../store/pack-store';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -21,15 +21,29 @@ export class ModelPanel {
     list: $<HTMLUListElement>('pack-list'),
   };
   private download: AbortController | undefined;
+  /** One install per pack source at a time (a double click, a backend change mid-download). */
+  private readonly inflight = new Map<string, Promise<PackRecord>>();
 
-  constructor(private readonly events: { readonly onRetry: () => void; readonly onDeleted: (packId: string) => void }) {
+  constructor(private readonly events: {
+    readonly onRetry: () => void;
+    readonly onRepair: (source: string) => void;
+    readonly onDeleted: (packId: string) => void;
+  }) {
     this.el.cancel.addEventListener('click', () => this.download?.abort());
     this.el.retry.addEventListener('click', () => this.events.onRetry());
   }
 
   /** The stored pack that came from `source`, downloading or repairing whatever is missing first. */
   async ensure(source: string): Promise<PackRecord> {
-    const abs = new URL(source, location.href).href;
+    const abs = folderUrl(new URL(source, location.href).href);
+    const running = this.inflight.get(abs);
+    if (running) return running;
+    const job = this.ensureOnce(abs).finally(() => this.inflight.delete(abs));
+    this.inflight.set(abs, job);
+    return job;
+  }
+
+  private async ensureOnce(abs: string): Promise<PackRecord> {
     const stored = (await this.store.listPacks()).find((p) => p.source === abs);
     if (stored && (await inspectPack(this.store, stored.manifest)).complete) {
       void this.refresh();
@@ -44,8 +58,10 @@ export class ModelPanel {
   }
 
   private async install(source: string): Promise<PackRecord> {
-    const persisted = await navigator.storage?.persist?.().catch(() => false);
-    this.el.persist.textContent = persisted ? 'Persistent storage granted: the browser will not evict the models under storage pressure.' : 'Persistent storage was not granted: under storage pressure the browser may evict models (the app then offers a repair).';
+    // Asked for, not awaited: some browsers show a prompt, and the download need not wait for it.
+    void navigator.storage?.persist?.().then((granted) => {
+      this.el.persist.textContent = granted ? 'Persistent storage granted: the browser will not evict the models under storage pressure.' : 'Persistent storage was not granted: under storage pressure the browser may evict models (the app then offers a repair).';
+    }, () => undefined);
     this.download = new AbortController();
     this.el.box.hidden = false;
     this.el.retry.hidden = true;
@@ -111,12 +127,18 @@ export class ModelPanel {
       li.append(Object.assign(document.createElement('span'), { textContent: label }));
       if (!state.complete) {
         const repair = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Repair' });
-        repair.addEventListener('click', () => this.events.onRetry());
+        repair.addEventListener('click', () => this.events.onRepair(pack.source));
         li.append(repair);
       }
       const del = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete' });
       del.setAttribute('aria-label', `Delete ${pack.manifest.name}`);
       del.addEventListener('click', async () => {
+        // A download of this pack in flight stops first, so it cannot write chunks after the delete.
+        const running = this.inflight.get(pack.source);
+        if (running) {
+          this.download?.abort();
+          await running.catch(() => undefined);
+        }
         await this.store.dropPack(pack.id);
         await this.refresh();
         this.events.onDeleted(pack.id);

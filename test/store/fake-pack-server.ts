@@ -18,6 +18,12 @@ export interface Misbehaviour {
   ignoreRange?: boolean;
   /** Serve these bytes instead of the real file (the manifest keeps the real hash). */
   corrupt?: Map<string, Uint8Array>;
+  /** A different ETag than before (the file was re-uploaded) and If-Range ignored, as a careless server does. */
+  etagSalt?: string;
+  /** Answer requests for these files with this HTTP status. */
+  status?: Map<string, number>;
+  /** Called after each piece of a body is sent. */
+  onSend?: (path: string, bytesSent: number) => void;
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -75,13 +81,19 @@ export class FakePackServer {
     }
     const real = this.files.get(path);
     if (!real) return new Response('not found', { status: 404 });
+    const forced = this.misbehave.status?.get(path);
+    if (forced) {
+      req.status = forced;
+      return new Response('unavailable', { status: forced });
+    }
     const body = this.misbehave.corrupt?.get(path) ?? real;
-    const etag = `"${sha256(body).slice(0, 16)}"`;
+    const salt = this.misbehave.etagSalt ?? '';
+    const etag = `"${sha256(body).slice(0, 16)}${salt}"`;
     let start = 0;
     let end = body.length - 1;
     let status = 200;
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.range ?? '');
-    if (m && !this.misbehave.ignoreRange && (!req.ifRange || req.ifRange === etag)) {
+    if (m && !this.misbehave.ignoreRange && (!req.ifRange || req.ifRange === etag || salt)) {
       start = Number(m[1]);
       end = m[2] ? Number(m[2]) : end;
       status = 206;
@@ -93,6 +105,7 @@ export class FakePackServer {
     const piece = 256 * 1024;
     let at = 0;
     const signal = init?.signal;
+    const hooks = this.misbehave;
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         signal?.addEventListener('abort', () => controller.error(new DOMException('aborted', 'AbortError')));
@@ -110,6 +123,7 @@ export class FakePackServer {
         controller.enqueue(slice.slice(at, at + n));
         at += n;
         req.bytesSent += n;
+        hooks.onSend?.(path, req.bytesSent);
       },
     });
     const h: Record<string, string> = { ETag: etag, 'Content-Length': String(slice.length), 'Accept-Ranges': 'bytes' };

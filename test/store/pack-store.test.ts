@@ -2,7 +2,7 @@
 // network: verified installs, zero refetches, resume from the last chunk, restart when ranges are
 // ignored, integrity failures that keep nothing, quota failures that leave no half pack, repairs.
 import 'fake-indexeddb/auto';
-import { createStore, del } from 'idb-keyval';
+import { createStore, del, keys } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import { PocketError } from '../../src/core/errors';
 import { CHUNK_BYTES, ChunkStore, type FileRecord } from '../../src/store/chunk-store';
@@ -127,6 +127,7 @@ describe('installPack', () => {
     expect(err.message).toMatch(/ran out of storage.*partial download was removed/);
     expect(await store.listPacks()).toEqual([]);
     expect(await store.getFile(manifest.id, 'text_encoder/model.onnx')).toBeUndefined();
+    expect(await keys(db)).toEqual([]);
   });
 
   it('detects chunks evicted behind its back and repairs by fetching only those', async () => {
@@ -145,14 +146,67 @@ describe('installPack', () => {
     expect((await inspectPack(store, manifest)).complete).toBe(true);
   });
 
+  it('stores and reads back an empty file', async () => {
+    const { manifest, server, store } = setup({ 'text_encoder/model.onnx': 1000, 'unet/model.onnx': 0, 'vae_decoder/model.onnx': 10, 'tokenizer/vocab.json': 5, 'tokenizer/merges.txt': 5 });
+    await installPack(BASE, store, { fetch: server.fetch });
+    expect(await readPackFile(store, manifest.id, UNET)).toHaveLength(0);
+    expect((await inspectPack(store, manifest)).complete).toBe(true);
+  });
+
+  it('restarts a file whose ETag changed since the interruption, with progress never past the total', async () => {
+    const { manifest, files, server, store } = setup();
+    server.misbehave.cutAfter = new Map([[UNET, CHUNK_BYTES + 5]]);
+    await caught(installPack(BASE, store, { fetch: server.fetch }));
+    server.misbehave.etagSalt = '-v2';
+    const progress: InstallProgress[] = [];
+    server.requests.length = 0;
+    await installPack(BASE, store, { fetch: server.fetch, onProgress: (p) => progress.push(p) });
+    expect(server.fileRequests().filter((r) => r.path === UNET).map((r) => r.range)).toEqual([`bytes=${CHUNK_BYTES}-`, null]);
+    expectSameBytes(await readPackFile(store, manifest.id, UNET), files.get(UNET));
+    expect(progress.every((p) => p.loaded >= 0 && p.loaded <= p.total)).toBe(true);
+  });
+
+  it('drops the old bytes of a file the manifest now describes differently', async () => {
+    const { manifest, files, server, store } = setup();
+    await installPack(BASE, store, { fetch: server.fetch });
+    const next = makePack(manifest.id, { 'text_encoder/model.onnx': 300_000, 'unet/model.onnx': 1_000_000, 'vae_decoder/model.onnx': 500_000, 'tokenizer/vocab.json': 2000, 'tokenizer/merges.txt': 1000 });
+    const server2 = new FakePackServer(BASE, next.manifest, next.files);
+    const progress: InstallProgress[] = [];
+    await installPack(BASE, store, { fetch: server2.fetch, onProgress: (p) => progress.push(p) });
+    expectSameBytes(await readPackFile(store, manifest.id, UNET), next.files.get(UNET));
+    expect((await store.presentChunks(manifest.id, UNET)).size).toBe(1);
+    expect(progress.every((p) => p.loaded >= 0 && p.loaded <= p.total)).toBe(true);
+    expect(files.get(UNET)!.length).not.toBe(next.files.get(UNET)!.length);
+  });
+
+  it('repairs by downloading the whole file when the server ignores ranges, and keeps good chunks on a 503', async () => {
+    const { manifest, files, server, store, db } = setup();
+    await installPack(BASE, store, { fetch: server.fetch });
+    await del(`chunk/${manifest.id}/${UNET}/0`, db);
+    server.misbehave.status = new Map([[UNET, 503]]);
+    const err = await caught(installPack(BASE, store, { fetch: server.fetch }));
+    expect(err.code).toBe('network');
+    expect(err.message).toMatch(/503 .*Nothing stored was lost/);
+    expect((await store.presentChunks(manifest.id, UNET)).size).toBe(2);
+    const state = await inspectPack(store, manifest);
+    expect(state.files.find((f) => f.file.path === UNET)).toMatchObject({ repairing: true, missingChunks: [0] });
+
+    server.misbehave = { ignoreRange: true };
+    const progress: InstallProgress[] = [];
+    await installPack(BASE, store, { fetch: server.fetch, onProgress: (p) => progress.push(p) });
+    expectSameBytes(await readPackFile(store, manifest.id, UNET), files.get(UNET));
+    expect(progress.every((p) => p.loaded >= 0 && p.loaded <= p.total)).toBe(true);
+    expect(progress.at(-1)!.loaded).toBe(manifest.totalBytes);
+  });
+
   it('cancels on abort and keeps what was committed', async () => {
     const { manifest, server, store } = setup();
     const ac = new AbortController();
-    const err = await caught(installPack(BASE, store, {
-      fetch: server.fetch, signal: ac.signal,
-      onProgress: (p) => { if (p.file === UNET && p.loaded > 300_000 + CHUNK_BYTES + 200_000) ac.abort(); },
-    }));
+    // Cancel in the middle of the UNet's second chunk.
+    server.misbehave.onSend = (path, sent) => { if (path === UNET && sent > CHUNK_BYTES + 500_000) ac.abort(); };
+    const err = await caught(installPack(BASE, store, { fetch: server.fetch, signal: ac.signal }));
     expect(err.code).toBe('aborted');
-    expect((await store.getFile(manifest.id, UNET))!.chunks).toBeGreaterThanOrEqual(1);
+    expect(err.message).toMatch(/kept/);
+    expect(await store.getFile(manifest.id, UNET)).toMatchObject({ chunks: 1, verified: false });
   });
 });

@@ -30,8 +30,13 @@ export interface Progress {
   readonly totalSteps: number;
   readonly timestep: number;
   readonly elapsedMs: number;
-  /** The current latents [1, c, h/8, w/8], for a live preview. */
+  /** The current latents [1, c, h/8, w/8]. */
   readonly latents: Float32Array;
+  /** The scheduler's estimate of the final latents (x̂0) where it gives one, else the latents: what a
+   * live preview shows. */
+  readonly denoised: Float32Array;
+  /** [c, h/8, w/8] of both. */
+  readonly latentDims: readonly [number, number, number];
 }
 
 export interface Timings {
@@ -112,11 +117,15 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
         for (let i = 0; i < eps.length; i++) eps[i] = epsU[i]! + req.guidanceScale * (epsC[i]! - epsU[i]!);
       }
       const s2 = performance.now();
-      latents = scheduler.step(eps, t, latents).prevSample;
+      const stepped = scheduler.step(eps, t, latents);
+      latents = stepped.prevSample;
       const s3 = performance.now();
       unetMs.push(s2 - s1);
       schedulerMs += s1 - s0 + (s3 - s2);
-      onProgress?.({ step: k + 1, totalSteps: steps.length, timestep: t, elapsedMs: s3 - t0, latents });
+      onProgress?.({
+        step: k + 1, totalSteps: steps.length, timestep: t, elapsedMs: s3 - t0, latents,
+        denoised: stepped.predOriginalSample ?? latents, latentDims: [dims[1]!, dims[2]!, dims[3]!],
+      });
     }
     checkAbort();
 

@@ -134,8 +134,17 @@ describe('generate', () => {
 
   it('reports progress every step and per-stage timings', async () => {
     const steps: number[] = [];
-    const r = await generate(models().m, { ...REQ, steps: 5 }, { onProgress: (p) => steps.push(p.step) });
+    const dims: (readonly number[])[] = [];
+    let lastDenoised: Float32Array | undefined;
+    let lastLatents: Float32Array | undefined;
+    const r = await generate(models().m, { ...REQ, steps: 5 }, {
+      onProgress: (p) => { steps.push(p.step); dims.push(p.latentDims); lastDenoised = p.denoised; lastLatents = p.latents; },
+    });
     expect(steps).toEqual([1, 2, 3, 4, 5]);
+    // The preview's input: DDIM's x̂0 estimate, shaped [c, h/8, w/8] of the 64×48 request.
+    expect(dims[0]).toEqual([4, 6, 8]);
+    expect(lastDenoised).toHaveLength(4 * 6 * 8);
+    expect(lastDenoised).not.toBe(lastLatents);
     expect(r.timings.unetMs).toHaveLength(5);
     const { tokenizeMs, textEncoderMs, schedulerMs, vaeMs, totalMs } = r.timings;
     for (const v of [tokenizeMs, textEncoderMs, schedulerMs, vaeMs, totalMs]) expect(v).toBeGreaterThanOrEqual(0);
