@@ -25,7 +25,14 @@ export interface PackManifest {
   readonly description?: string;
   readonly files: readonly PackFile[];
   readonly tokenizer: TokenizerConfig;
-  readonly vae: { readonly scalingFactor: number; readonly latentChannels: number; readonly downscaleFactor: number };
+  readonly vae: {
+    readonly scalingFactor: number;
+    readonly latentChannels: number;
+    readonly downscaleFactor: number;
+    /** A linear latent→RGB map ([channels][3] and [3]) for the live preview; optional. */
+    readonly latentRgbFactors?: readonly (readonly number[])[];
+    readonly latentRgbBias?: readonly number[];
+  };
   readonly scheduler: SchedulerConfig;
   readonly image: { readonly defaultWidth: number; readonly defaultHeight: number; readonly minSize: number; readonly maxSize: number; readonly multipleOf: number };
   readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: string; readonly negativePrompt: string };

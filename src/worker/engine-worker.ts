@@ -2,6 +2,7 @@
 // The engine's home: a dedicated worker. Models load once and stay loaded across generations; a
 // generation is cancelled between denoising steps without tearing the worker (and the models) down.
 import { PocketError } from '../core/errors';
+import { latentPreview, type LatentRgbMap } from '../core/pipeline/preview';
 import type { BackendChoice } from '../runtime/capabilities';
 import { ChunkStore } from '../store/chunk-store';
 import { storedPackReader } from '../store/pack-store';
@@ -15,6 +16,14 @@ let loadedKey = '';
 const running = new Map<number, AbortController>();
 // Runs are serialised: one generation at a time on one set of sessions.
 let queue: Promise<unknown> = Promise.resolve();
+
+/** A live preview every this many steps (cheap: a linear map per latent pixel, no VAE). */
+const PREVIEW_EVERY = 2;
+
+function previewMap(e: Engine): LatentRgbMap | undefined {
+  const { latentRgbFactors: factors, latentRgbBias: bias } = e.manifest.vae;
+  return factors && bias ? { factors, bias } : undefined;
+}
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
@@ -64,7 +73,12 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           if (!engine) throw new PocketError('bad-request', 'No model is loaded yet: wait for the model to load, then generate.');
           const r = await engine.generate(msg.request, {
             signal: ac.signal,
-            onProgress: (p) => post({ id: msg.id, type: 'progress', progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs } }),
+            onProgress: (p) => {
+              const map = previewMap(engine!);
+              const preview = map && (p.step % PREVIEW_EVERY === 0 || p.step === p.totalSteps) ? latentPreview(p.denoised, p.latentDims, map) : undefined;
+              post({ id: msg.id, type: 'progress', progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, ...(preview ? { preview } : {}) } },
+                preview ? [preview.pixels.buffer as ArrayBuffer] : []);
+            },
           });
           post({ id: msg.id, type: 'result', result: r }, [r.pixels.buffer as ArrayBuffer]);
         } catch (err) {

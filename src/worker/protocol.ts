@@ -3,6 +3,7 @@
 // are transferred, not copied; a cancel names the generation it stops and leaves the models loaded.
 import type { SerializedError } from '../core/errors';
 import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
+import type { PreviewImage } from '../core/pipeline/preview';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
 import type { LoadedInfo } from './engine';
@@ -17,6 +18,8 @@ export interface WireProgress {
   readonly totalSteps: number;
   readonly timestep: number;
   readonly elapsedMs: number;
+  /** Every few steps: the scheduler's current estimate of the picture at 1/8 size (its buffer is transferred). */
+  readonly preview?: PreviewImage;
 }
 
 export type WireResult = Omit<GenerateResult, 'pixels'> & { readonly pixels: Uint8ClampedArray };
