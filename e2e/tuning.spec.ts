@@ -24,3 +24,40 @@ test('a live preview of the latents appears while denoising', async ({ app, page
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
   await expect(page.locator('#preview')).toBeHidden();
 });
+
+test('the comparison grid fills with one image per step count, each with its time', async ({ app, page }) => {
+  await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', width: 256, height: 256, seed: 2 });
+  await page.locator('#compare-mode').selectOption('steps');
+  await page.locator('#compare-run').click();
+  await expect(page.locator('#compare-status')).toHaveText('Done: 5 images.', { timeout: 200_000 });
+  const captions = await page.locator('#compare-grid figcaption').allTextContents();
+  expect(captions.map((c) => c.split(' · ')[0])).toEqual(['1 steps', '4 steps', '8 steps', '20 steps', '50 steps']);
+  for (const c of captions) expect(c).toMatch(/256×256 · [\d.]+ s$/);
+});
+
+test('history keeps images with their settings across a reload; re-run and delete work', async ({ app, page }) => {
+  await app.generate({ backend: 'wasm', prompt: 'a green square on a white background', steps: 3, width: 256, height: 256, seed: 11 });
+  const items = page.locator('#history-list .history-item');
+  await expect(items).toHaveCount(1);
+  await page.reload();
+  await app.ready();
+  await expect(items).toHaveCount(1);
+  await expect(items.first()).toContainText('“a green square on a white background” · 256×256 · 3 steps');
+  await expect(items.first()).toContainText('seed 11');
+  await page.locator('#prompt').fill('something else');
+  await items.first().getByRole('button', { name: /Re-run/ }).click();
+  await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
+  await expect(page.locator('#prompt')).toHaveValue('a green square on a white background');
+  await expect(items).toHaveCount(2);
+  await items.first().getByRole('button', { name: /Delete/ }).click();
+  await expect(items).toHaveCount(1);
+});
+
+test('on a phone-sized screen nothing scrolls sideways and the device report names the backend', async ({ app, page }) => {
+  await page.setViewportSize({ width: 375, height: 740 });
+  await expect(page.locator('#generate')).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+  await page.locator('#device summary').click();
+  await expect(page.locator('#device-report')).toContainText('WASM threads');
+  await expect(page.locator('#device-report')).toContainText('Cross-origin isolated');
+});

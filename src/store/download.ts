@@ -4,6 +4,7 @@
 // the range or the file changed. The bytes of a file whose hash does not match are dropped.
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { PocketError } from '../core/errors';
+import { formatBytes } from '../core/format';
 import { chunkCount, emptyFileRecord, type ChunkStore, type FileRecord } from './chunk-store';
 import type { PackFile } from './manifest';
 
@@ -14,11 +15,7 @@ export interface DownloadOptions {
   readonly fetch?: typeof fetch | undefined;
 }
 
-const MB = 1024 * 1024;
-
-export function formatBytes(n: number): string {
-  return n >= 1024 * MB ? `${(n / (1024 * MB)).toFixed(2)} GB` : `${(n / MB).toFixed(1)} MB`;
-}
+export { formatBytes };
 
 export function isQuotaError(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { name?: string }).name === 'QuotaExceededError';

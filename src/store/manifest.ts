@@ -34,6 +34,8 @@ export interface PackManifest {
     readonly latentRgbBias?: readonly number[];
   };
   readonly scheduler: SchedulerConfig;
+  /** The UNet's first attention level (a downscale of the latents) and its heads, for memory estimates. */
+  readonly unet?: { readonly attention?: { readonly downscale: number; readonly heads: number } };
   readonly image: { readonly defaultWidth: number; readonly defaultHeight: number; readonly minSize: number; readonly maxSize: number; readonly multipleOf: number };
   readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: string; readonly negativePrompt: string };
   readonly totalBytes: number;

@@ -7,6 +7,12 @@ import type { PreviewImage } from '../core/pipeline/preview';
 import type { GenerateRequest } from '../core/pipeline/request';
 import type { BackendChoice } from '../runtime/capabilities';
 import { EngineClient } from '../worker/engine-client';
+import { comparisonRequests, type CompareMode } from '../core/compare';
+import { describeEstimate } from '../core/estimate';
+import { runComparison } from './compare';
+import { renderDeviceReport } from './device-report';
+import { loadCosts, recordRun } from './estimate';
+import { HistoryPanel } from './history';
 import { ModelPanel } from './model-panel';
 import { setUpPwa } from './pwa';
 import type { LoadedReply, WireResult } from '../worker/protocol';
@@ -42,9 +48,28 @@ const ui = {
   timings: $<HTMLTableElement>('timings'),
   verdict: $<HTMLParagraphElement>('verdict'),
   download: $<HTMLAnchorElement>('download'),
+  estimate: $<HTMLParagraphElement>('estimate'),
+  estimateWarning: $<HTMLParagraphElement>('estimate-warning'),
+  compareMode: $<HTMLSelectElement>('compare-mode'),
+  compareRun: $<HTMLButtonElement>('compare-run'),
+  compareStatus: $<HTMLParagraphElement>('compare-status'),
+  compareGrid: $<HTMLDivElement>('compare-grid'),
+  deviceReport: $<HTMLElement>('device-report'),
 };
 
 const engine = new EngineClient();
+const history = new HistoryPanel((request) => {
+  ui.prompt.value = request.prompt;
+  ui.negative.value = request.negativePrompt;
+  ui.steps.value = String(request.steps);
+  ui.width.value = String(request.width);
+  ui.height.value = String(request.height);
+  ui.guidance.value = String(request.guidanceScale);
+  ui.seed.value = String(request.seed);
+  ui.seedMode.value = 'fixed';
+  ui.scheduler.value = request.scheduler;
+  ui.form.requestSubmit();
+});
 const models = new ModelPanel({
   onRetry: () => void loadModel(),
   onRepair: (source) => {
@@ -87,6 +112,7 @@ let loadSeq = 0;
 async function loadModel(): Promise<void> {
   const seq = ++loadSeq;
   ui.generate.disabled = true;
+  ui.compareRun.disabled = true;
   loaded = undefined;
   clearError();
   ui.status.textContent = 'Checking the model on this device…';
@@ -108,6 +134,9 @@ async function loadModel(): Promise<void> {
     }
     ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.`;
     ui.generate.disabled = false;
+    ui.compareRun.disabled = false;
+    showEstimate();
+    void renderDeviceReport(ui.deviceReport, reply);
   } catch (e) {
     if (seq !== loadSeq) return;
     ui.status.textContent = 'The model is not loaded.';
@@ -130,6 +159,21 @@ function readRequest(): GenerateRequest {
   };
 }
 
+function showEstimate(): void {
+  if (!loaded) return;
+  const run = { steps: Number(ui.steps.value), width: Number(ui.width.value), height: Number(ui.height.value) };
+  if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
+    ui.estimate.textContent = '';
+    return;
+  }
+  const gpu = loaded.backend === 'webgpu' && loaded.capabilities.webgpu ? loaded.capabilities.webgpu.maxBufferSize : undefined;
+  const batch = Number(ui.guidance.value) > 1 ? 2 : 1;
+  const { text, warning } = describeEstimate(loadCosts(loaded.packId, loaded.backend), run, loaded.attention, batch, gpu);
+  ui.estimate.textContent = `Estimate: ${text}.`;
+  ui.estimateWarning.textContent = warning;
+  ui.estimateWarning.hidden = !warning;
+}
+
 function backendLabel(reply: LoadedReply): string {
   const threads = reply.capabilities.wasmThreads;
   return reply.backend === 'webgpu' && reply.capabilities.webgpu ? `WebGPU (${reply.capabilities.webgpu.adapter})` : `WASM (${threads} thread${threads > 1 ? 's' : ''})`;
@@ -140,6 +184,20 @@ function drawPreview(img: PreviewImage): void {
   ui.preview.height = img.height;
   ui.preview.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.pixels), img.width, img.height), 0, 0);
   ui.preview.hidden = false;
+}
+
+/** Fold the run into this device's cost model and keep the image in the history. */
+function remember(r: WireResult): void {
+  if (!loaded) return;
+  const t = r.timings;
+  const unet = t.unetMs.reduce((a, b) => a + b, 0);
+  recordRun(loaded.packId, loaded.backend, r.request, unet + t.schedulerMs, t.vaeMs, t.totalMs);
+  showEstimate();
+  const { packName } = loaded;
+  const backend = backendLabel(loaded);
+  ui.canvas.toBlob((png) => {
+    if (png) void history.add({ request: r.request, timings: t, backend, packName, png });
+  }, 'image/png');
 }
 
 function showResult(r: WireResult): void {
@@ -200,6 +258,7 @@ ui.form.addEventListener('submit', async (ev) => {
     ui.progressText.textContent = `Done in ${(r.timings.totalMs / 1000).toFixed(1)} s.`;
     ui.preview.hidden = true;
     showResult(r);
+    remember(r);
     if (ui.seedMode.value === 'increment') ui.seed.value = String((r.request.seed + 1) >>> 0);
   } catch (e) {
     const err = PocketError.from(e);
@@ -214,6 +273,34 @@ ui.form.addEventListener('submit', async (ev) => {
 });
 
 ui.cancel.addEventListener('click', () => running?.abort());
+
+ui.compareRun.addEventListener('click', async () => {
+  if (running || !loaded) return;
+  clearError();
+  running = new AbortController();
+  ui.generate.disabled = true;
+  ui.compareRun.disabled = true;
+  ui.cancel.disabled = false;
+  const requests = comparisonRequests(readRequest(), ui.compareMode.value as CompareMode, loaded.limits);
+  try {
+    await runComparison(engine, requests, ui.compareGrid, {
+      signal: running.signal,
+      onStart: (i) => { ui.compareStatus.textContent = `Running ${i + 1} of ${requests.length}…`; },
+    });
+    ui.compareStatus.textContent = `Done: ${requests.length} images.`;
+  } catch (e) {
+    const err = PocketError.from(e);
+    ui.compareStatus.textContent = err.code === 'aborted' ? 'Comparison cancelled.' : '';
+    if (err.code !== 'aborted') showError(err);
+  } finally {
+    running = undefined;
+    ui.generate.disabled = !loaded;
+    ui.compareRun.disabled = !loaded;
+    ui.cancel.disabled = true;
+  }
+});
+for (const el of [ui.steps, ui.width, ui.height, ui.guidance]) el.addEventListener('input', showEstimate);
+for (const el of [ui.width, ui.height]) el.addEventListener('change', showEstimate);
 ui.scheduler.addEventListener('change', () => { ui.scheduler.dataset.touched = 'yes'; });
 // The device choice is remembered: a person who picked WASM on a GPU that misbehaves keeps it.
 const BACKEND_KEY = 'pocket-diffusion.backend';
@@ -225,14 +312,16 @@ ui.backend.addEventListener('change', () => {
 });
 ui.seedMode.addEventListener('change', () => { ui.seed.readOnly = ui.seedMode.value === 'random'; });
 for (const b of document.querySelectorAll<HTMLButtonElement>('[data-steps]')) {
-  b.addEventListener('click', () => { ui.steps.value = b.dataset.steps!; });
+  b.addEventListener('click', () => { ui.steps.value = b.dataset.steps!; showEstimate(); });
 }
 for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
   b.addEventListener('click', () => {
     const [w, h] = b.dataset.size!.split('x');
     ui.width.value = w!;
     ui.height.value = h!;
+    showEstimate();
   });
 }
 setUpPwa();
+void history.render();
 void loadModel();

@@ -57,6 +57,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
             id: msg.id, type: 'loaded',
             info: {
               ...e.info, limits: e.limits, packName: m.name,
+              ...(m.unet?.attention ? { attention: m.unet.attention } : {}),
               defaults: { ...m.defaults, width: m.image.defaultWidth, height: m.image.defaultHeight },
             },
           });

@@ -26,6 +26,8 @@ export type WireResult = Omit<GenerateResult, 'pixels'> & { readonly pixels: Uin
 
 export interface LoadedReply extends LoadedInfo {
   readonly limits: ImageLimits;
+  /** The UNet's first attention level, for the memory estimate (from the pack's manifest). */
+  readonly attention?: { readonly downscale: number; readonly heads: number };
   readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: string; readonly width: number; readonly height: number };
   readonly packName: string;
 }

@@ -1,0 +1,61 @@
+// Before a run: how long it will take on this device and how big its largest GPU buffer will be. Time
+// comes from this device's own measured runs: a UNet step costs about the same per latent pixel at any
+// size, the VAE about the same per image pixel (src/ui/estimate.ts keeps the figures per pack and backend).
+import { formatBytes } from './format';
+
+export interface CostModel {
+  /** UNet + scheduler milliseconds per step per 1000 latent pixels. */
+  readonly unetMsPerKiloLatent: number;
+  /** VAE milliseconds per image megapixel. */
+  readonly vaeMsPerMegapixel: number;
+  /** Text encoder and the rest, per run. */
+  readonly fixedMs: number;
+}
+
+export interface RunShape {
+  readonly steps: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface AttentionShape {
+  /** The UNet's first attention level, as a downscale of the latents (SD 1.5: 1; the shapes pack: 4). */
+  readonly downscale: number;
+  readonly heads: number;
+}
+
+/** A finished run folded into the cost model: a running average that favours recent runs. */
+export function foldRun(old: CostModel | undefined, run: RunShape, unetAndSchedulerMs: number, vaeMs: number, totalMs: number): CostModel {
+  const latentK = ((run.width / 8) * (run.height / 8)) / 1000;
+  const mix = (a: number | undefined, b: number) => (a === undefined ? b : 0.5 * a + 0.5 * b);
+  return {
+    unetMsPerKiloLatent: mix(old?.unetMsPerKiloLatent, unetAndSchedulerMs / run.steps / latentK),
+    vaeMsPerMegapixel: mix(old?.vaeMsPerMegapixel, vaeMs / ((run.width * run.height) / 1e6)),
+    fixedMs: mix(old?.fixedMs, Math.max(0, totalMs - unetAndSchedulerMs - vaeMs)),
+  };
+}
+
+export function estimateMs(costs: CostModel, run: RunShape): number {
+  const latentK = ((run.width / 8) * (run.height / 8)) / 1000;
+  return run.steps * latentK * costs.unetMsPerKiloLatent + ((run.width * run.height) / 1e6) * costs.vaeMsPerMegapixel + costs.fixedMs;
+}
+
+/** Bytes of the attention-score matrix at the UNet's first attention level: [batch·heads, N, N] fp32. */
+export function largestAttentionBytes(run: RunShape, attention: AttentionShape, batch: number): number {
+  const tokens = ((run.width / 8) * (run.height / 8)) / attention.downscale ** 2;
+  return batch * attention.heads * tokens * tokens * 4;
+}
+
+export function describeEstimate(costs: CostModel | undefined, run: RunShape, attention: AttentionShape | undefined, batch: number, maxBufferSize: number | undefined): { text: string; warning: string } {
+  const time = costs ? `about ${(estimateMs(costs, run) / 1000).toFixed(1)} s on this device` : 'time: run once at any size to measure this device';
+  let memory = '';
+  let warning = '';
+  if (attention) {
+    const bytes = largestAttentionBytes(run, attention, batch);
+    memory = ` · largest GPU buffer ≈ ${formatBytes(bytes)}`;
+    if (maxBufferSize !== undefined && bytes > maxBufferSize) {
+      warning = `At ${run.width}×${run.height} the attention buffer (${formatBytes(bytes)}) exceeds this GPU's largest buffer (${formatBytes(maxBufferSize)}): choose a smaller size or the WASM device.`;
+    }
+  }
+  return { text: `${time}${memory}`, warning };
+}

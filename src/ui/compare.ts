@@ -1,0 +1,31 @@
+// The comparison view: the same prompt and seed across several step counts or sizes, run one after
+// another on the loaded engine, shown side by side with their timings.
+import { PocketError } from '../core/errors';
+import type { GenerateRequest } from '../core/pipeline/request';
+import type { EngineClient } from '../worker/engine-client';
+import type { WireResult } from '../worker/protocol';
+
+export async function runComparison(engine: EngineClient, requests: readonly GenerateRequest[], grid: HTMLElement, options: { signal: AbortSignal; onStart: (i: number) => void }): Promise<void> {
+  grid.replaceChildren();
+  for (const [i, request] of requests.entries()) {
+    if (options.signal.aborted) throw new PocketError('aborted', 'Comparison cancelled.');
+    options.onStart(i);
+    const r = await engine.generate(request, { signal: options.signal });
+    grid.append(figure(r));
+  }
+}
+
+function figure(r: WireResult): HTMLElement {
+  const fig = document.createElement('figure');
+  const canvas = document.createElement('canvas');
+  canvas.width = r.width;
+  canvas.height = r.height;
+  canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);
+  const q = r.request;
+  canvas.setAttribute('aria-label', `${q.steps} steps, ${q.width}×${q.height}`);
+  const caption = Object.assign(document.createElement('figcaption'), {
+    textContent: `${q.steps} steps · ${q.width}×${q.height} · ${(r.timings.totalMs / 1000).toFixed(2)} s`,
+  });
+  fig.append(canvas, caption);
+  return fig;
+}

@@ -1,0 +1,63 @@
+// Generated images with their full settings, kept in IndexedDB (a store of their own, apart from the
+// weights): re-run, download, delete. Newest first; the PNG is stored, not the raw pixels.
+import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
+import type { ValidRequest } from '../core/pipeline/request';
+import type { Timings } from '../core/pipeline/text-to-image';
+
+export interface HistoryEntry {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly request: ValidRequest;
+  readonly timings: Timings;
+  readonly backend: string;
+  readonly packName: string;
+  readonly png: Blob;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+export class HistoryPanel {
+  private readonly store: UseStore = createStore('pocket-diffusion-history', 'images');
+  private readonly list = $<HTMLUListElement>('history-list');
+  private readonly urls: string[] = [];
+
+  constructor(private readonly onRerun: (request: ValidRequest) => void) {}
+
+  async add(entry: Omit<HistoryEntry, 'id' | 'createdAt'>): Promise<void> {
+    const createdAt = Date.now();
+    await set(`${createdAt}-${Math.random().toString(36).slice(2, 8)}`, { ...entry, createdAt }, this.store);
+    await this.render();
+  }
+
+  async render(): Promise<void> {
+    const all = (await entries<string, Omit<HistoryEntry, 'id'>>(this.store)).map(([id, e]) => ({ ...e, id }));
+    all.sort((a, b) => b.createdAt - a.createdAt);
+    for (const u of this.urls.splice(0)) URL.revokeObjectURL(u);
+    this.list.replaceChildren(...all.map((e) => this.item(e)));
+    if (!all.length) this.list.append(Object.assign(document.createElement('li'), { textContent: 'No images yet.' }));
+  }
+
+  private item(e: HistoryEntry): HTMLLIElement {
+    const li = document.createElement('li');
+    li.className = 'history-item';
+    li.dataset.id = e.id;
+    const url = URL.createObjectURL(e.png);
+    this.urls.push(url);
+    const q = e.request;
+    const caption = `“${q.prompt}” · ${q.width}×${q.height} · ${q.steps} steps · ${q.scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
+    const img = Object.assign(document.createElement('img'), { src: url, alt: caption, width: 96, height: Math.round((96 * q.height) / q.width) });
+    const text = Object.assign(document.createElement('span'), { textContent: caption });
+    const rerun = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Re-run' });
+    rerun.setAttribute('aria-label', `Re-run ${q.prompt}, seed ${q.seed}`);
+    rerun.addEventListener('click', () => this.onRerun(q));
+    const save = Object.assign(document.createElement('a'), { href: url, download: `pocket-diffusion-${q.seed}.png`, textContent: 'Download' });
+    const remove = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete' });
+    remove.setAttribute('aria-label', `Delete ${q.prompt}, seed ${q.seed} from history`);
+    remove.addEventListener('click', async () => {
+      await del(e.id, this.store);
+      await this.render();
+    });
+    li.append(img, text, rerun, save, remove);
+    return li;
+  }
+}

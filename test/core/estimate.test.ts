@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { comparisonRequests } from '../../src/core/compare';
+import { describeEstimate, estimateMs, foldRun, largestAttentionBytes } from '../../src/core/estimate';
+
+describe('the cost model', () => {
+  it('learns per-latent-pixel UNet cost and per-pixel VAE cost from one run and predicts another size', () => {
+    // 20 steps at 256² (1024 latent px): 2000 ms of UNet, 100 ms VAE, 50 ms the rest.
+    const c = foldRun(undefined, { steps: 20, width: 256, height: 256 }, 2000, 100, 2150);
+    expect(c.unetMsPerKiloLatent).toBeCloseTo(2000 / 20 / 1.024, 6);
+    expect(c.fixedMs).toBeCloseTo(50, 6);
+    // 512² has 4× the latent pixels and 4× the pixels: 4 × 2000 + 4 × 100 + 50.
+    expect(estimateMs(c, { steps: 20, width: 512, height: 512 })).toBeCloseTo(8450, 3);
+    expect(estimateMs(c, { steps: 10, width: 256, height: 256 })).toBeCloseTo(1150, 3);
+  });
+
+  it('moves halfway towards each new run', () => {
+    const a = foldRun(undefined, { steps: 10, width: 256, height: 256 }, 1024, 0, 1024);
+    const b = foldRun(a, { steps: 10, width: 256, height: 256 }, 3072, 0, 3072);
+    expect(b.unetMsPerKiloLatent).toBeCloseTo((100 + 300) / 2, 6);
+  });
+
+  it('sizes the attention buffer as SD\'s first attention level does and warns past the GPU limit', () => {
+    // SD 1.5 at 512²: 4096 tokens, 8 heads, batch 2, fp32 → 2 × 8 × 4096² × 4 bytes = 1 GiB.
+    const sd = { downscale: 1, heads: 8 };
+    expect(largestAttentionBytes({ steps: 20, width: 512, height: 512 }, sd, 2)).toBe(2 * 8 * 4096 * 4096 * 4);
+    const { text, warning } = describeEstimate(undefined, { steps: 20, width: 512, height: 512 }, sd, 2, 256 * 1024 * 1024);
+    expect(text).toMatch(/run once/);
+    expect(warning).toMatch(/exceeds this GPU's largest buffer \(256\.0 MB\)/);
+    expect(describeEstimate(undefined, { steps: 20, width: 256, height: 256 }, { downscale: 4, heads: 3 }, 2, 256 * 1024 * 1024).warning).toBe('');
+  });
+});
+
+describe('comparisonRequests', () => {
+  const base = { prompt: 'a red circle', negativePrompt: '', steps: 20, width: 512, height: 512, guidanceScale: 7.5, seed: 3, scheduler: 'ddim' };
+  it('varies only the step count, keeping prompt and seed', () => {
+    const runs = comparisonRequests(base, 'steps', { minSize: 256, maxSize: 768, multipleOf: 64 });
+    expect(runs.map((r) => r.steps)).toEqual([1, 4, 8, 20, 50]);
+    expect(new Set(runs.map((r) => `${r.prompt}|${r.seed}|${r.width}`)).size).toBe(1);
+  });
+  it('covers the pack\'s size range, ending at its largest', () => {
+    const runs = comparisonRequests(base, 'size', { minSize: 256, maxSize: 768, multipleOf: 64 });
+    expect(runs.map((r) => r.width)).toEqual([256, 384, 512, 640, 768]);
+    expect(runs.every((r) => r.width === r.height && r.steps === 20)).toBe(true);
+  });
+});
