@@ -5,33 +5,21 @@
 //   npm run build && npx tsx scripts/bench-offline.ts [--repeats 3] [--backend wasm|webgpu]
 //
 // Prints JSON, then a table.
-import { spawn } from 'node:child_process';
-import { chromium, type Page } from '@playwright/test';
+import type { Page, Request } from '@playwright/test';
+import { launchChromium, startPreview } from './lib/browser';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const repeats = Number(args.get('repeats') ?? 3);
 const backend = args.get('backend') ?? 'wasm';
-const PORT = 4174;
-const BASE = `http://127.0.0.1:${PORT}`;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function waitForServer(): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(BASE)).ok) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('vite preview did not start');
-}
 
 /** Bytes that came over the network (not from the service worker) while `action` ran. */
 async function networkBytes(page: Page, action: () => Promise<void>): Promise<{ bytes: number; requests: number }> {
   let bytes = 0;
   let requests = 0;
-  const onDone = async (req: import('@playwright/test').Request) => {
+  const onDone = async (req: Request) => {
     const res = await req.response();
     if (!res || res.fromServiceWorker()) return;
     const sizes = await req.sizes();
@@ -51,19 +39,15 @@ async function ready(page: Page): Promise<number> {
   return Number(/loaded in ([\d.]+) s/.exec(text)?.[1] ?? NaN) * 1000;
 }
 
-const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort'], { stdio: 'ignore', detached: true });
+const preview = await startPreview(4174);
 try {
-  await waitForServer();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const context = await browser.newContext({ baseURL: BASE });
+  const browser = await launchChromium();
+  const context = await browser.newContext({ baseURL: preview.url });
   const page = await context.newPage();
   const first = await networkBytes(page, async () => {
     await page.goto('/');
     await ready(page);
-    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    await page.evaluate('navigator.serviceWorker.ready.then(() => true)');
   });
   const second = await networkBytes(page, async () => {
     await page.reload();
@@ -98,5 +82,5 @@ try {
 | warm offline: open the app → first image (median of ${repeats}) | ${(median(openToImage) / 1000).toFixed(2)} s (${settings}) |
 | engine load from IndexedDB: read + create sessions (median) | ${(median(loadFromIdb) / 1000).toFixed(2)} s |`);
 } finally {
-  if (server.pid) process.kill(-server.pid);
+  preview.stop();
 }

@@ -230,6 +230,8 @@ function showResult(r: WireResult): void {
     ui.download.download = `pocket-diffusion-${q.seed}.png`;
   }, 'image/png');
   ui.output.hidden = false;
+  // For scripts that drive the page (scripts/bench.ts): the run's exact figures.
+  ui.output.dataset.timings = JSON.stringify({ ...r.timings, request: r.request });
   ui.output.dataset.generation = String(Number(ui.output.dataset.generation ?? 0) + 1);
 }
 
