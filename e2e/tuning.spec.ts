@@ -25,6 +25,15 @@ test('a live preview of the latents appears while denoising', async ({ app, page
   await expect(page.locator('#preview')).toBeHidden();
 });
 
+test('asked for, the preview is a full VAE decode at the image\'s size', async ({ app, page }) => {
+  await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', steps: 12, width: 256, height: 256 });
+  await page.locator('#preview-vae').check();
+  await page.locator('#generate').click();
+  await expect(page.locator('#preview')).toBeVisible();
+  expect(await page.locator('#preview').evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([256, 256]);
+  await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
+});
+
 test('the comparison grid fills with one image per step count, each with its time', async ({ app, page }) => {
   await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', width: 256, height: 256, seed: 2 });
   await page.locator('#compare-mode').selectOption('steps');

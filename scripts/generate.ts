@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const runs: GenerateResult[] = [];
   for (let i = 0; i < Number(a.repeats); i++) {
     runs.push(await engine.generate(request, {
-      onProgress: (p) => process.stderr.write(`\rstep ${p.step}/${p.totalSteps}`),
+      onProgress: (p) => { process.stderr.write(`\rstep ${p.step}/${p.totalSteps}`); },
     }));
     process.stderr.write('\n');
   }

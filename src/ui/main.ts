@@ -34,6 +34,7 @@ const ui = {
   seed: $<HTMLInputElement>('seed'),
   seedMode: $<HTMLSelectElement>('seed-mode'),
   preview: $<HTMLCanvasElement>('preview'),
+  previewVae: $<HTMLInputElement>('preview-vae'),
   scheduler: $<HTMLSelectElement>('scheduler'),
   backend: $<HTMLSelectElement>('backend'),
   generate: $<HTMLButtonElement>('generate'),
@@ -247,6 +248,7 @@ ui.form.addEventListener('submit', async (ev) => {
   try {
     const r = await engine.generate(readRequest(), {
       signal: running.signal,
+      preview: ui.previewVae.checked ? 'vae' : 'fast',
       onProgress: (p) => {
         ui.progress.max = p.totalSteps;
         ui.progress.value = p.step;

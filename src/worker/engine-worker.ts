@@ -2,7 +2,7 @@
 // The engine's home: a dedicated worker. Models load once and stay loaded across generations; a
 // generation is cancelled between denoising steps without tearing the worker (and the models) down.
 import { PocketError } from '../core/errors';
-import { latentPreview, type LatentRgbMap } from '../core/pipeline/preview';
+import { latentPreview, type LatentRgbMap, type PreviewImage } from '../core/pipeline/preview';
 import type { BackendChoice } from '../runtime/capabilities';
 import { ChunkStore } from '../store/chunk-store';
 import { storedPackReader } from '../store/pack-store';
@@ -19,6 +19,8 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /** A live preview every this many steps (cheap: a linear map per latent pixel, no VAE). */
 const PREVIEW_EVERY = 2;
+/** The full-quality preview runs the VAE, so it comes less often. */
+const VAE_PREVIEW_EVERY = 5;
 
 function previewMap(e: Engine): LatentRgbMap | undefined {
   const { latentRgbFactors: factors, latentRgbBias: bias } = e.manifest.vae;
@@ -74,9 +76,19 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           if (!engine) throw new PocketError('bad-request', 'No model is loaded yet: wait for the model to load, then generate.');
           const r = await engine.generate(msg.request, {
             signal: ac.signal,
-            onProgress: (p) => {
-              const map = previewMap(engine!);
-              const preview = map && (p.step % PREVIEW_EVERY === 0 || p.step === p.totalSteps) ? latentPreview(p.denoised, p.latentDims, map) : undefined;
+            onProgress: async (p) => {
+              const last = p.step === p.totalSteps;
+              let preview: PreviewImage | undefined;
+              if (msg.preview === 'vae') {
+                // Not on the last step: the run's own decode follows at once.
+                if (p.step % VAE_PREVIEW_EVERY === 0 && !last) {
+                  const [, h, w] = p.latentDims;
+                  preview = { width: w * 8, height: h * 8, pixels: await engine!.decode(p.denoised, p.latentDims) };
+                }
+              } else {
+                const map = previewMap(engine!);
+                if (map && (p.step % PREVIEW_EVERY === 0 || last)) preview = latentPreview(p.denoised, p.latentDims, map);
+              }
               post({ id: msg.id, type: 'progress', progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, ...(preview ? { preview } : {}) } },
                 preview ? [preview.pixels.buffer as ArrayBuffer] : []);
             },

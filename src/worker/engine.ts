@@ -4,7 +4,7 @@ import { PocketError } from '../core/errors';
 import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../core/pipeline/networks';
 import type { ModelSession } from '../core/pipeline/model-session';
 import type { GenerateRequest } from '../core/pipeline/request';
-import { generate, type GenerateOptions, type GenerateResult, type PipelineModels } from '../core/pipeline/text-to-image';
+import { decodeLatents, generate, type GenerateOptions, type GenerateResult, type PipelineModels } from '../core/pipeline/text-to-image';
 import { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
 import { externalDataFor, fileFor, imageLimits, parseManifest, type PackManifest } from '../store/manifest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/ort-runtime';
@@ -85,6 +85,11 @@ export class Engine {
 
   generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     return generate(this.models, request, options);
+  }
+
+  /** A full-quality preview of intermediate latents (the VAE decoder, as at the end of a run). */
+  decode(latents: Float32Array, latentDims: readonly [number, number, number]): Promise<Uint8ClampedArray> {
+    return decodeLatents(this.models, latents, latentDims);
   }
 
   async dispose(): Promise<void> {

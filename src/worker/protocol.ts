@@ -10,7 +10,8 @@ import type { LoadedInfo } from './engine';
 
 export type ToWorker =
   | { readonly id: number; readonly type: 'load'; readonly packId: string; readonly backend: BackendChoice }
-  | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest }
+  /** preview 'vae': a full VAE decode every few steps instead of the fast linear preview (slower). */
+  | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest; readonly preview?: 'fast' | 'vae' }
   | { readonly id: number; readonly type: 'cancel'; readonly target: number };
 
 export interface WireProgress {

@@ -62,7 +62,8 @@ export interface GenerateResult {
 
 export interface GenerateOptions {
   readonly signal?: AbortSignal;
-  readonly onProgress?: (p: Progress) => void;
+  /** Awaited when it returns a promise (a full VAE preview decodes before the next step). */
+  readonly onProgress?: (p: Progress) => void | Promise<void>;
 }
 
 export async function generate(models: PipelineModels, request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
@@ -122,7 +123,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
       const s3 = performance.now();
       unetMs.push(s2 - s1);
       schedulerMs += s1 - s0 + (s3 - s2);
-      onProgress?.({
+      await onProgress?.({
         step: k + 1, totalSteps: steps.length, timestep: t, elapsedMs: s3 - t0, latents,
         denoised: stepped.predOriginalSample ?? latents, latentDims: [dims[1]!, dims[2]!, dims[3]!],
       });
@@ -130,9 +131,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     checkAbort();
 
     const v0 = performance.now();
-    const scaled = latents.map((v) => v / models.vaeScalingFactor);
-    const image = await models.vae.decode(scaled, dims);
-    const pixels = toRgba(image.data, req.width, req.height);
+    const pixels = await decodeLatents(models, latents, [dims[1]!, dims[2]!, dims[3]!]);
     const v1 = performance.now();
     return {
       pixels, width: req.width, height: req.height, request: req,
@@ -142,6 +141,14 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
   } finally {
     for (const c of contexts) if (c.location === 'device') c.dispose();
   }
+}
+
+/** Latents [c, h/8, w/8] → RGBA through the VAE decoder, divided by the pack's scaling factor first. */
+export async function decodeLatents(models: PipelineModels, latents: Float32Array, latentDims: readonly [number, number, number]): Promise<Uint8ClampedArray> {
+  const [c, h, w] = latentDims;
+  const scaled = latents.map((v) => v / models.vaeScalingFactor);
+  const image = await models.vae.decode(scaled, [1, c, h, w]);
+  return toRgba(image.data, w * 8, h * 8);
 }
 
 /**

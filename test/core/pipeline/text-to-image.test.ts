@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PocketError } from '../../../src/core/errors';
 import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../../../src/core/pipeline/networks';
-import { generate, toRgba, type PipelineModels } from '../../../src/core/pipeline/text-to-image';
+import { decodeLatents, generate, toRgba, type PipelineModels } from '../../../src/core/pipeline/text-to-image';
 import { SeededRandom } from '../../../src/core/random';
 import { createScheduler, type SchedulerConfig } from '../../../src/core/schedulers';
 import { ClipTokenizer } from '../../../src/core/tokenizer/clip-tokenizer';
@@ -163,6 +163,21 @@ describe('generate', () => {
     expect(sessions.vae.calls).toHaveLength(0);
     const again = await generate(m, REQ);
     expect(again.pixels.length).toBe(64 * 48 * 4);
+  });
+
+  it('awaits an async progress callback (a VAE preview) before the next step, and decodes like the end of a run', async () => {
+    const { m, sessions } = models();
+    const seen: number[] = [];
+    let preview: Uint8ClampedArray | undefined;
+    const r = await generate(m, { ...REQ, steps: 3 }, {
+      onProgress: async (p) => {
+        seen.push(sessions.unet.calls.length);
+        if (p.step === 3) preview = await decodeLatents(m, p.latents, p.latentDims);
+      },
+    });
+    expect(seen).toEqual([1, 2, 3]);
+    expect(sessions.vae.calls).toHaveLength(2);
+    expect(preview).toEqual(r.pixels);
   });
 
   it('cancels from a queued event (as a worker message arrives) between steps', async () => {
