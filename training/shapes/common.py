@@ -84,6 +84,12 @@ def load_optimizer_state(opt: torch.optim.Optimizer, flat: dict[str, torch.Tenso
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def load_modules(state: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module]) -> None:
+    """Restore several modules from one sharded checkpoint, each under its own key prefix."""
+    for prefix, module in modules.items():
+        module.load_state_dict(unprefixed(prefix, state))
+
+
 def prefixed(prefix: str, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {f"{prefix}.{k}": v for k, v in sd.items()}
 
