@@ -13,7 +13,10 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const repeats = Number(args.get('repeats') ?? 3);
 const backend = args.get('backend') ?? 'wasm';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 /** Bytes that came over the network (not from the service worker) while `action` ran. */
 async function networkBytes(page: Page, action: () => Promise<void>): Promise<{ bytes: number; requests: number }> {

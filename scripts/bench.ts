@@ -38,10 +38,13 @@ interface Row {
   /** UNet calls per run (PNDM makes one more than its steps). */
   unetCalls: number;
   totalMs: number; textEncoderMs: number; unetMsPerStep: number; schedulerMs: number; vaeMs: number;
-  /** Time outside the network calls (tokenizer, scheduler, guidance arithmetic, messaging), % of total. */
+  /** Time outside the three networks' calls (tokenizer, scheduler, yields between steps), % of the
+   * engine's total; a network call's time includes its input/output tensor copies. */
   overheadPct: number;
   nativeTotalMs?: number;
   browserOverNative?: number;
+  /** Per stage: browser ms over native ms for the same network call. */
+  stageRatios?: { textEncoder: number; unetPerCall: number; vae: number };
   runs: number[];
 }
 
@@ -63,7 +66,11 @@ async function runInBrowser(page: Page, size: number, steps: number): Promise<Br
   await page.locator('#seed').fill('1');
   const before = Number((await page.locator('#output').getAttribute('data-generation')) ?? 0);
   await page.locator('#generate').click();
-  await page.locator(`#output[data-generation="${before + 1}"]`).waitFor({ state: 'attached', timeout: 600_000 });
+  const done = page.locator(`#output[data-generation="${before + 1}"]`).waitFor({ state: 'attached', timeout: 600_000 });
+  const failed = page.locator('#error').waitFor({ state: 'visible', timeout: 600_000 }).then(async () => {
+    throw new Error(`the app refused the run: ${await page.locator('#error').textContent()}`);
+  });
+  await Promise.race([done, failed]);
   return JSON.parse((await page.locator('#output').getAttribute('data-timings'))!) as BrowserTimings;
 }
 
@@ -103,13 +110,20 @@ const preview = await startPreview(4176);
 try {
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(`${preview.url}/`);
+  await page.goto(`${preview.url}/?history=off`);
   await ready(page);
+  const unavailable: Record<string, string> = {};
   const raw: { backend: string; size: number; steps: number; repeat: number; timings: BrowserTimings }[] = [];
   const adapters: Record<string, string> = {};
   for (const backend of backends) {
     await page.locator('#backend').selectOption(backend);
-    await ready(page);
+    try {
+      await ready(page);
+    } catch {
+      // A backend this machine cannot run is reported, and the rest of the grid still runs.
+      unavailable[backend] = (await page.locator('#error').textContent()) || 'did not load';
+      continue;
+    }
     adapters[backend] = ((await page.locator('#model-status').textContent()) ?? '').replace(/^.*ready on (.*), loaded.*$/, '$1');
     const sizes = backend === 'webgpu' ? sizesGrid.filter((s) => gpuSizes.includes(s)) : sizesGrid;
     const steps = backend === 'webgpu' ? stepsGrid.filter((s) => gpuSteps.includes(s)) : stepsGrid;
@@ -126,7 +140,7 @@ try {
   const machine = {
     cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
     chromium: browser.version(), node: process.version, onnxruntimeNode: ort.env.versions.node ?? 'unknown',
-    adapters, date: new Date().toISOString(),
+    adapters, unavailable, date: new Date().toISOString(),
   };
   await browser.close();
 
@@ -147,7 +161,10 @@ try {
           backend, size, steps, unetCalls: calls, totalMs: median(totals), textEncoderMs: median(runs.map((t) => t.textEncoderMs)),
           unetMsPerStep: unetPerStep, schedulerMs: median(runs.map((t) => t.schedulerMs)), vaeMs: median(runs.map((t) => t.vaeMs)),
           overheadPct: 100 * overhead, runs: totals,
-          ...(nativeTotal ? { nativeTotalMs: nativeTotal, browserOverNative: median(totals) / nativeTotal } : {}),
+          ...(nativeTotal && n ? {
+            nativeTotalMs: nativeTotal, browserOverNative: median(totals) / nativeTotal,
+            stageRatios: { textEncoder: median(runs.map((t) => t.textEncoderMs)) / n.textMs, unetPerCall: median(runs.map((t) => sum(t.unetMs) / t.unetMs.length)) / n.unetMsPerStep, vae: median(runs.map((t) => t.vaeMs)) / n.vaeMs },
+          } : {}),
         });
       }
     }
@@ -161,9 +178,10 @@ try {
   const table = [
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB; Chromium ${machine.chromium}; ${Object.entries(adapters).map(([b, a]) => `${b}: ${a}`).join('; ')}. Medians of ${repeats}.`,
     '',
-    '| backend | size | steps | total ms | text enc ms | UNet ms/step | scheduler ms | VAE ms | overhead % | native total ms | browser / native |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.backend} | ${r.size}² | ${r.steps} | ${f(r.totalMs)} | ${f(r.textEncoderMs)} | ${f(r.unetMsPerStep, 1)} | ${f(r.schedulerMs, 1)} | ${f(r.vaeMs)} | ${f(r.overheadPct, 1)} | ${f(r.nativeTotalMs)} | ${f(r.browserOverNative, 2)} |`),
+    '| backend | size | steps | total ms | text enc ms | UNet ms/step | scheduler ms | VAE ms | overhead % | native total ms | browser / native | UNet call browser / native |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.backend} | ${r.size}² | ${r.steps} | ${f(r.totalMs)} | ${f(r.textEncoderMs)} | ${f(r.unetMsPerStep, 1)} | ${f(r.schedulerMs, 1)} | ${f(r.vaeMs)} | ${f(r.overheadPct, 1)} | ${f(r.nativeTotalMs)} | ${f(r.browserOverNative, 2)} | ${f(r.stageRatios?.unetPerCall, 2)} |`),
+    ...Object.entries(unavailable).map(([b, why]) => `\n${b}: not measured (${why}).`),
     '',
     '| native onnxruntime-node (CPU) | text enc ms | UNet ms/call (batch 2) | VAE ms |',
     '| --- | --- | --- | --- |',
@@ -181,7 +199,7 @@ try {
     seriesBy(secs, (r) => `${r.backend} ${r.size}²`, (r) => r.steps, () => true)));
   const maxSteps = Math.max(...stepsGrid);
   const sizeSeries = seriesBy(secs, (r) => `${r.backend}, ${r.steps} steps`, (r) => r.size, (r) => r.steps === maxSteps || (r.backend === 'webgpu' && r.steps === Math.max(...gpuSteps)));
-  writeFileSync(join(out, 'time-vs-size.svg'), lineChart('Time vs size', 'width = height (px)', 'seconds (median)', sizeSeries));
+  writeFileSync(join(out, 'time-vs-size.svg'), lineChart('Time vs size', 'width = height (px)', 'seconds (median)', sizeSeries, { xFromZero: false }));
   const breakdown = rows.filter((r) => r.steps === maxSteps || (r.backend === 'webgpu' && r.steps === Math.max(...gpuSteps)));
   writeFileSync(join(out, 'stages.svg'), stackedBars('Per-stage breakdown (median)', 'milliseconds', [
     ...breakdown.map((r) => ({

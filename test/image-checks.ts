@@ -47,3 +47,10 @@ export function psnr(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
 // The world's palette (training/shapes/world.py)
 export const RED: Rgb = [220, 40, 40];
 export const BLUE: Rgb = [40, 90, 220];
+
+/** Fraction of the picture whose colour is near `target`. */
+export function nearFraction(px: Uint8ClampedArray, width: number, height: number, target: Rgb, tolerance = 90): number {
+  let n = 0;
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (isNear(pixel(px, width, x, y), target, tolerance)) n++;
+  return n / (width * height);
+}

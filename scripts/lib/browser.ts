@@ -8,14 +8,32 @@ export interface Preview {
   stop(): void;
 }
 
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url)).ok;
+  } catch {
+    return false;
+  }
+}
+
 export async function startPreview(port: number): Promise<Preview> {
-  const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { stdio: 'ignore', detached: true });
   const url = `http://127.0.0.1:${port}`;
-  const stop = () => { if (server.pid) process.kill(-server.pid); };
-  for (let i = 0; i < 100; i++) {
+  // A server left behind by a killed run would answer instead of this build's: refuse to measure it.
+  if (await answers(url)) throw new Error(`port ${port} is already in use (a preview server left running?)`);
+  const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { stdio: 'ignore', detached: true });
+  let stopped = false;
+  const stop = () => {
+    if (stopped || !server.pid) return;
+    stopped = true;
     try {
-      if ((await fetch(url)).ok) return { url, stop };
-    } catch { /* not up yet */ }
+      process.kill(-server.pid);
+    } catch { /* already gone */ }
+  };
+  process.once('exit', stop);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stop(); process.exit(130); });
+  for (let i = 0; i < 100; i++) {
+    if (server.exitCode !== null) throw new Error('vite preview exited (run `npm run build` first)');
+    if (await answers(url)) return { url, stop };
     await new Promise((r) => setTimeout(r, 200));
   }
   stop();

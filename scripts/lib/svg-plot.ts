@@ -9,7 +9,7 @@ export interface Series {
 
 const W = 640;
 const H = 400;
-const M = { left: 70, right: 170, top: 40, bottom: 55 };
+const M = { left: 70, right: 170, top: 40, bottom: 80 };
 const COLOURS = ['#2858dc', '#dc2828', '#1a9e5b', '#e08a00', '#7b3fc4', '#555555', '#00a3b4', '#c2185b'];
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -34,10 +34,11 @@ ${body}
 `;
 }
 
-export function lineChart(title: string, xLabel: string, yLabel: string, series: readonly Series[]): string {
+export function lineChart(title: string, xLabel: string, yLabel: string, series: readonly Series[], options: { xFromZero?: boolean } = {}): string {
+  series = series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)) }));
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
-  const xMin = Math.min(...xs, 0);
+  const xMin = options.xFromZero === false ? Math.min(...xs) : Math.min(...xs, 0);
   const xMax = Math.max(...xs, 1);
   const yTicks = ticks(Math.max(...ys, 1e-9) * 1.05);
   const yMax = yTicks.at(-1)!;
@@ -65,6 +66,7 @@ export interface StackedBar {
 }
 
 export function stackedBars(title: string, yLabel: string, bars: readonly StackedBar[]): string {
+  bars = bars.map((b) => ({ ...b, parts: b.parts.filter(([, v]) => Number.isFinite(v)) }));
   const totals = bars.map((b) => b.parts.reduce((a, [, v]) => a + v, 0));
   const yTicks = ticks(Math.max(...totals, 1e-9) * 1.05);
   const yMax = yTicks.at(-1)!;
@@ -83,7 +85,8 @@ export function stackedBars(title: string, yLabel: string, bars: readonly Stacke
       body += `<rect x="${x.toFixed(1)}" y="${(M.top + ph - Y(base + v)).toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${Y(v).toFixed(1)}" fill="${c}"><title>${esc(`${b.label}: ${name} ${v.toFixed(1)}`)}</title></rect>`;
       base += v;
     }
-    body += `<text x="${(x + slot * 0.35).toFixed(1)}" y="${M.top + ph + 16}" text-anchor="middle">${esc(b.label)}</text>`;
+    const lx = (x + slot * 0.35).toFixed(1);
+    body += `<text transform="translate(${lx} ${M.top + ph + 10}) rotate(30)" font-size="10">${esc(b.label)}</text>`;
   });
   names.forEach((n, i) => {
     body += `<rect x="${W - M.right + 12}" y="${M.top + i * 18}" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/><text x="${W - M.right + 30}" y="${M.top + i * 18 + 10}">${esc(n)}</text>`;

@@ -13,9 +13,12 @@ export interface CostModel {
 }
 
 export interface RunShape {
+  /** UNet calls of the run (PNDM makes one more than its steps). */
   readonly steps: number;
   readonly width: number;
   readonly height: number;
+  /** 2 with classifier-free guidance, 1 without (half the UNet work); 2 when absent. */
+  readonly batch?: number;
 }
 
 export interface AttentionShape {
@@ -26,7 +29,8 @@ export interface AttentionShape {
 
 /** A finished run folded into the cost model: a running average that favours recent runs. */
 export function foldRun(old: CostModel | undefined, run: RunShape, unetAndSchedulerMs: number, vaeMs: number, totalMs: number): CostModel {
-  const latentK = ((run.width / 8) * (run.height / 8)) / 1000;
+  // Costs are kept per guided step (batch 2); a run without guidance did half that work per step.
+  const latentK = ((run.width / 8) * (run.height / 8) * ((run.batch ?? 2) / 2)) / 1000;
   const mix = (a: number | undefined, b: number) => (a === undefined ? b : 0.5 * a + 0.5 * b);
   return {
     unetMsPerKiloLatent: mix(old?.unetMsPerKiloLatent, unetAndSchedulerMs / run.steps / latentK),
@@ -36,7 +40,7 @@ export function foldRun(old: CostModel | undefined, run: RunShape, unetAndSchedu
 }
 
 export function estimateMs(costs: CostModel, run: RunShape): number {
-  const latentK = ((run.width / 8) * (run.height / 8)) / 1000;
+  const latentK = ((run.width / 8) * (run.height / 8) * ((run.batch ?? 2) / 2)) / 1000;
   return run.steps * latentK * costs.unetMsPerKiloLatent + ((run.width * run.height) / 1e6) * costs.vaeMsPerMegapixel + costs.fixedMs;
 }
 

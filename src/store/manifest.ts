@@ -23,6 +23,8 @@ export interface PackManifest {
   readonly id: string;
   readonly name: string;
   readonly description?: string;
+  /** 'stable-diffusion-1' for SD 1.x-layout UNets (the stand-in and real SD 1.5). */
+  readonly architecture?: string;
   readonly files: readonly PackFile[];
   readonly tokenizer: TokenizerConfig;
   readonly vae: {

@@ -22,6 +22,7 @@ function figure(r: WireResult): HTMLElement {
   canvas.height = r.height;
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);
   const q = r.request;
+  canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `${q.steps} steps, ${q.width}×${q.height}`);
   const caption = Object.assign(document.createElement('figcaption'), {
     textContent: `${q.steps} steps · ${q.width}×${q.height} · ${(r.timings.totalMs / 1000).toFixed(2)} s`,

@@ -45,7 +45,8 @@ export class HistoryPanel {
     this.urls.push(url);
     const q = e.request;
     const caption = `“${q.prompt}” · ${q.width}×${q.height} · ${q.steps} steps · ${q.scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
-    const img = Object.assign(document.createElement('img'), { src: url, alt: caption, width: 96, height: Math.round((96 * q.height) / q.width) });
+    // The caption beside it says what it shows; the thumbnail itself is decoration to a screen reader.
+    const img = Object.assign(document.createElement('img'), { src: url, alt: '', width: 96, height: Math.round((96 * q.height) / q.width) });
     const text = Object.assign(document.createElement('span'), { textContent: caption });
     const rerun = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Re-run' });
     rerun.setAttribute('aria-label', `Re-run ${q.prompt}, seed ${q.seed}`);
@@ -56,6 +57,7 @@ export class HistoryPanel {
     remove.addEventListener('click', async () => {
       await del(e.id, this.store);
       await this.render();
+      document.getElementById('history-title')?.focus();
     });
     li.append(img, text, rerun, save, remove);
     return li;

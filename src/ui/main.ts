@@ -59,6 +59,9 @@ const ui = {
 };
 
 const engine = new EngineClient();
+// `?history=off` (the benchmark) keeps runs out of the history so that saving images does not compete
+// with the next run for the CPU.
+const keepHistory = new URLSearchParams(location.search).get('history') !== 'off';
 const history = new HistoryPanel((request) => {
   ui.prompt.value = request.prompt;
   ui.negative.value = request.negativePrompt;
@@ -68,7 +71,9 @@ const history = new HistoryPanel((request) => {
   ui.guidance.value = String(request.guidanceScale);
   ui.seed.value = String(request.seed);
   ui.seedMode.value = 'fixed';
+  ui.seed.readOnly = false;
   ui.scheduler.value = request.scheduler;
+  showEstimate();
   ui.form.requestSubmit();
 });
 const models = new ModelPanel({
@@ -81,6 +86,7 @@ const models = new ModelPanel({
     if (loaded?.packId !== packId) return;
     loaded = undefined;
     ui.generate.disabled = true;
+    ui.compareRun.disabled = true;
     ui.status.textContent = 'The model was deleted from this device.';
     models.offerDownload('Press Download to fetch it again.');
   },
@@ -136,6 +142,11 @@ async function loadModel(): Promise<void> {
     ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.`;
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
+      const [w, h] = b.dataset.size!.split('x');
+      const offered = (sel: HTMLSelectElement, v: string | undefined) => [...sel.options].some((o) => o.value === v);
+      b.disabled = !(offered(ui.width, w) && offered(ui.height, h));
+    }
     showEstimate();
     void renderDeviceReport(ui.deviceReport, reply);
   } catch (e) {
@@ -165,11 +176,13 @@ function showEstimate(): void {
   const run = { steps: Number(ui.steps.value), width: Number(ui.width.value), height: Number(ui.height.value) };
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
+    ui.estimateWarning.hidden = true;
     return;
   }
-  const gpu = loaded.backend === 'webgpu' && loaded.capabilities.webgpu ? loaded.capabilities.webgpu.maxBufferSize : undefined;
+  const w = loaded.capabilities.webgpu;
+  const gpu = loaded.backend === 'webgpu' && w ? Math.min(w.maxBufferSize, w.maxStorageBufferBindingSize) : undefined;
   const batch = Number(ui.guidance.value) > 1 ? 2 : 1;
-  const { text, warning } = describeEstimate(loadCosts(loaded.packId, loaded.backend), run, loaded.attention, batch, gpu);
+  const { text, warning } = describeEstimate(loadCosts(loaded.packId, loaded.backend), { ...run, batch }, loaded.attention, batch, gpu);
   ui.estimate.textContent = `Estimate: ${text}.`;
   ui.estimateWarning.textContent = warning;
   ui.estimateWarning.hidden = !warning;
@@ -192,10 +205,12 @@ function remember(r: WireResult): void {
   if (!loaded) return;
   const t = r.timings;
   const unet = t.unetMs.reduce((a, b) => a + b, 0);
-  recordRun(loaded.packId, loaded.backend, r.request, unet + t.schedulerMs, t.vaeMs, t.totalMs);
+  recordRun(loaded.packId, loaded.backend, { steps: t.unetMs.length, width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1 },
+    unet + t.schedulerMs, t.vaeMs, t.totalMs - t.previewMs);
   showEstimate();
   const { packName } = loaded;
   const backend = backendLabel(loaded);
+  if (!keepHistory) return;
   ui.canvas.toBlob((png) => {
     if (png) void history.add({ request: r.request, timings: t, backend, packName, png });
   }, 'image/png');
@@ -212,7 +227,8 @@ function showResult(r: WireResult): void {
   const rows: [string, number][] = [
     ['Tokenizer', t.tokenizeMs], ['Text encoder', t.textEncoderMs], [`UNet (${t.unetMs.length} calls, ${(unet / t.unetMs.length).toFixed(0)} ms each)`, unet],
     ['Scheduler', t.schedulerMs], ['VAE decoder', t.vaeMs],
-    ['Overhead (outside the stages)', Math.max(0, t.totalMs - t.tokenizeMs - t.textEncoderMs - unet - t.schedulerMs - t.vaeMs)],
+    ...(t.previewMs > 0 ? [['Full-quality previews', t.previewMs] as [string, number]] : []),
+    ['Overhead (outside the stages)', Math.max(0, t.totalMs - t.tokenizeMs - t.textEncoderMs - unet - t.schedulerMs - t.vaeMs - t.previewMs)],
     ['Total', t.totalMs],
   ];
   ui.timings.replaceChildren(...rows.map(([k, v]) => {
@@ -244,6 +260,8 @@ ui.form.addEventListener('submit', async (ev) => {
   ui.generate.disabled = true;
   ui.cancel.disabled = false;
   ui.progress.value = 0;
+  ui.preview.hidden = true;
+  ui.backend.disabled = true;
   ui.progressText.textContent = 'Encoding the prompt…';
   try {
     const r = await engine.generate(readRequest(), {
@@ -252,9 +270,11 @@ ui.form.addEventListener('submit', async (ev) => {
       onProgress: (p) => {
         ui.progress.max = p.totalSteps;
         ui.progress.value = p.step;
-        // Steps so far give the pace; the rest of the steps (plus the VAE, not counted) at that pace.
-        const perStep = p.elapsedMs / p.step;
-        const eta = ((p.totalSteps - p.step) * perStep) / 1000;
+        // The loop's steps so far give the pace; the VAE's share comes from this device's cost model.
+        const perStep = p.loopElapsedMs / p.step;
+        const costs = loaded ? loadCosts(loaded.packId, loaded.backend) : undefined;
+        const vae = costs ? (costs.vaeMsPerMegapixel * Number(ui.width.value) * Number(ui.height.value)) / 1e6 : 0;
+        const eta = ((p.totalSteps - p.step) * perStep + vae) / 1000;
         ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps} · ${(p.elapsedMs / 1000).toFixed(1)} s · ${(1000 / perStep).toFixed(2)} it/s · about ${eta.toFixed(1)} s left`;
         if (p.preview) drawPreview(p.preview);
       },
@@ -271,7 +291,10 @@ ui.form.addEventListener('submit', async (ev) => {
     if (err.code === 'device-lost') void loadModel();
   } finally {
     running = undefined;
+    ui.preview.hidden = true;
+    ui.backend.disabled = false;
     ui.generate.disabled = !loaded;
+    ui.compareRun.disabled = !loaded;
     ui.cancel.disabled = true;
   }
 });
@@ -284,6 +307,7 @@ ui.compareRun.addEventListener('click', async () => {
   running = new AbortController();
   ui.generate.disabled = true;
   ui.compareRun.disabled = true;
+  ui.backend.disabled = true;
   ui.cancel.disabled = false;
   const requests = comparisonRequests(readRequest(), ui.compareMode.value as CompareMode, loaded.limits);
   try {
@@ -296,8 +320,10 @@ ui.compareRun.addEventListener('click', async () => {
     const err = PocketError.from(e);
     ui.compareStatus.textContent = err.code === 'aborted' ? 'Comparison cancelled.' : '';
     if (err.code !== 'aborted') showError(err);
+    if (err.code === 'device-lost') void loadModel();
   } finally {
     running = undefined;
+    ui.backend.disabled = false;
     ui.generate.disabled = !loaded;
     ui.compareRun.disabled = !loaded;
     ui.cancel.disabled = true;

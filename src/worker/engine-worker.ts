@@ -6,6 +6,7 @@ import { latentPreview, type LatentRgbMap, type PreviewImage } from '../core/pip
 import type { BackendChoice } from '../runtime/capabilities';
 import { ChunkStore } from '../store/chunk-store';
 import { storedPackReader } from '../store/pack-store';
+import type { PackManifest } from '../store/manifest';
 import { Engine } from './engine';
 import type { FromWorker, ToWorker } from './protocol';
 
@@ -25,6 +26,13 @@ const VAE_PREVIEW_EVERY = 5;
 function previewMap(e: Engine): LatentRgbMap | undefined {
   const { latentRgbFactors: factors, latentRgbBias: bias } = e.manifest.vae;
   return factors && bias ? { factors, bias } : undefined;
+}
+
+/** The UNet's first attention level for memory estimates: the manifest's, else SD 1.x's (full latent
+ * resolution, 8 heads) for a pack that declares that architecture. */
+function attentionShape(m: PackManifest): { attention?: { downscale: number; heads: number } } {
+  if (m.unet?.attention) return { attention: m.unet.attention };
+  return m.architecture === 'stable-diffusion-1' ? { attention: { downscale: 1, heads: 8 } } : {};
 }
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
@@ -59,7 +67,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
             id: msg.id, type: 'loaded',
             info: {
               ...e.info, limits: e.limits, packName: m.name,
-              ...(m.unet?.attention ? { attention: m.unet.attention } : {}),
+              ...attentionShape(m),
               defaults: { ...m.defaults, width: m.image.defaultWidth, height: m.image.defaultHeight },
             },
           });
@@ -89,7 +97,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
                 const map = previewMap(engine!);
                 if (map && (p.step % PREVIEW_EVERY === 0 || last)) preview = latentPreview(p.denoised, p.latentDims, map);
               }
-              post({ id: msg.id, type: 'progress', progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, ...(preview ? { preview } : {}) } },
+              post({ id: msg.id, type: 'progress', progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, loopElapsedMs: p.loopElapsedMs, ...(preview ? { preview } : {}) } },
                 preview ? [preview.pixels.buffer as ArrayBuffer] : []);
             },
           });

@@ -19,6 +19,7 @@ export interface WireProgress {
   readonly totalSteps: number;
   readonly timestep: number;
   readonly elapsedMs: number;
+  readonly loopElapsedMs: number;
   /** Every few steps: the scheduler's current estimate of the picture at 1/8 size (its buffer is transferred). */
   readonly preview?: PreviewImage;
 }

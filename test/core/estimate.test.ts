@@ -13,6 +13,13 @@ describe('the cost model', () => {
     expect(estimateMs(c, { steps: 10, width: 256, height: 256 })).toBeCloseTo(1150, 3);
   });
 
+  it('counts a run without guidance as half the UNet work', () => {
+    const guided = foldRun(undefined, { steps: 20, width: 256, height: 256, batch: 2 }, 2000, 100, 2150);
+    const plain = foldRun(undefined, { steps: 20, width: 256, height: 256, batch: 1 }, 1000, 100, 1150);
+    expect(plain.unetMsPerKiloLatent).toBeCloseTo(guided.unetMsPerKiloLatent, 6);
+    expect(estimateMs(guided, { steps: 20, width: 256, height: 256, batch: 1 })).toBeCloseTo(1150, 3);
+  });
+
   it('moves halfway towards each new run', () => {
     const a = foldRun(undefined, { steps: 10, width: 256, height: 256 }, 1024, 0, 1024);
     const b = foldRun(a, { steps: 10, width: 256, height: 256 }, 3072, 0, 3072);

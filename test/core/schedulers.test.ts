@@ -112,6 +112,17 @@ describe.each(Object.keys(SCHEDULERS) as SchedulerName[])('%s keeps the schedule
     expect(err).toBeLessThan(0.05);
   });
 
+  it('gives an x̂0 estimate (what the live preview shows) that is the clean sample under a perfect model', () => {
+    const s = createScheduler(name, SD15, { noise: (len) => new Float32Array(len) });
+    s.setTimesteps(20);
+    const x0 = initSample.map((v) => Math.tanh(v));
+    const t = s.timesteps[0]!;
+    const x: Float32Array = stepNoise(3).map((e, i) => x0[i]! * (s.initNoiseSigma > 1 ? 1 : Math.sqrt(abarAt(t))) + e * (s.initNoiseSigma > 1 ? s.initNoiseSigma : Math.sqrt(1 - abarAt(t))));
+    const out = s.step(oracleEps(s.scaleModelInput(x, t), x0, t), t, x);
+    expect(out.predOriginalSample).toBeDefined();
+    expect(Math.max(...out.predOriginalSample!.map((v, i) => Math.abs(v - x0[i]!)))).toBeLessThan(1e-3);
+  });
+
   it('refuses nonsense step counts', () => {
     const s = createScheduler(name, SD15);
     expect(() => s.setTimesteps(0)).toThrow(RangeError);

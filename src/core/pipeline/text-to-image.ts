@@ -30,6 +30,8 @@ export interface Progress {
   readonly totalSteps: number;
   readonly timestep: number;
   readonly elapsedMs: number;
+  /** Since the denoising loop began (what the pace of the steps is measured from). */
+  readonly loopElapsedMs: number;
   /** The current latents [1, c, h/8, w/8]. */
   readonly latents: Float32Array;
   /** The scheduler's estimate of the final latents (x̂0) where it gives one, else the latents: what a
@@ -46,6 +48,8 @@ export interface Timings {
   readonly unetMs: readonly number[];
   readonly schedulerMs: number;
   readonly vaeMs: number;
+  /** Time spent in an awaited progress callback (a full VAE preview), included in totalMs. */
+  readonly previewMs: number;
   readonly totalMs: number;
 }
 
@@ -102,6 +106,8 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     const unetMs: number[] = [];
     let schedulerMs = 0;
     const steps = scheduler.timesteps;
+    const loopStart = performance.now();
+    let previewMs = 0;
     for (let k = 0; k < steps.length; k++) {
       await yieldToEventLoop();
       checkAbort();
@@ -123,10 +129,14 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
       const s3 = performance.now();
       unetMs.push(s2 - s1);
       schedulerMs += s1 - s0 + (s3 - s2);
-      await onProgress?.({
-        step: k + 1, totalSteps: steps.length, timestep: t, elapsedMs: s3 - t0, latents,
+      const pending = onProgress?.({
+        step: k + 1, totalSteps: steps.length, timestep: t, elapsedMs: s3 - t0, loopElapsedMs: s3 - loopStart - previewMs, latents,
         denoised: stepped.predOriginalSample ?? latents, latentDims: [dims[1]!, dims[2]!, dims[3]!],
       });
+      if (pending) {
+        await pending;
+        previewMs += performance.now() - s3;
+      }
     }
     checkAbort();
 
@@ -135,7 +145,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     const v1 = performance.now();
     return {
       pixels, width: req.width, height: req.height, request: req,
-      timings: { tokenizeMs: t1 - t0, textEncoderMs: t2 - t1, unetMs, schedulerMs, vaeMs: v1 - v0, totalMs: v1 - t0 },
+      timings: { tokenizeMs: t1 - t0, textEncoderMs: t2 - t1, unetMs, schedulerMs, vaeMs: v1 - v0, previewMs, totalMs: v1 - t0 },
       droppedTokens: { prompt: cond.droppedTokens, negativePrompt: uncond.droppedTokens },
     };
   } finally {
@@ -156,8 +166,23 @@ export async function decodeLatents(models: PipelineModels, latents: Float32Arra
  * macrotask turn between steps a cancel message (a worker's onmessage) would wait for the whole
  * generation to finish.
  */
+interface MinimalPort {
+  onmessage: (() => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
+}
+
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  // A MessageChannel message is a macrotask without setTimeout's 4 ms clamp on nested timers.
+  return new Promise((resolve) => {
+    // Typed by hand: Node's and the DOM's MessagePort typings disagree; both have onmessage.
+    const channel = new MessageChannel() as unknown as { port1: MinimalPort; port2: MinimalPort };
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 /** Planar [3, h, w] in [−1, 1] to interleaved RGBA bytes (x / 2 + 0.5, clamped, rounded). */

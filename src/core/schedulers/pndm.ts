@@ -65,7 +65,18 @@ export class PndmScheduler implements Scheduler {
     }
     const prevSample = this.prevSample(x, t, prevT, eps);
     this.counter++;
-    return { prevSample };
+    return { prevSample, predOriginalSample: this.predictOriginal(x, t, eps) };
+  }
+
+  /** x̂0 from the sample and the combined ε (for previews; PNDM itself never forms it). */
+  private predictOriginal(sample: Float32Array, t: number, modelOutput: Float32Array): Float32Array {
+    const aT = this.abar[t]!;
+    const sa = Math.sqrt(aT);
+    const sb = Math.sqrt(1 - aT);
+    const v = this.options.config.prediction_type === 'v_prediction';
+    const out = new Float32Array(sample.length);
+    for (let i = 0; i < out.length; i++) out[i] = v ? sa * sample[i]! - sb * modelOutput[i]! : (sample[i]! - sb * modelOutput[i]!) / sa;
+    return out;
   }
 
   /** eq. 9: the transfer φ(x_t, ε, t, t−δ) from t to prevT. */
