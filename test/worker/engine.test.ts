@@ -20,18 +20,18 @@ describe('Engine with the shapes pack', () => {
     expect(engine.limits).toMatchObject({ minSize: 256, maxSize: 768, multipleOf: 64 });
   });
 
-  // What the current stand-in pack reliably draws is the prompt's background colour with one object
-  // on it (training/README.md: background right for ~80 % of prompts, object colour for ~15 %). These
-  // tests hold the whole pipeline to that: a broken tokenizer, text encoder, guidance, scheduler or VAE
-  // scaling gives the wrong background or none. Checking the object's colour waits for a better-trained
-  // pack (issue 2). DDIM: PNDM's 4th-order extrapolation amplifies this pack's errors into noise.
-  const draw = (prompt: string) => engine.generate({ prompt, steps: 20, width: 256, height: 256, seed: 1, scheduler: 'ddim' });
+  // What the current stand-in pack reliably draws is the prompt's background colour with an object on
+  // it (training/README.md: background right for 98-100 % of prompts; the object's colour and shape
+  // are not reliable yet). These tests hold the whole pipeline to that: a broken tokenizer, text
+  // encoder, guidance, scheduler or VAE scaling gives the wrong background or none. Checking the
+  // object's colour waits for a better-trained pack (issue 2). DDIM: the pack's default sampler.
+  const draw = (prompt: string, seed = 1) => engine.generate({ prompt, steps: 20, width: 256, height: 256, seed, scheduler: 'ddim' });
 
-  it('draws "a red circle on a blue background": a blue picture with an object on it', async () => {
-    const r = await draw('a red circle on a blue background');
+  it.each([0, 1, 2, 3])('draws "a red circle on a blue background" (seed %i): a blue picture with an object on it', async (seed) => {
+    const r = await draw('a red circle on a blue background', seed);
     expect(borderFraction(r.pixels, r.width, r.height, BLUE)).toBeGreaterThan(0.9);
     const object = offBackground(r.pixels, r.width, r.height, BLUE);
-    expect(object).toBeGreaterThan(0.02);
+    expect(object).toBeGreaterThan(0.01);
     expect(object).toBeLessThan(0.5);
   });
 

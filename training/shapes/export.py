@@ -166,10 +166,27 @@ def stage_export(work: Path, pack: Path, parity: Path) -> None:
     (work / "export_report.json").write_text(json.dumps(report, indent=1))
 
 
+def latent_rgb_fit(work: Path, scaling: float, n: int = 64) -> dict:
+    """A linear map from (scaled) latents to RGB in [0, 1] at 1/8 resolution, for a live preview of
+    the denoising without running the VAE: least squares between latents and their decoded images,
+    8x8-average-pooled (the same idea as the latent-to-RGB factors people use for SD 1.5's previews)."""
+    z = torch.load(work / "latents" / "32x32.pt")["latents"][:n].float()
+    with torch.no_grad():
+        rgb = (load_vae(work).decoder(z).clamp(-1, 1) + 1) / 2
+    target = torch.nn.functional.avg_pool2d(rgb, 8).permute(0, 2, 3, 1).reshape(-1, 3)
+    x = torch.cat([(z * scaling).permute(0, 2, 3, 1).reshape(-1, 4), torch.ones(target.shape[0], 1)], dim=1)
+    sol = torch.linalg.lstsq(x, target).solution  # [5, 3]
+    err = float((x @ sol - target).abs().mean())
+    print(f"latent->RGB preview fit: mean abs error {err:.3f} (0..1 scale)")
+    return {"latentRgbFactors": [[round(float(v), 5) for v in row] for row in sol[:4]],
+            "latentRgbBias": [round(float(v), 5) for v in sol[4]]}
+
+
 def write_manifest(work: Path, pack: Path) -> None:
     _, unet, step = load_text_unet(work, use_ema=False)
     vocab = json.loads((pack / "tokenizer" / "vocab.json").read_text(encoding="utf-8"))
     vae_scale = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    preview = latent_rgb_fit(work, vae_scale)
     roles = {"text_encoder/model.onnx": "text_encoder", "unet/model.onnx": "unet",
              "vae_decoder/model.onnx": "vae_decoder", "tokenizer/vocab.json": "tokenizer_vocab",
              "tokenizer/merges.txt": "tokenizer_merges", "scheduler/scheduler_config.json": "scheduler_config"}
@@ -190,8 +207,11 @@ def write_manifest(work: Path, pack: Path) -> None:
                       "eosTokenId": vocab["<|endoftext|>"], "padTokenId": vocab["<|endoftext|>"]},
         "textEncoder": {"hiddenSize": 128, "inputIdsDtype": "int32"},
         "unet": {"inChannels": 4, "weights": "int8-per-channel", "compute": "float32",
-                 "blockOutChannels": list(unet.cfg.channels)},
-        "vae": {"scalingFactor": round(vae_scale, 6), "latentChannels": 4, "downscaleFactor": 8},
+                 "blockOutChannels": list(unet.cfg.channels),
+                 # The first level with self-attention, for the app's memory estimate (SD 1.5: 1, 8).
+                 "attention": {"downscale": 2 ** unet.cfg.attention.index(True),
+                               "heads": unet.cfg.channels[unet.cfg.attention.index(True)] // unet.cfg.head_dim}},
+        "vae": {"scalingFactor": round(vae_scale, 6), "latentChannels": 4, "downscaleFactor": 8, **preview},
         "scheduler": scheduler_config(),
         "image": {"defaultWidth": 512, "defaultHeight": 512, "minSize": 256, "maxSize": 768, "multipleOf": 64,
                   "trainedSizes": sorted({f"{w}x{h}" for w, h in world.RESOLUTIONS})},

@@ -17,7 +17,7 @@ def quick_pack(tmp_path_factory):
     root = tmp_path_factory.mktemp("recipe")
     work, pack = root / "work", root / "pack"
     env = {**os.environ, "TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    for stage in ("vocab", "vae", "latents", "unet", "export", "eval"):
+    for stage in ("vocab", "clip", "vae", "latents", "unet", "export", "eval"):
         cmd = [sys.executable, str(TRAINING / "recipe.py"), stage, "--quick", "--work", str(work), "--pack", str(pack),
                "--parity", str(root / "parity.json"), "--minutes", "5"]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
@@ -61,3 +61,43 @@ def test_eval_writes_an_adherence_table_and_psnr(quick_pack):
     assert report["psnr_int8_vs_fp32_db"]["256px"] > 0
     parity = json.loads((root / "parity.json").read_text())
     assert len(parity["unet"]["out_sample"]) == 2 * 4 * 16 * 24
+
+
+def test_unet_stage_starts_from_the_clip_pretrained_text_encoder(quick_pack):
+    """The UNet stage fine-tunes the CLIP-stage text encoder (a tenth of the learning rate), not a fresh one."""
+    from shapes.common import load_sharded, unprefixed
+
+    work, _, _ = quick_pack
+    clip_text = unprefixed("text", load_sharded(work / "clip")[0])
+    unet_text = unprefixed("text", load_sharded(work / "unet")[0])
+    emb = "token_embedding.weight"
+    drift = (clip_text[emb] - unet_text[emb]).abs().max().item()
+    assert drift < 0.01, f"text encoder moved {drift} from its CLIP-stage weights"
+    assert clip_text[emb].std().item() > 0.1
+
+
+def test_eos_pooling_reads_the_first_end_of_text_token():
+    import torch
+    from shapes.models import TextConfig, TextEncoder
+    from shapes.train import eos_features
+
+    torch.manual_seed(0)
+    text = TextEncoder(TextConfig(vocab_size=20, max_length=8)).eval()
+    eos = 19
+    ids = torch.tensor([[18, 3, 4, eos, eos, eos, eos, eos], [18, 5, eos, eos, eos, eos, eos, eos]])
+    with torch.no_grad():
+        pooled, hidden = eos_features(text, ids), text(ids)
+    assert torch.equal(pooled[0], hidden[0, 3]) and torch.equal(pooled[1], hidden[1, 2])
+
+
+def test_pyramid_noise_is_unit_variance_with_more_low_frequency_than_white_noise():
+    import numpy as np
+    import torch
+    from shapes.train import pyramid_noise
+
+    torch.manual_seed(0)
+    n = pyramid_noise((64, 4, 32, 32), np.random.default_rng(0), "cpu")
+    assert abs(float(n.std()) - 1.0) < 0.05  # each sample is normalised to std 1 about its own mean
+    white = torch.randn(64, 4, 32, 32)
+    # The per-channel mean of a 32x32 white-noise plane has std 1/32; pyramid noise carries far more.
+    assert float(n.mean(dim=(2, 3)).std()) > 5 * float(white.mean(dim=(2, 3)).std())
