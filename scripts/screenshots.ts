@@ -18,6 +18,8 @@ try {
     await page.locator('#height').selectOption('256');
     await page.locator('#generate').click();
     await page.locator('#output[data-generation="1"]').waitFor({ timeout: 300_000 });
+    await page.evaluate('window.scrollTo(0, 0)');
+    if (name === 'narrow') await page.locator('#output').scrollIntoViewIfNeeded();
     await page.screenshot({ path: `public/screenshots/${name}.png` });
     await page.close();
   }

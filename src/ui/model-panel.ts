@@ -64,6 +64,8 @@ export class ModelPanel {
     }, () => undefined);
     this.download = new AbortController();
     this.el.box.hidden = false;
+    this.el.progress.hidden = false;
+    this.el.cancel.hidden = false;
     this.el.retry.hidden = true;
     this.el.cancel.disabled = false;
     try {
@@ -94,6 +96,8 @@ export class ModelPanel {
     if (p.status === 'ready') {
       this.el.text.textContent = `Downloaded and verified: ${formatBytes(p.total)}.`;
       this.el.box.dataset.state = 'verified';
+      this.el.progress.hidden = true;
+      this.el.cancel.hidden = true;
       return;
     }
     const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';

@@ -84,21 +84,21 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           if (!engine) throw new PocketError('bad-request', 'No model is loaded yet: wait for the model to load, then generate.');
           const r = await engine.generate(msg.request, {
             signal: ac.signal,
-            onProgress: async (p) => {
+            // Returns a promise only when it decodes with the VAE, so that only that is awaited and timed.
+            onProgress: (p) => {
+              const send = (preview?: PreviewImage) => post({
+                id: msg.id, type: 'progress',
+                progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, loopElapsedMs: p.loopElapsedMs, ...(preview ? { preview } : {}) },
+              }, preview ? [preview.pixels.buffer as ArrayBuffer] : []);
               const last = p.step === p.totalSteps;
-              let preview: PreviewImage | undefined;
               if (msg.preview === 'vae') {
                 // Not on the last step: the run's own decode follows at once.
-                if (p.step % VAE_PREVIEW_EVERY === 0 && !last) {
-                  const [, h, w] = p.latentDims;
-                  preview = { width: w * 8, height: h * 8, pixels: await engine!.decode(p.denoised, p.latentDims) };
-                }
-              } else {
-                const map = previewMap(engine!);
-                if (map && (p.step % PREVIEW_EVERY === 0 || last)) preview = latentPreview(p.denoised, p.latentDims, map);
+                if (p.step % VAE_PREVIEW_EVERY !== 0 || last) return send();
+                const [, h, w] = p.latentDims;
+                return engine!.decode(p.denoised, p.latentDims).then((pixels) => send({ width: w * 8, height: h * 8, pixels }));
               }
-              post({ id: msg.id, type: 'progress', progress: { step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, loopElapsedMs: p.loopElapsedMs, ...(preview ? { preview } : {}) } },
-                preview ? [preview.pixels.buffer as ArrayBuffer] : []);
+              const map = previewMap(engine!);
+              return send(map && (p.step % PREVIEW_EVERY === 0 || last) ? latentPreview(p.denoised, p.latentDims, map) : undefined);
             },
           });
           post({ id: msg.id, type: 'result', result: r }, [r.pixels.buffer as ArrayBuffer]);
