@@ -252,20 +252,39 @@ function showResult(r: WireResult): void {
   ui.output.dataset.generation = String(Number(ui.output.dataset.generation ?? 0) + 1);
 }
 
+/** A generation or a comparison starts: one at a time, cancellable, the device fixed until it ends. */
+function beginRun(): AbortController {
+  clearError();
+  running = new AbortController();
+  for (const b of [ui.generate, ui.compareRun, ui.backend]) b.disabled = true;
+  ui.cancel.disabled = false;
+  ui.preview.hidden = true;
+  return running;
+}
+
+/** Whatever happened, the page is ready for the next run; a lost GPU device reloads the model. */
+function endRun(err?: PocketError): void {
+  running = undefined;
+  ui.preview.hidden = true;
+  ui.backend.disabled = false;
+  ui.generate.disabled = !loaded;
+  ui.compareRun.disabled = !loaded;
+  ui.cancel.disabled = true;
+  // The reload clears old messages as it starts, so the device-lost message is shown after it.
+  if (err?.code === 'device-lost') void loadModel();
+  if (err && err.code !== 'aborted') showError(err);
+}
+
 ui.form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   if (running) return;
-  clearError();
-  running = new AbortController();
-  ui.generate.disabled = true;
-  ui.cancel.disabled = false;
+  const run = beginRun();
   ui.progress.value = 0;
-  ui.preview.hidden = true;
-  ui.backend.disabled = true;
   ui.progressText.textContent = 'Encoding the prompt…';
+  let failure: PocketError | undefined;
   try {
     const r = await engine.generate(readRequest(), {
-      signal: running.signal,
+      signal: run.signal,
       preview: ui.previewVae.checked ? 'vae' : 'fast',
       onProgress: (p) => {
         ui.progress.max = p.totalSteps;
@@ -285,17 +304,10 @@ ui.form.addEventListener('submit', async (ev) => {
     remember(r);
     if (ui.seedMode.value === 'increment') ui.seed.value = String((r.request.seed + 1) >>> 0);
   } catch (e) {
-    const err = PocketError.from(e);
-    ui.progressText.textContent = err.code === 'aborted' ? 'Cancelled.' : '';
-    if (err.code !== 'aborted') showError(err);
-    if (err.code === 'device-lost') void loadModel();
+    failure = PocketError.from(e);
+    ui.progressText.textContent = failure.code === 'aborted' ? 'Cancelled.' : '';
   } finally {
-    running = undefined;
-    ui.preview.hidden = true;
-    ui.backend.disabled = false;
-    ui.generate.disabled = !loaded;
-    ui.compareRun.disabled = !loaded;
-    ui.cancel.disabled = true;
+    endRun(failure);
   }
 });
 
@@ -303,30 +315,20 @@ ui.cancel.addEventListener('click', () => running?.abort());
 
 ui.compareRun.addEventListener('click', async () => {
   if (running || !loaded) return;
-  clearError();
-  running = new AbortController();
-  ui.generate.disabled = true;
-  ui.compareRun.disabled = true;
-  ui.backend.disabled = true;
-  ui.cancel.disabled = false;
+  const run = beginRun();
   const requests = comparisonRequests(readRequest(), ui.compareMode.value as CompareMode, loaded.limits);
+  let failure: PocketError | undefined;
   try {
     await runComparison(engine, requests, ui.compareGrid, {
-      signal: running.signal,
+      signal: run.signal,
       onStart: (i) => { ui.compareStatus.textContent = `Running ${i + 1} of ${requests.length}…`; },
     });
     ui.compareStatus.textContent = `Done: ${requests.length} images.`;
   } catch (e) {
-    const err = PocketError.from(e);
-    ui.compareStatus.textContent = err.code === 'aborted' ? 'Comparison cancelled.' : '';
-    if (err.code !== 'aborted') showError(err);
-    if (err.code === 'device-lost') void loadModel();
+    failure = PocketError.from(e);
+    ui.compareStatus.textContent = failure.code === 'aborted' ? 'Comparison cancelled.' : '';
   } finally {
-    running = undefined;
-    ui.backend.disabled = false;
-    ui.generate.disabled = !loaded;
-    ui.compareRun.disabled = !loaded;
-    ui.cancel.disabled = true;
+    endRun(failure);
   }
 });
 for (const el of [ui.steps, ui.width, ui.height, ui.guidance]) el.addEventListener('input', showEstimate);
