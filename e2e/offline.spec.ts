@@ -1,5 +1,7 @@
 // Airplane mode for real: the weight store in IndexedDB and the installable, offline PWA, in a real
 // Chromium against the production build. Each test starts from a fresh browser profile.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { chromium, type Page, type Request } from '@playwright/test';
 import { AppPage, expect, test as base } from './app-page';
 
@@ -169,5 +171,27 @@ test('the manifest passes Chromium\'s installability check and the service worke
     expect(manifest.icons.map((i: { sizes: string; purpose: string }) => `${i.sizes} ${i.purpose}`)).toEqual(['192x192 any', '512x512 any', '512x512 maskable']);
   } finally {
     await context.close();
+  }
+});
+
+test('a new version waits for the person: the banner appears and Reload switches to it', async ({ fresh: app, page }) => {
+  await app.open();
+  await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+  await page.reload();
+  await app.ready();
+  // Deploy "the next build": the same service worker with different bytes, served by the same server.
+  const sw = resolve('dist/sw.js');
+  const original = readFileSync(sw, 'utf8');
+  try {
+    writeFileSync(sw, `${original}\n// next build\n`);
+    await page.evaluate(async () => { await (await navigator.serviceWorker.getRegistration())!.update(); });
+    await expect(page.locator('#update')).toBeVisible({ timeout: 60_000 });
+    await expect(page.locator('#model-status')).toContainText('ready on');
+    await Promise.all([page.waitForEvent('load', { timeout: 60_000 }), page.locator('#update-reload').click()]);
+    await app.ready();
+    await expect(page.locator('#update')).toBeHidden();
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null)).toBeNull();
+  } finally {
+    writeFileSync(sw, original);
   }
 });
