@@ -1,4 +1,5 @@
 // Tuning the run: presets and seed modes round-trip into the request, progress carries a live preview.
+import { psnr } from '../test/image-checks';
 import { expect, test } from './app-page';
 
 test('presets and the +1 seed mode round-trip into the request', async ({ app, page }) => {
@@ -69,4 +70,14 @@ test('on a phone-sized screen nothing scrolls sideways and the device report nam
   await page.locator('#device summary').click();
   await expect(page.locator('#device-report')).toContainText('WASM threads');
   await expect(page.locator('#device-report')).toContainText('Cross-origin isolated');
+});
+
+test('decoding in tiles gives nearly the same picture (PSNR ≥ 30 dB at 512²)', async ({ app, page }) => {
+  const s = { backend: 'wasm' as const, prompt: 'a red circle on a blue background', steps: 3, width: 512, height: 512, seed: 4 };
+  const whole = await app.generate(s);
+  await page.locator('#tiled-vae').check();
+  const tiled = await app.generate(s);
+  const db = psnr(Uint8ClampedArray.from(whole.pixels), Uint8ClampedArray.from(tiled.pixels));
+  expect(db).toBeGreaterThanOrEqual(30);
+  expect(db).toBeLessThan(Infinity);
 });

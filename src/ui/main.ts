@@ -35,6 +35,7 @@ const ui = {
   seedMode: $<HTMLSelectElement>('seed-mode'),
   preview: $<HTMLCanvasElement>('preview'),
   previewVae: $<HTMLInputElement>('preview-vae'),
+  tiledVae: $<HTMLInputElement>('tiled-vae'),
   scheduler: $<HTMLSelectElement>('scheduler'),
   backend: $<HTMLSelectElement>('backend'),
   generate: $<HTMLButtonElement>('generate'),
@@ -286,6 +287,7 @@ ui.form.addEventListener('submit', async (ev) => {
     const r = await engine.generate(readRequest(), {
       signal: run.signal,
       preview: ui.previewVae.checked ? 'vae' : 'fast',
+      tiledVae: ui.tiledVae.checked,
       onProgress: (p) => {
         ui.progress.max = p.totalSteps;
         ui.progress.value = p.step;

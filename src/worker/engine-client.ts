@@ -56,13 +56,13 @@ export class EngineClient {
     return reply.info;
   }
 
-  async generate(request: GenerateRequest, options: { signal?: AbortSignal; onProgress?: (p: WireProgress) => void; preview?: 'fast' | 'vae' } = {}): Promise<WireResult> {
+  async generate(request: GenerateRequest, options: { signal?: AbortSignal; onProgress?: (p: WireProgress) => void; preview?: 'fast' | 'vae'; tiledVae?: boolean } = {}): Promise<WireResult> {
     const id = this.nextId++;
     if (options.signal?.aborted) throw aborted();
     const onAbort = () => this.w.postMessage({ id: this.nextId++, type: 'cancel', target: id } satisfies ToWorker);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const reply = await this.send({ id, type: 'generate', request, ...(options.preview ? { preview: options.preview } : {}) }, options.onProgress ? { onProgress: options.onProgress } : {});
+      const reply = await this.send({ id, type: 'generate', request, ...(options.preview ? { preview: options.preview } : {}), ...(options.tiledVae ? { tiledVae: true } : {}) }, options.onProgress ? { onProgress: options.onProgress } : {});
       if (reply.type !== 'result') throw new PocketError('internal', `unexpected reply ${reply.type}`);
       return reply.result;
     } finally {

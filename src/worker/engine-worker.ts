@@ -3,6 +3,7 @@
 // generation is cancelled between denoising steps without tearing the worker (and the models) down.
 import { PocketError } from '../core/errors';
 import { latentPreview, type LatentRgbMap, type PreviewImage } from '../core/pipeline/preview';
+import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { BackendChoice } from '../runtime/capabilities';
 import { ChunkStore } from '../store/chunk-store';
 import { storedPackReader } from '../store/pack-store';
@@ -84,6 +85,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           if (!engine) throw new PocketError('bad-request', 'No model is loaded yet: wait for the model to load, then generate.');
           const r = await engine.generate(msg.request, {
             signal: ac.signal,
+            ...(msg.tiledVae ? { vaeTiles: DEFAULT_TILES } : {}),
             // Returns a promise only when it decodes with the VAE, so that only that is awaited and timed.
             onProgress: (p) => {
               const send = (preview?: PreviewImage) => post({

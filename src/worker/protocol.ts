@@ -11,7 +11,7 @@ import type { LoadedInfo } from './engine';
 export type ToWorker =
   | { readonly id: number; readonly type: 'load'; readonly packId: string; readonly backend: BackendChoice }
   /** preview 'vae': a full VAE decode every few steps instead of the fast linear preview (slower). */
-  | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest; readonly preview?: 'fast' | 'vae' }
+  | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest; readonly preview?: 'fast' | 'vae'; readonly tiledVae?: boolean }
   | { readonly id: number; readonly type: 'cancel'; readonly target: number };
 
 export interface WireProgress {

@@ -10,6 +10,7 @@ import { createScheduler, type SchedulerConfig } from '../schedulers';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer';
 import type { Tensor } from './model-session';
 import type { TextEncoderNet, UNetNet, VaeDecoderNet } from './networks';
+import { decodeTiled, type TileOptions } from './tiled-vae';
 import { validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
 
 export interface PipelineModels {
@@ -66,6 +67,8 @@ export interface GenerateResult {
 
 export interface GenerateOptions {
   readonly signal?: AbortSignal;
+  /** Decode the VAE in overlapping tiles (less GPU memory for large images; see tiled-vae.ts). */
+  readonly vaeTiles?: TileOptions;
   /** Awaited when it returns a promise (a full VAE preview decodes before the next step). */
   readonly onProgress?: (p: Progress) => void | Promise<void>;
 }
@@ -141,7 +144,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     checkAbort();
 
     const v0 = performance.now();
-    const pixels = await decodeLatents(models, latents, [dims[1]!, dims[2]!, dims[3]!]);
+    const pixels = await decodeLatents(models, latents, [dims[1]!, dims[2]!, dims[3]!], options.vaeTiles);
     const v1 = performance.now();
     return {
       pixels, width: req.width, height: req.height, request: req,
@@ -154,11 +157,13 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
 }
 
 /** Latents [c, h/8, w/8] → RGBA through the VAE decoder, divided by the pack's scaling factor first. */
-export async function decodeLatents(models: PipelineModels, latents: Float32Array, latentDims: readonly [number, number, number]): Promise<Uint8ClampedArray> {
+export async function decodeLatents(models: PipelineModels, latents: Float32Array, latentDims: readonly [number, number, number], tiles?: TileOptions): Promise<Uint8ClampedArray> {
   const [c, h, w] = latentDims;
   const scaled = latents.map((v) => v / models.vaeScalingFactor);
-  const image = await models.vae.decode(scaled, [1, c, h, w]);
-  return toRgba(image.data, w * 8, h * 8);
+  const planar = tiles
+    ? await decodeTiled(scaled, latentDims, async (t, d) => (await models.vae.decode(t, d)).data, tiles)
+    : (await models.vae.decode(scaled, [1, c, h, w])).data;
+  return toRgba(planar, w * 8, h * 8);
 }
 
 /**
