@@ -51,6 +51,13 @@ const suites = [
 
 const total = { passed: 0, failed: 0, skipped: 0 };
 let broken = false;
+// The compatibility tests (vitest and Playwright) run the app on tiny random-weight packs with real SD
+// exports' signatures; the recipe writes them (1 s) into test/fixtures/packs, never committed.
+const fixtures = spawnSync(python, ['training/recipe.py', 'fixtures'], { stdio: 'inherit' });
+if (fixtures.status !== 0) {
+  console.error('\nfixtures: `python3 training/recipe.py fixtures` failed; the suites that need them will fail');
+  broken = true;
+}
 for (const s of suites) {
   const r = spawnSync(s.cmd, s.args, { stdio: 'inherit', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
   let counts;

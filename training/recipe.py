@@ -3,7 +3,8 @@
 
     python3 training/recipe.py STAGE [--work training/work] [--device cpu|cuda] [--minutes 10] [--steps N]
 
-Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `all`).
+Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `all`); and `fixtures`:
+tiny random-weight packs with the signatures of real SD exports, for the app's compatibility tests.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ DEFAULT_STEPS = {"clip": train.CLIP_STEPS, "vae": 6000, "unet": 12000}
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "all"])
+    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "all"])
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
@@ -31,6 +32,10 @@ def main() -> None:
     ap.add_argument("--parity", type=Path, default=HERE.parent / "test" / "fixtures" / "shapes-int8-parity.json",
                     help="where export writes the reference outputs the pack's onnxruntime-web test compares with")
     ap.add_argument("--samples-dir", type=Path, default=HERE / "samples")
+    ap.add_argument("--fixtures-out", type=Path, default=HERE.parent / "test" / "fixtures" / "packs",
+                    help="where `fixtures` writes the random-weight packs with real SD exports' signatures")
+    ap.add_argument("--clip-tokenizer", type=Path, default=HERE.parent.parent / "shared" / "clip-tokenizer",
+                    help="SD's real CLIP vocabulary (vocab.json, merges.txt) for the fixture packs")
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
@@ -54,6 +59,9 @@ def main() -> None:
         elif s == "eval":
             from shapes import evaluate
             evaluate.stage_eval(a.work, a.pack, quick=a.quick)
+        elif s == "fixtures":
+            from shapes import fixtures
+            fixtures.stage_fixtures(a.fixtures_out, a.clip_tokenizer)
         elif s == "samples":
             from shapes import evaluate
             evaluate.stage_samples(a.work, a.samples_dir)

@@ -13,12 +13,21 @@ import { runComparison } from './compare';
 import { renderDeviceReport } from './device-report';
 import { loadCosts, recordRun } from './estimate';
 import { HistoryPanel } from './history';
+import { droppedFiles, pickedFiles } from './folder-files';
 import { ModelPanel } from './model-panel';
+import type { PackRecord } from '../store/chunk-store';
+import type { LocalFile } from '../store/local-import';
+import { inspectPack } from '../store/pack-store';
 import { setUpPwa } from './pwa';
 import type { LoadedReply, WireResult } from '../worker/protocol';
 
 // The built-in pack ships with the app; `?pack=<folder URL>` points the app at another pack's manifest.
-const PACK_SOURCE = new URLSearchParams(location.search).get('pack') ?? `${import.meta.env.BASE_URL}models/shapes-int8/`;
+const URL_PACK = new URLSearchParams(location.search).get('pack');
+const BUILTIN_SOURCE = `${import.meta.env.BASE_URL}models/shapes-int8/`;
+const PACK_SOURCE = URL_PACK ?? BUILTIN_SOURCE;
+/** The model the person chose last (a stored pack's id); the built-in one when none was chosen. */
+const ACTIVE_KEY = 'pocket-diffusion.model';
+const BUILTIN_OPTION = 'built-in';
 const HEADLINE_MS = 15_000;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -57,6 +66,11 @@ const ui = {
   compareStatus: $<HTMLParagraphElement>('compare-status'),
   compareGrid: $<HTMLDivElement>('compare-grid'),
   deviceReport: $<HTMLElement>('device-report'),
+  model: $<HTMLSelectElement>('model'),
+  importFolder: $<HTMLInputElement>('import-folder'),
+  dropZone: $<HTMLDivElement>('drop-zone'),
+  importStatus: $<HTMLParagraphElement>('import-status'),
+  addModel: $<HTMLDetailsElement>('add-model'),
 };
 
 const engine = new EngineClient();
@@ -84,6 +98,14 @@ const models = new ModelPanel({
     else void models.ensure(source).catch(showError);
   },
   onDeleted: (packId) => {
+    if (localStorage.getItem(ACTIVE_KEY) === packId) {
+      // The chosen model is gone: the built-in one is the choice again.
+      localStorage.removeItem(ACTIVE_KEY);
+      if (loaded?.packId === packId) {
+        void loadModel();
+        return;
+      }
+    }
     if (loaded?.packId !== packId) return;
     loaded = undefined;
     ui.generate.disabled = true;
@@ -91,7 +113,40 @@ const models = new ModelPanel({
     ui.status.textContent = 'The model was deleted from this device.';
     models.offerDownload('Press Download to fetch it again.');
   },
+  onListed: (packs) => fillModelSelect(packs),
+  onReimport: () => {
+    ui.addModel.open = true;
+    ui.importFolder.click();
+  },
 });
+
+function fillModelSelect(packs: readonly PackRecord[]): void {
+  const builtinUrl = folderOf(BUILTIN_SOURCE);
+  const options = packs.map((p) => new Option(p.manifest.name, p.source === builtinUrl ? BUILTIN_OPTION : p.id));
+  if (!options.some((o) => o.value === BUILTIN_OPTION)) options.unshift(new Option('Shapes (built-in stand-in)', BUILTIN_OPTION));
+  ui.model.replaceChildren(...options);
+  ui.model.value = URL_PACK ? '' : localStorage.getItem(ACTIVE_KEY) ?? BUILTIN_OPTION;
+  if (!ui.model.value) ui.model.value = BUILTIN_OPTION;
+  ui.model.disabled = !!URL_PACK;
+}
+
+function folderOf(source: string): string {
+  const u = new URL(source, location.href).href;
+  return u.endsWith('/') ? u : `${u}/`;
+}
+
+/** The stored pack to run: the one chosen in the Model list, or the built-in / `?pack=` one. */
+async function activePack(): Promise<PackRecord> {
+  const chosen = URL_PACK ? null : localStorage.getItem(ACTIVE_KEY);
+  if (chosen && chosen !== BUILTIN_OPTION) {
+    const stored = await models.store.getPack(chosen);
+    if (stored && (await inspectPack(models.store, stored.manifest)).complete) return stored;
+    if (stored && !stored.source.startsWith('local:')) return models.ensure(stored.source);
+    if (stored) throw new PocketError('integrity', `Part of "${stored.manifest.name}" is missing from this device (the browser may have evicted it). Import its folder again under "Add a model", or choose another model.`);
+    localStorage.removeItem(ACTIVE_KEY);
+  }
+  return models.ensure(PACK_SOURCE);
+}
 let loaded: LoadedReply | undefined;
 let running: AbortController | undefined;
 
@@ -125,8 +180,9 @@ async function loadModel(): Promise<void> {
   clearError();
   ui.status.textContent = 'Checking the model on this device…';
   try {
-    const pack = await models.ensure(PACK_SOURCE);
+    const pack = await activePack();
     if (seq !== loadSeq) return;
+    void models.refresh();
     ui.status.textContent = 'Loading the model…';
     const reply = await engine.load(pack.id, ui.backend.value as BackendChoice);
     if (seq !== loadSeq) return;
@@ -136,11 +192,21 @@ async function loadModel(): Promise<void> {
     for (const select of [ui.width, ui.height]) {
       const keep = select.value;
       select.replaceChildren();
-      for (let v = limits.minSize; v <= limits.maxSize; v += limits.multipleOf) select.add(new Option(String(v), String(v)));
+      if (limits.fixed) {
+        // An export with baked-in latent size runs at that one size only.
+        const v = String(select === ui.width ? limits.fixed[0] : limits.fixed[1]);
+        select.add(new Option(v, v));
+      } else {
+        for (let v = limits.minSize; v <= limits.maxSize; v += limits.multipleOf) select.add(new Option(String(v), String(v)));
+      }
       const fallback = String(select === ui.width ? defaults.width : defaults.height);
       select.value = [...select.options].some((o) => o.value === keep) ? keep : fallback;
     }
-    ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.`;
+    const fellBack = reply.fallbackReason ? ` WebGPU was not used: ${reply.fallbackReason}` : '';
+    const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
+    ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}${fellBack}`;
+    if (defaults.steps !== Number(ui.steps.value) && !ui.steps.dataset.touched) ui.steps.value = String(defaults.steps);
+    if (!ui.guidance.dataset.touched) ui.guidance.value = String(defaults.guidanceScale);
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
@@ -356,6 +422,42 @@ for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
     showEstimate();
   });
 }
+ui.steps.addEventListener('input', () => { ui.steps.dataset.touched = 'yes'; });
+ui.guidance.addEventListener('input', () => { ui.guidance.dataset.touched = 'yes'; });
+ui.model.addEventListener('change', () => {
+  localStorage.setItem(ACTIVE_KEY, ui.model.value);
+  void loadModel();
+});
+
+async function importFiles(files: readonly LocalFile[]): Promise<void> {
+  if (!files.length) return;
+  clearError();
+  ui.importStatus.textContent = `Importing ${files.length} files…`;
+  try {
+    const pack = await models.importFolder(files);
+    ui.importStatus.textContent = `Added "${pack.manifest.name}" (${pack.manifest.files.length} files, checked). It is now the active model.`;
+    localStorage.setItem(ACTIVE_KEY, pack.id);
+    await loadModel();
+  } catch (e) {
+    const err = PocketError.from(e);
+    ui.importStatus.textContent = err.code === 'aborted' ? 'Import cancelled.' : `Not added: ${err.message}`;
+  }
+}
+ui.importFolder.addEventListener('change', () => {
+  const files = ui.importFolder.files ? pickedFiles(ui.importFolder.files) : [];
+  ui.importFolder.value = '';
+  void importFiles(files);
+});
+ui.dropZone.addEventListener('dragover', (ev) => {
+  ev.preventDefault();
+  ui.dropZone.classList.add('over');
+});
+ui.dropZone.addEventListener('dragleave', () => ui.dropZone.classList.remove('over'));
+ui.dropZone.addEventListener('drop', (ev) => {
+  ev.preventDefault();
+  ui.dropZone.classList.remove('over');
+  if (ev.dataTransfer) void droppedFiles(ev.dataTransfer).then(importFiles, showError);
+});
 setUpPwa();
 void history.render();
 void loadModel();

@@ -4,6 +4,7 @@
 import { PocketError } from '../core/errors';
 import { ChunkStore, type PackRecord } from '../store/chunk-store';
 import { formatBytes } from '../store/download';
+import { importLocalPack, type LocalFile } from '../store/local-import';
 import { folderUrl, inspectPack, installPack, storageSummary, type InstallProgress } from '../store/pack-store';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -28,6 +29,10 @@ export class ModelPanel {
     readonly onRetry: () => void;
     readonly onRepair: (source: string) => void;
     readonly onDeleted: (packId: string) => void;
+    /** The packs on the device changed (after every redraw of the storage panel). */
+    readonly onListed: (packs: readonly PackRecord[]) => void;
+    /** A pack imported from local files must be imported again to repair it: open the folder picker. */
+    readonly onReimport: () => void;
   }) {
     this.el.cancel.addEventListener('click', () => this.download?.abort());
     this.el.retry.addEventListener('click', () => this.events.onRetry());
@@ -106,6 +111,43 @@ export class ModelPanel {
     this.el.text.textContent = `${verb} the model: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
   }
 
+  /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */
+  async importFolder(files: readonly LocalFile[]): Promise<PackRecord> {
+    this.download = new AbortController();
+    this.el.box.hidden = false;
+    this.el.box.dataset.state = 'importing';
+    this.el.progress.hidden = false;
+    this.el.cancel.hidden = false;
+    this.el.cancel.disabled = false;
+    this.el.retry.hidden = true;
+    try {
+      return await importLocalPack(files, this.store, {
+        signal: this.download.signal,
+        storage: navigator.storage,
+        onProgress: (p) => {
+          if (p.status !== 'ready') {
+            this.el.progress.max = Math.max(1, p.total);
+            this.el.progress.value = p.loaded;
+            this.el.text.textContent = `Copying the model into this browser's storage: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}`;
+            return;
+          }
+          this.el.text.textContent = `Imported and checked: ${formatBytes(p.total)}.`;
+          this.el.box.dataset.state = 'verified';
+          this.el.progress.hidden = true;
+          this.el.cancel.hidden = true;
+        },
+      });
+    } catch (e) {
+      this.el.text.textContent = 'Import stopped; nothing of that model was kept.';
+      this.el.progress.hidden = true;
+      this.el.cancel.hidden = true;
+      throw e;
+    } finally {
+      this.download = undefined;
+      void this.refresh();
+    }
+  }
+
   /** Offer the download again (after a delete, or when it stopped). */
   offerDownload(label: string): void {
     this.el.box.hidden = false;
@@ -130,8 +172,10 @@ export class ModelPanel {
         : `${pack.manifest.name} — ${formatBytes(state.storedBytes)} of ${formatBytes(pack.manifest.totalBytes)} stored, incomplete`;
       li.append(Object.assign(document.createElement('span'), { textContent: label }));
       if (!state.complete) {
-        const repair = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Repair' });
-        repair.addEventListener('click', () => this.events.onRepair(pack.source));
+        const local = pack.source.startsWith('local:');
+        // A pack from local files has no server to repair from: the folder is imported again.
+        const repair = Object.assign(document.createElement('button'), { type: 'button', textContent: local ? 'Import the folder again' : 'Repair' });
+        repair.addEventListener('click', () => (local ? this.events.onReimport() : this.events.onRepair(pack.source)));
         li.append(repair);
       }
       const del = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete' });
@@ -151,6 +195,7 @@ export class ModelPanel {
       return li;
     }));
     this.el.list.replaceChildren(...items);
+    this.events.onListed(packs);
     if (!items.length) this.el.list.append(Object.assign(document.createElement('li'), { textContent: 'No models on this device.' }));
   }
 }

@@ -29,11 +29,13 @@ function previewMap(e: Engine): LatentRgbMap | undefined {
   return factors && bias ? { factors, bias } : undefined;
 }
 
-/** The UNet's first attention level for memory estimates: the manifest's, else SD 1.x's (full latent
- * resolution, 8 heads) for a pack that declares that architecture. */
+/** The UNet's first attention level for memory estimates: the manifest's, else SD 1.x's or 2.x's (full
+ * latent resolution, 8 or 5 heads) for a pack that declares that architecture. */
 function attentionShape(m: PackManifest): { attention?: { downscale: number; heads: number } } {
   if (m.unet?.attention) return { attention: m.unet.attention };
-  return m.architecture === 'stable-diffusion-1' ? { attention: { downscale: 1, heads: 8 } } : {};
+  // SD 2.x: the same layout, 5 heads of 64 at the first level (attention_head_dim [5, 10, 20, 20]).
+  const heads = ({ 'stable-diffusion-1': 8, 'stable-diffusion-2': 5 } as Record<string, number>)[m.architecture ?? ''];
+  return heads ? { attention: { downscale: 1, heads } } : {};
 }
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {

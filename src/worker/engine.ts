@@ -21,6 +21,21 @@ export interface LoadedInfo {
   readonly fallbackReason?: string;
 }
 
+/**
+ * An fp16 network on a WebGPU adapter without `shader-f16` (Qualcomm's Adreno in Chrome, SwiftShader,
+ * the H200 through Dawn) loads but fails or returns garbage when it runs. Refuse it at load, so that
+ * "auto" falls back to WASM — where onnxruntime computes fp16 nodes in fp32 — and says why.
+ */
+function refuseHalfWithoutF16(session: ModelSession, role: string, runtime: Runtime): void {
+  const gpu = runtime.capabilities.webgpu;
+  if (runtime.backend !== 'webgpu' || (gpu && gpu.shaderF16)) return;
+  if (![...session.inputs, ...session.outputs].some((io) => io.type === 'float16')) return;
+  const what = `this model's ${role.replace('_', ' ')} computes in fp16 and this GPU has no shader-f16 support`;
+  throw new PocketError('unsupported-feature',
+    `The ${what.slice(5)}: choose Auto or WASM to run it on the CPU in fp32 (slower, but correct), or use an fp32 export of the model on this GPU.`,
+    { fallback: `${what}, so it runs on WASM (CPU, in fp32): slower, but correct. An fp32 export of the model would run on this GPU.` });
+}
+
 export class Engine {
   private constructor(
     readonly manifest: PackManifest,
@@ -38,7 +53,7 @@ export class Engine {
       // "auto" means: the fastest backend that works. If WebGPU could not take the model, use WASM.
       if (runtimeOptions.backend !== 'auto' || err.code === 'bad-request') throw err;
       const engine = await Engine.loadOn(read, { ...runtimeOptions, backend: 'wasm' });
-      return new Engine(engine.manifest, engine.runtime, engine.models, engine.sessions, { ...engine.info, fallbackReason: err.message });
+      return new Engine(engine.manifest, engine.runtime, engine.models, engine.sessions, { ...engine.info, fallbackReason: String(err.detail?.fallback ?? err.message) });
     }
   }
 
@@ -56,6 +71,7 @@ export class Engine {
         const external = await Promise.all(externalDataFor(manifest, role).map(async (x) => ({ path: x.name, data: await read(x.file.path) })));
         const s = await runtime.createSession(await read(fileFor(manifest, role).path), role.replace('_', ' '), gpuOutputs, external);
         sessions.push(s);
+        refuseHalfWithoutF16(s, role, runtime);
         return s;
       };
       const textEncoder = new TextEncoderNet(await session('text_encoder', onGpu ? ['last_hidden_state'] : []));

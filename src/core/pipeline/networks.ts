@@ -59,7 +59,10 @@ export class TextEncoderNet {
     }
     if (this.fixedBatch !== undefined && this.fixedBatch !== prompts.length) {
       if (this.fixedBatch !== 1) throw incompatible('text encoder', `its batch is fixed at ${this.fixedBatch}`);
-      const parts = await Promise.all(prompts.map((p) => this.encode([p], false)));
+      // One after the other: onnxruntime-web refuses a second run on a session that is still running
+      // ("Session already started").
+      const parts: Tensor[] = [];
+      for (const p of prompts) parts.push(await this.encode([p], false));
       return concatBatch(parts, 'text encoder output');
     }
     const flat = new Int32Array(prompts.length * seq);

@@ -33,7 +33,19 @@ abstract class Fake implements ModelSession {
   released = false;
   constructor(readonly inputs: IOInfo[], readonly outputs: IOInfo[]) {}
   abstract compute(feeds: Readonly<Record<string, Tensor>>, keepOnDevice: readonly string[]): Record<string, Tensor>;
+  private busy = false;
   async run(feeds: Readonly<Record<string, Tensor>>, keepOnDevice: readonly string[] = []): Promise<Record<string, Tensor>> {
+    // Like onnxruntime-web: one run at a time per session.
+    if (this.busy) throw new Error('Session already started');
+    this.busy = true;
+    try {
+      await Promise.resolve();
+      return this.check(feeds, keepOnDevice);
+    } finally {
+      this.busy = false;
+    }
+  }
+  private check(feeds: Readonly<Record<string, Tensor>>, keepOnDevice: readonly string[]): Record<string, Tensor> {
     for (const io of this.inputs) {
       const t = feeds[io.name];
       if (!t) throw new Error(`missing input ${io.name}`);
