@@ -36,8 +36,9 @@ export class AppPage {
       const current = await p.locator('#backend').inputValue();
       if (current !== s.backend) {
         await p.locator('#backend').selectOption(s.backend);
-        await expect(p.locator('#model-status')).toContainText('Loading');
-        await this.ready();
+        // A tiny model reloads faster than a "Loading" could be seen: wait for the new backend's "ready".
+        const label = { wasm: 'ready on WASM', webgpu: 'ready on WebGPU', auto: 'ready on' }[s.backend];
+        await expect(p.locator('#model-status')).toContainText(label, { timeout: 180_000 });
       }
     }
     if (s.prompt !== undefined) await p.locator('#prompt').fill(s.prompt);

@@ -16,6 +16,8 @@ export interface PackRecord {
   /** Where the pack was downloaded from (its folder URL), for repairs. */
   readonly source: string;
   readonly addedAt: number;
+  /** The manifest was written from a repository's layout (no manifest.json there): resume from this one. */
+  readonly layout?: boolean;
 }
 
 export interface FileRecord {

@@ -27,8 +27,14 @@ export function committedBytes(rec: FileRecord | undefined): number {
   return rec.verified ? rec.size : Math.min(rec.size, rec.chunks * rec.chunkBytes);
 }
 
+/** A file the manifest has no hash for yet (a catalog or repository-layout pack): its first verified
+ * download pins it. */
+export function unpinned(file: PackFile): boolean {
+  return file.sha256 === '';
+}
+
 export function matchesManifest(rec: FileRecord | undefined, file: PackFile): rec is FileRecord {
-  return !!rec && rec.size === file.size && rec.sha256 === file.sha256;
+  return !!rec && rec.size === file.size && (unpinned(file) || rec.sha256 === file.sha256);
 }
 
 /** Drop what is stored of a file and start it from byte 0, taking back the bytes progress counted. */
@@ -100,7 +106,8 @@ export async function downloadFile(url: string, packId: string, file: PackFile, 
     const last = index + 1 === total;
     if (last) {
       const digest = hasher.digest('hex');
-      if (digest !== file.sha256) {
+      rec = { ...rec, sha256: digest };
+      if (!unpinned(file) && digest !== file.sha256) {
         await store.dropFile(packId, file.path);
         opts.onBytes?.(-(index * rec.chunkBytes + fill));
         throw new PocketError('integrity', `${file.path} arrived damaged (its SHA-256 does not match the pack's manifest), so it was not kept. Try again; if it keeps failing, the server holds a different file than the manifest says.`, { file: file.path });

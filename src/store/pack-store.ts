@@ -4,7 +4,7 @@
 import { createSHA256 } from 'hash-wasm';
 import { PocketError } from '../core/errors';
 import { ChunkStore, chunkCount, chunkLength, type FileRecord, type PackRecord } from './chunk-store';
-import { committedBytes, downloadFile, formatBytes, isQuotaError, matchesManifest } from './download';
+import { committedBytes, downloadFile, formatBytes, isQuotaError, matchesManifest, unpinned } from './download';
 import { parseManifest, type PackFile, type PackManifest } from './manifest';
 
 export interface InstallProgress {
@@ -72,7 +72,12 @@ export async function fetchManifest(base: string, opts: Pick<InstallOptions, 'si
     if (opts.signal?.aborted) throw new PocketError('aborted', 'Download cancelled.');
     throw new PocketError('network', `Could not fetch the model pack's manifest from ${url}. Check the connection (a pack is downloaded once; after that the app works offline).`);
   }
-  if (!res.ok) throw new PocketError('network', `The model pack's manifest at ${url} answered HTTP ${res.status}. Check the pack's address.`);
+  // A single-page-app host answers every unknown path with its index.html: that is "no manifest" too.
+  const status = res.ok && /^text\/html/i.test(res.headers.get('Content-Type') ?? '') ? 404 : res.status;
+  if (!res.ok || status === 404) {
+    await res.body?.cancel();
+    throw new PocketError('network', `The model pack's manifest at ${url} answered HTTP ${status}. Check the pack's address.`, { status });
+  }
   return parseManifest(await res.json());
 }
 
@@ -120,8 +125,30 @@ function quotaError(manifest: PackManifest, missingBytes: number): PocketError {
 export async function installPack(base: string, store: ChunkStore, opts: InstallOptions = {}): Promise<PackRecord> {
   opts.onProgress?.({ status: 'manifest', loaded: 0, total: 0, bytesPerSecond: 0, secondsLeft: null });
   const manifest = await fetchManifest(base, opts);
+  return installManifest(manifest, folderUrl(base), store, opts);
+}
+
+/** The manifest with the SHA-256 of every file whose first verified download pinned it. */
+async function pinHashes(store: ChunkStore, manifest: PackManifest): Promise<PackManifest> {
+  if (!manifest.files.some(unpinned)) return manifest;
+  const files = await Promise.all(manifest.files.map(async (f) => {
+    if (!unpinned(f)) return f;
+    const rec = await store.getFile(manifest.id, f.path);
+    return rec?.verified && rec.size === f.size ? { ...f, sha256: rec.sha256 } : f;
+  }));
+  return { ...manifest, files };
+}
+
+/**
+ * Download what of `manifest`'s files is missing, from `source` (the pack's folder URL). Files the
+ * manifest has no hash for (a repository layout, a catalog entry) are pinned by their first verified
+ * download: the stored manifest then carries their SHA-256, and every later check compares with it.
+ */
+export async function installManifest(manifest: PackManifest, source: string, store: ChunkStore, opts: InstallOptions = {}, layout = false): Promise<PackRecord> {
+  manifest = await pinHashes(store, manifest);
   const state = await inspectPack(store, manifest);
-  const record: PackRecord = { id: manifest.id, manifest, source: folderUrl(base), addedAt: (await store.getPack(manifest.id))?.addedAt ?? Date.now() };
+  const previous = await store.getPack(manifest.id);
+  let record: PackRecord = { id: manifest.id, manifest, source, addedAt: previous?.addedAt ?? Date.now(), ...(layout ? { layout } : {}) };
   const total = manifest.files.reduce((a, f) => a + f.size, 0);
   if (state.complete) {
     await store.putPack(record);
@@ -154,6 +181,10 @@ export async function installPack(base: string, store: ChunkStore, opts: Install
         signal: opts.signal, fetch: opts.fetch,
         onBytes: (n) => { loaded += n; report('download', f.file.path); },
       });
+      if (unpinned(f.file)) {
+        record = { ...record, manifest: await pinHashes(store, record.manifest) };
+        await store.putPack(record);
+      }
       report('download', f.file.path, true);
     }
   } catch (e) {

@@ -18,6 +18,8 @@ import { ModelPanel } from './model-panel';
 import type { PackRecord } from '../store/chunk-store';
 import type { LocalFile } from '../store/local-import';
 import { inspectPack } from '../store/pack-store';
+import { CATALOG } from '../store/catalog';
+import { formatBytes } from '../core/format';
 import { setUpPwa } from './pwa';
 import type { LoadedReply, WireResult } from '../worker/protocol';
 
@@ -71,6 +73,10 @@ const ui = {
   dropZone: $<HTMLDivElement>('drop-zone'),
   importStatus: $<HTMLParagraphElement>('import-status'),
   addModel: $<HTMLDetailsElement>('add-model'),
+  urlForm: $<HTMLFormElement>('url-form'),
+  packUrl: $<HTMLInputElement>('pack-url'),
+  packKind: $<HTMLSelectElement>('pack-kind'),
+  catalog: $<HTMLUListElement>('catalog'),
 };
 
 const engine = new EngineClient();
@@ -429,15 +435,54 @@ ui.model.addEventListener('change', () => {
   void loadModel();
 });
 
+for (const entry of CATALOG) {
+  ui.packKind.add(new Option(entry.name, entry.id));
+  const li = document.createElement('li');
+  li.dataset.catalog = entry.id;
+  const use = Object.assign(document.createElement('button'), { type: 'button', textContent: `Add ${entry.name}…` });
+  use.addEventListener('click', () => {
+    ui.packKind.value = entry.id;
+    ui.packUrl.focus();
+    ui.importStatus.textContent = `Give the address of your copy of ${entry.name} (${entry.repository}) and press "Add from address", or pick its folder.`;
+  });
+  li.append(
+    Object.assign(document.createElement('strong'), { textContent: entry.name }),
+    Object.assign(document.createElement('span'), { textContent: ` — ${entry.description} About ${formatBytes(entry.approxBytes)}. Layout: ${entry.layout.join(', ')}.` }),
+    use,
+  );
+  ui.catalog.append(li);
+}
+
+/** Make a freshly added pack the active one and load it. */
+async function useAdded(pack: PackRecord, how: string): Promise<void> {
+  ui.importStatus.textContent = `Added "${pack.manifest.name}" (${pack.manifest.files.length} files, ${how}). It is now the active model.`;
+  localStorage.setItem(ACTIVE_KEY, pack.id);
+  await loadModel();
+}
+
+ui.urlForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const url = ui.packUrl.value.trim();
+  if (!url) {
+    ui.importStatus.textContent = 'Give the address of a model folder first.';
+    return;
+  }
+  const entry = CATALOG.find((e) => e.id === ui.packKind.value);
+  clearError();
+  ui.importStatus.textContent = 'Reading the model\'s files…';
+  models.addFromUrl(url, entry).then((pack) => useAdded(pack, 'downloaded and checked'), (e: unknown) => {
+    const err = PocketError.from(e);
+    ui.importStatus.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : `Not added: ${err.message}`;
+  });
+});
+
 async function importFiles(files: readonly LocalFile[]): Promise<void> {
   if (!files.length) return;
   clearError();
   ui.importStatus.textContent = `Importing ${files.length} files…`;
   try {
-    const pack = await models.importFolder(files);
-    ui.importStatus.textContent = `Added "${pack.manifest.name}" (${pack.manifest.files.length} files, checked). It is now the active model.`;
-    localStorage.setItem(ACTIVE_KEY, pack.id);
-    await loadModel();
+    const entry = CATALOG.find((e) => e.id === ui.packKind.value);
+    await useAdded(await models.importFolder(files, entry), 'checked');
   } catch (e) {
     const err = PocketError.from(e);
     ui.importStatus.textContent = err.code === 'aborted' ? 'Import cancelled.' : `Not added: ${err.message}`;

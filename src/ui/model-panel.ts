@@ -5,7 +5,9 @@ import { PocketError } from '../core/errors';
 import { ChunkStore, type PackRecord } from '../store/chunk-store';
 import { formatBytes } from '../store/download';
 import { importLocalPack, type LocalFile } from '../store/local-import';
-import { folderUrl, inspectPack, installPack, storageSummary, type InstallProgress } from '../store/pack-store';
+import type { LayoutHints } from '../store/diffusers-layout';
+import { folderUrl, inspectPack, installManifest, installPack, storageSummary, type InstallOptions, type InstallProgress } from '../store/pack-store';
+import { addPackFromUrl } from '../store/remote-pack';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -59,10 +61,17 @@ export class ModelPanel {
         ? `Part of "${stored.manifest.name}" is missing from this device and it is offline. Connect once and press Retry: only the missing part is downloaded.`
         : 'The model has not been downloaded to this device yet, and it is offline. Connect once to download it; after that the app works offline.');
     }
+    // A pack whose manifest came from a repository layout resumes from its stored manifest.
+    if (stored?.layout) return this.install(abs, (opts) => installManifest(stored.manifest, stored.source, this.store, opts, true));
     return this.install(abs);
   }
 
-  private async install(source: string): Promise<PackRecord> {
+  /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
+  addFromUrl(url: string, hints?: Partial<LayoutHints>): Promise<PackRecord> {
+    return this.install(url, (opts) => addPackFromUrl(url, this.store, { ...opts, relativeTo: location.href, ...(hints ? { hints } : {}) }));
+  }
+
+  private async install(source: string, run: (opts: InstallOptions) => Promise<PackRecord> = (opts) => installPack(source, this.store, opts)): Promise<PackRecord> {
     // Asked for, not awaited: some browsers show a prompt, and the download need not wait for it.
     void navigator.storage?.persist?.().then((granted) => {
       this.el.persist.textContent = granted ? 'Persistent storage granted: the browser will not evict the models under storage pressure.' : 'Persistent storage was not granted: under storage pressure the browser may evict models (the app then offers a repair).';
@@ -74,7 +83,7 @@ export class ModelPanel {
     this.el.retry.hidden = true;
     this.el.cancel.disabled = false;
     try {
-      return await installPack(source, this.store, {
+      return await run({
         signal: this.download.signal,
         storage: navigator.storage,
         onProgress: (p) => this.showProgress(p),
@@ -112,7 +121,7 @@ export class ModelPanel {
   }
 
   /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */
-  async importFolder(files: readonly LocalFile[]): Promise<PackRecord> {
+  async importFolder(files: readonly LocalFile[], hints?: Partial<LayoutHints>): Promise<PackRecord> {
     this.download = new AbortController();
     this.el.box.hidden = false;
     this.el.box.dataset.state = 'importing';
@@ -122,6 +131,7 @@ export class ModelPanel {
     this.el.retry.hidden = true;
     try {
       return await importLocalPack(files, this.store, {
+        ...(hints ? { hints } : {}),
         signal: this.download.signal,
         storage: navigator.storage,
         onProgress: (p) => {

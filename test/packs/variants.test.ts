@@ -70,12 +70,13 @@ describe('fixture packs with real SD export signatures', () => {
     const has = (pred: (v: VariantInfo) => boolean) => VARIANTS.some(pred);
     expect(has((v) => v.floatType === 'float16') && has((v) => v.floatType === 'float32')).toBe(true);
     expect(has((v) => v.idsType === 'int64') && has((v) => v.idsType === 'int32')).toBe(true);
-    for (const t of ['int64', 'float32']) expect(has((v) => v.timestepType === t), t).toBe(true);
+    for (const t of ['int64', 'float32', 'float16']) expect(has((v) => v.timestepType === t), t).toBe(true);
     for (const s of ['[]', '[1]', '[batch]']) expect(has((v) => v.timestepShape === s), s).toBe(true);
     expect(has((v) => v.unetBatch === 2) && has((v) => v.unetBatch === null) && has((v) => v.unetBatch === 1)).toBe(true);
     expect(has((v) => v.latent === 64) && has((v) => v.width === 768) && has((v) => v.width === 1024)).toBe(true);
     expect(has((v) => v.external === 'weights.pb') && has((v) => v.external === 'model.onnx_data')).toBe(true);
     expect(has((v) => !v.manifest)).toBe(true);
+    expect(has((v) => v.predictionType === 'v_prediction') && has((v) => v.predictionType === 'epsilon')).toBe(true);
   });
 
   it.each(VARIANTS.map((v) => [v.name, v] as const))('%s: imports, loads, adapts and draws an image of the asked size', async (_name, v) => {
@@ -112,14 +113,15 @@ describe('fixture packs with real SD export signatures', () => {
     expect(Buffer.compare(Buffer.from(again.pixels), Buffer.from(r.pixels))).toBe(0);
   });
 
-  it('writes a layout-only folder\'s manifest from its configs (SD 2.1-base: OpenCLIP pad id 0, v-prediction, DDIM)', async () => {
-    const { files } = packRoot(pickFolder(join(FIXTURES, 'sd21-base')));
+  it('writes a layout-only folder\'s manifest from its configs (SD 2.1 768-v: OpenCLIP pad id 0, v-prediction, 768 native)', async () => {
+    const { files } = packRoot(pickFolder(join(FIXTURES, 'sd21-768-v')));
     files.delete('manifest.json');
     const m = await manifestFromLayout(blobLayoutReader(files), { id: 'x', name: 'x' });
     expect(m.architecture).toBe('stable-diffusion-2');
     expect(m.tokenizer).toEqual({ maxLength: 77, bosTokenId: 49406, eosTokenId: 49407, padTokenId: 0 });
     expect(m.scheduler).toMatchObject({ prediction_type: 'v_prediction', beta_schedule: 'scaled_linear', steps_offset: 1 });
-    expect(m.defaults.scheduler).toBe('ddim');
+    expect(m.defaults.scheduler).toBe('euler');
+    expect([m.image.defaultWidth, m.image.defaultHeight]).toEqual([768, 768]);
     expect(m.files.map((f) => f.role).sort()).toEqual(['external_data', 'scheduler_config', 'text_encoder', 'tokenizer_merges', 'tokenizer_vocab', 'unet', 'vae_decoder']);
   });
 

@@ -6,6 +6,7 @@ import type { PackManifest } from '../../src/store/manifest';
 
 export interface ServedRequest {
   readonly path: string;
+  readonly method: string;
   readonly range: string | null;
   readonly ifRange: string | null;
   status: number;
@@ -62,7 +63,8 @@ export class FakePackServer {
   readonly requests: ServedRequest[] = [];
   misbehave: Misbehaviour = {};
 
-  constructor(readonly base: string, readonly manifest: PackManifest, readonly files: Map<string, Uint8Array>) {}
+  /** manifest null: a repository layout (no manifest.json; HEAD gives each file's size). */
+  constructor(readonly base: string, readonly manifest: PackManifest | null, readonly files: Map<string, Uint8Array>) {}
 
   fileRequests(): ServedRequest[] {
     return this.requests.filter((r) => r.path !== 'manifest.json');
@@ -72,15 +74,22 @@ export class FakePackServer {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const path = url.href.slice(this.base.length);
     const headers = new Headers(init?.headers);
-    const req: ServedRequest = { path, range: headers.get('Range'), ifRange: headers.get('If-Range'), status: 0, bytesSent: 0 };
+    const req: ServedRequest = { path, method: init?.method ?? 'GET', range: headers.get('Range'), ifRange: headers.get('If-Range'), status: 0, bytesSent: 0 };
     this.requests.push(req);
     if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError');
-    if (path === 'manifest.json') {
+    if (path === 'manifest.json' && this.manifest) {
       req.status = 200;
       return new Response(JSON.stringify(this.manifest), { status: 200, headers: { 'Content-Type': 'application/json' } });
     }
     const real = this.files.get(path);
-    if (!real) return new Response('not found', { status: 404 });
+    if (!real) {
+      req.status = 404;
+      return new Response('not found', { status: 404 });
+    }
+    if (init?.method === 'HEAD') {
+      req.status = 200;
+      return new Response(null, { status: 200, headers: { 'Content-Length': String(real.length), 'Accept-Ranges': 'bytes' } });
+    }
     const forced = this.misbehave.status?.get(path);
     if (forced) {
       req.status = forced;

@@ -47,6 +47,7 @@ class Variant:
     defaults: dict = field(default_factory=dict)
     manifest: bool = True  # write the app's manifest.json; False: only the diffusers layout
     pooler_first: bool = False  # text encoder lists pooler_output before last_hidden_state
+    sample_size: int = 64  # unet/config.json's latent size: 64 -> 512 px native, 96 -> 768
 
 
 SD_SCHEDULER = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
@@ -62,11 +63,16 @@ VARIANTS = [
             "tensors, UNet weights in unet/model.onnx_data; diffusers layout only (no manifest.json)", 768, "float16",
             "int64", "int64", "[1]", None, None, "model.onnx_data",
             scheduler={"_class_name": "PNDMScheduler", **SD_SCHEDULER}, manifest=False),
-    # SD 2.1-base: OpenCLIP text encoder (1024 wide, pad id 0), v-prediction
-    Variant("sd21-base", "SD 2.1-base: 1024-wide OpenCLIP embeddings, pad token '!' (id 0), v-prediction, int64 "
-            "timestep []", 1024, "float32", "int32", "int64", "[]", None, None, "weights.pb", pad_token="!",
-            prediction_type="v_prediction",
-            scheduler={"_class_name": "DDIMScheduler", **SD_SCHEDULER, "prediction_type": "v_prediction"}),
+    # SD 2.1-base: OpenCLIP text encoder (1024 wide, pad id 0), ε-prediction at 512
+    Variant("sd21-base", "SD 2.1-base: 1024-wide OpenCLIP embeddings, pad token '!' (id 0), int64 timestep [], DDIM",
+            1024, "float32", "int32", "int64", "[]", None, None, "weights.pb", pad_token="!",
+            scheduler={"_class_name": "DDIMScheduler", **SD_SCHEDULER}),
+    # SD 2.1 (768-v): v-prediction at 768 px; a community fp16 export with a float16 timestep
+    Variant("sd21-768-v", "SD 2.1 768-v: v-prediction, native 768x768 (96x96 latents), fp16 with a float16 "
+            "timestep [batch]", 1024, "float16", "int32", "float16", "[batch]", None, None, "model.onnx_data",
+            pad_token="!", prediction_type="v_prediction", sample_size=96,
+            scheduler={"_class_name": "EulerDiscreteScheduler", **SD_SCHEDULER, "prediction_type": "v_prediction"},
+            defaults={"scheduler": "euler"}),
     # SD-Turbo: one step, no guidance, trailing timesteps
     Variant("sd-turbo", "SD-Turbo: 1024 wide, one step without guidance, trailing timesteps, static UNet batch 1",
             1024, "float32", "int32", "float32", "[1]", 1, None, None, pad_token="!",
@@ -127,7 +133,9 @@ def unet(v: Variant, rng: np.random.Generator) -> onnx.ModelProto:
     hw = (v.latent, v.latent) if v.latent else ("height", "width")
     t_dims = {"[]": [], "[1]": [1], "[batch]": [b]}[v.timestep_shape]
     nodes = [
-        helper.make_node("Conv", ["sample", "conv_w", "conv_b"], ["conv"], pads=[1, 1, 1, 1]),
+        # Attributes spelled out as torch.onnx.export writes them (onnxruntime-web's WebGPU Conv needs dilations).
+        helper.make_node("Conv", ["sample", "conv_w", "conv_b"], ["conv"], pads=[1, 1, 1, 1], kernel_shape=[3, 3],
+                         strides=[1, 1], dilations=[1, 1], group=1),
         helper.make_node("ReduceMean", ["encoder_hidden_states"], ["ctx_mean"], axes=[1], keepdims=0),
         helper.make_node("MatMul", ["ctx_mean", "ctx_w"], ["ctx4"]),
         helper.make_node("Unsqueeze", ["ctx4", "axes23"], ["ctx"]),
@@ -154,7 +162,8 @@ def vae_decoder(v: Variant, rng: np.random.Generator) -> onnx.ModelProto:
     """latents -> 1x1 conv to 3*8*8 channels -> DepthToSpace(8) -> tanh: an image 8x the latent size."""
     f = v.float_type
     nodes = [
-        helper.make_node("Conv", ["latent_sample", "proj_w", "proj_b"], ["p"]),
+        helper.make_node("Conv", ["latent_sample", "proj_w", "proj_b"], ["p"], kernel_shape=[1, 1], strides=[1, 1],
+                         dilations=[1, 1], pads=[0, 0, 0, 0], group=1),
         helper.make_node("DepthToSpace", ["p"], ["px"], blocksize=8, mode="CRD"),
         helper.make_node("Tanh", ["px"], ["sample"]),
     ]
@@ -191,7 +200,7 @@ def write_variant(v: Variant, out: Path, tokenizer_dir: Path, seed: int = 0) -> 
     (out / "tokenizer" / "tokenizer_config.json").write_text(json.dumps({"model_max_length": SEQ, "pad_token": v.pad_token}))
     (out / "scheduler" / "scheduler_config.json").write_text(json.dumps(v.scheduler, indent=1))
     (out / "vae_decoder" / "config.json").write_text(json.dumps({"latent_channels": 4, "scaling_factor": 0.18215}))
-    (out / "unet" / "config.json").write_text(json.dumps({"sample_size": v.latent or 64, "in_channels": 4,
+    (out / "unet" / "config.json").write_text(json.dumps({"sample_size": v.latent or v.sample_size, "in_channels": 4,
                                                           "cross_attention_dim": v.width}))
     (out / "model_index.json").write_text(json.dumps({"_class_name": "OnnxStableDiffusionPipeline",
                                                       "scheduler": ["diffusers", v.scheduler["_class_name"]]}))
@@ -213,7 +222,7 @@ def write_variant(v: Variant, out: Path, tokenizer_dir: Path, seed: int = 0) -> 
                       "eosTokenId": vocab["<|endoftext|>"], "padTokenId": vocab[v.pad_token]},
         "vae": {"scalingFactor": 0.18215, "latentChannels": 4, "downscaleFactor": 8},
         "scheduler": {k: val for k, val in v.scheduler.items() if not k.startswith("_") and k not in ("skip_prk_steps", "clip_sample")},
-        "image": {"defaultWidth": 512, "defaultHeight": 512, "minSize": 256, "maxSize": 1024, "multipleOf": 8},
+        "image": {"defaultWidth": v.sample_size * 8, "defaultHeight": v.sample_size * 8, "minSize": 256, "maxSize": 1024, "multipleOf": 8},
         "defaults": {"steps": 20, "guidanceScale": 7.5, "scheduler": SCHEDULER_NAMES[v.scheduler["_class_name"]],
                      "negativePrompt": "", **v.defaults},
         "totalBytes": sum(x["size"] for x in files),
