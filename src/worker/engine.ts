@@ -1,6 +1,8 @@
 // The engine: a loaded model pack and the runtime it runs on. It lives in the worker (and in Node for
 // the command line); models load once and stay loaded across generations.
 import { PocketError } from '../core/errors';
+import { formatBytes } from '../core/format';
+import { largestWeight } from '../core/onnx-scan';
 import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../core/pipeline/networks';
 import type { ModelSession } from '../core/pipeline/model-session';
 import type { GenerateRequest } from '../core/pipeline/request';
@@ -36,6 +38,22 @@ function refuseHalfWithoutF16(session: ModelSession, role: string, runtime: Runt
     { fallback: `${what}, so it runs on WASM (CPU, in fp32): slower, but correct. An fp32 export of the model would run on this GPU.` });
 }
 
+/**
+ * A weight larger than the GPU can bind fails deep inside the runtime (or, on some drivers, returns
+ * zeros). Check before loading: WebGPU's maxStorageBufferBindingSize is often 128 MiB on phones, and
+ * SD 1.5's fp32 token embedding alone is 152 MB. Refused, "auto" falls back to WASM and says why.
+ */
+function refuseOversizeForGpu(model: Uint8Array, role: string, runtime: Runtime): void {
+  const gpu = runtime.capabilities.webgpu;
+  if (runtime.backend !== 'webgpu' || !gpu) return;
+  const limit = Math.min(gpu.maxBufferSize, gpu.maxStorageBufferBindingSize);
+  const biggest = largestWeight(model);
+  if (!biggest || biggest.gpuBytes <= limit) return;
+  const what = `the ${role.replace('_', ' ')}'s largest weight (${biggest.name || 'unnamed'}, ${formatBytes(biggest.gpuBytes)} on the GPU) is larger than this GPU's largest buffer (${formatBytes(limit)})`;
+  throw new PocketError('unsupported-feature', `This model does not fit this GPU: ${what}. Choose Auto or WASM to run it on the CPU, or use an export with smaller (e.g. fp16 or split) weights.`,
+    { fallback: `${what}, so it runs on WASM (CPU).` });
+}
+
 export class Engine {
   private constructor(
     readonly manifest: PackManifest,
@@ -69,7 +87,9 @@ export class Engine {
     try {
       const session = async (role: 'text_encoder' | 'unet' | 'vae_decoder', gpuOutputs: string[] = []) => {
         const external = await Promise.all(externalDataFor(manifest, role).map(async (x) => ({ path: x.name, data: await read(x.file.path) })));
-        const s = await runtime.createSession(await read(fileFor(manifest, role).path), role.replace('_', ' '), gpuOutputs, external);
+        const bytes = await read(fileFor(manifest, role).path);
+        refuseOversizeForGpu(bytes, role, runtime);
+        const s = await runtime.createSession(bytes, role.replace('_', ' '), gpuOutputs, external);
         sessions.push(s);
         refuseHalfWithoutF16(s, role, runtime);
         return s;

@@ -145,3 +145,28 @@ describe('fixture packs with real SD export signatures', () => {
     expect((err as PocketError).message).toContain('it has no tokenizer/merges.txt');
   });
 });
+
+describe('GPU buffer limits, checked before loading', () => {
+  /** A WebGPU adapter (the true boundary) with small limits and no shader-f16. */
+  const smallGpu = (bytes: number) => ({
+    requestAdapter: async () => ({ features: { has: () => false }, limits: { maxBufferSize: bytes, maxStorageBufferBindingSize: bytes }, info: { vendor: 'test', architecture: 'small' } }),
+  });
+  const wasm = () => readFile(resolve(REPO, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
+  const reader = (name: string) => (p: string) => readFile(join(FIXTURES, name, p));
+
+  it('Auto falls back to WASM when a weight exceeds the GPU\'s largest buffer, and says which', async () => {
+    const engine = await Engine.load(reader('sd21-base'), { backend: 'auto', gpu: smallGpu(1024 * 1024), wasmBinary: await wasm(), numThreads: 1 });
+    engines.push(engine);
+    expect(engine.runtime.backend).toBe('wasm');
+    expect(engine.info.fallbackReason).toBe("the text encoder's largest weight (token_embedding, 3.9 MB on the GPU) is larger than this GPU's largest buffer (1.0 MB), so it runs on WASM (CPU).");
+    const r = await engine.generate({ prompt: 'a cat', steps: 1, width: 256, height: 256, seed: 1 });
+    expect(r.width).toBe(256);
+  });
+
+  it('WebGPU chosen explicitly: refused with what does not fit and what to do', async () => {
+    const err = await Engine.load(reader('sd21-base'), { backend: 'webgpu', gpu: smallGpu(2 * 1024 * 1024), wasmBinary: await wasm(), numThreads: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PocketError);
+    expect((err as PocketError).code).toBe('unsupported-feature');
+    expect((err as PocketError).message).toMatch(/^This model does not fit this GPU: .*token_embedding, 3.9 MB.*2.0 MB.*Choose Auto or WASM/);
+  });
+});
