@@ -68,3 +68,17 @@ test('on a GPU without shader-f16, an fp16 model runs on WASM in fp32 and the ap
   expect(Math.max(...pixels.filter((_, i) => i % 4 === 0))).toBeGreaterThan(0);
   await expect(page.locator('#error')).toBeHidden();
 });
+
+test('low-memory mode loads one network at a time, is remembered, and draws the same picture', async ({ app, page }) => {
+  const settings = { backend: 'wasm' as const, steps: 3, width: 256, height: 256, seed: 3, prompt: 'a red circle on a blue background' };
+  const before = await app.generate(settings);
+  await page.locator('#low-memory').check();
+  await expect(page.locator('#model-status')).toContainText('ready on WASM');
+  await page.locator('#device summary').click();
+  await expect(page.locator('#device-report')).toContainText('one network loaded at a time (low memory)');
+  const after = await app.generate();
+  expect(after.pixels).toEqual(before.pixels);
+  await page.reload();
+  await app.ready();
+  await expect(page.locator('#low-memory')).toBeChecked();
+});

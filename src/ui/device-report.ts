@@ -13,6 +13,7 @@ export async function renderDeviceReport(list: HTMLElement, loaded: LoadedReply)
     ['shader-f16', c.webgpu ? (c.webgpu.shaderF16 ? 'yes' : 'no (fp16 models cannot run on WebGPU here)') : '—'],
     ['Max buffer size', c.webgpu ? formatBytes(c.webgpu.maxBufferSize) : '—'],
     ['Max storage binding', c.webgpu ? formatBytes(c.webgpu.maxStorageBufferBindingSize) : '—'],
+    ['Memory mode', loaded.lowMemory ? 'one network loaded at a time (low memory)' : 'all three networks stay loaded'],
     ['WASM threads', `${c.wasmThreads} of ${c.hardwareConcurrency} cores`],
     ['Cross-origin isolated', c.crossOriginIsolated ? 'yes (WASM threads allowed)' : 'no (WASM runs single-threaded)'],
     ['Storage', space.quota ? `${formatBytes(space.usage)} used of ${formatBytes(space.quota)}${space.persisted ? ', persistent' : ''}` : 'not reported'],

@@ -47,6 +47,7 @@ const ui = {
   preview: $<HTMLCanvasElement>('preview'),
   previewVae: $<HTMLInputElement>('preview-vae'),
   tiledVae: $<HTMLInputElement>('tiled-vae'),
+  lowMemory: $<HTMLInputElement>('low-memory'),
   scheduler: $<HTMLSelectElement>('scheduler'),
   backend: $<HTMLSelectElement>('backend'),
   generate: $<HTMLButtonElement>('generate'),
@@ -190,7 +191,7 @@ async function loadModel(): Promise<void> {
     if (seq !== loadSeq) return;
     void models.refresh();
     ui.status.textContent = 'Loading the model…';
-    const reply = await engine.load(pack.id, ui.backend.value as BackendChoice);
+    const reply = await engine.load(pack.id, ui.backend.value as BackendChoice, ui.lowMemory.checked);
     if (seq !== loadSeq) return;
     loaded = reply;
     const { limits, defaults } = reply;
@@ -414,6 +415,14 @@ const savedBackend = localStorage.getItem(BACKEND_KEY);
 if (savedBackend && [...ui.backend.options].some((o) => o.value === savedBackend)) ui.backend.value = savedBackend;
 ui.backend.addEventListener('change', () => {
   localStorage.setItem(BACKEND_KEY, ui.backend.value);
+  void loadModel();
+});
+// Low-memory mode: remembered; on by default where the browser reports 4 GB of memory or less.
+const LOW_MEMORY_KEY = 'pocket-diffusion.low-memory';
+const deviceMemory = (navigator as { deviceMemory?: number }).deviceMemory;
+ui.lowMemory.checked = (localStorage.getItem(LOW_MEMORY_KEY) ?? String(deviceMemory !== undefined && deviceMemory <= 4)) === 'true';
+ui.lowMemory.addEventListener('change', () => {
+  localStorage.setItem(LOW_MEMORY_KEY, String(ui.lowMemory.checked));
   void loadModel();
 });
 ui.seedMode.addEventListener('change', () => { ui.seed.readOnly = ui.seedMode.value === 'random'; });

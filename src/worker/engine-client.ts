@@ -50,8 +50,8 @@ export class EngineClient {
   }
 
   /** Load a pack that is stored on the device (see src/store) on the chosen backend. */
-  async load(packId: string, backend: BackendChoice): Promise<LoadedReply> {
-    const reply = await this.send({ id: this.nextId++, type: 'load', packId, backend });
+  async load(packId: string, backend: BackendChoice, lowMemory = false): Promise<LoadedReply> {
+    const reply = await this.send({ id: this.nextId++, type: 'load', packId, backend, lowMemory });
     if (reply.type !== 'loaded') throw new PocketError('internal', `unexpected reply ${reply.type}`);
     return reply.info;
   }

@@ -42,15 +42,15 @@ function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-async function load(packId: string, backend: BackendChoice): Promise<Engine> {
-  const key = `${packId}|${backend}`;
+async function load(packId: string, backend: BackendChoice, lowMemory: boolean): Promise<Engine> {
+  const key = `${packId}|${backend}|${lowMemory}`;
   if (engine && loadedKey === key) return engine;
   await engine?.dispose();
   engine = undefined;
   // The weights come from IndexedDB, where the page's download put them verified: no network request.
   const read = storedPackReader(new ChunkStore(), packId);
   // onnxruntime-web's .mjs/.wasm are self-hosted under /ort/ (scripts/copy-ort.mjs).
-  engine = await Engine.load(read, { backend, wasmPaths: new URL(`${import.meta.env.BASE_URL}ort/`, self.location.href).href });
+  engine = await Engine.load(read, { backend, wasmPaths: new URL(`${import.meta.env.BASE_URL}ort/`, self.location.href).href }, { releaseBetweenStages: lowMemory });
   loadedKey = key;
   return engine;
 }
@@ -64,7 +64,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     case 'load':
       queue = queue.then(async () => {
         try {
-          const e = await load(msg.packId, msg.backend);
+          const e = await load(msg.packId, msg.backend, msg.lowMemory === true);
           const m = e.manifest;
           post({
             id: msg.id, type: 'loaded',

@@ -21,6 +21,8 @@ export interface LoadedInfo {
   readonly loadMs: number;
   /** Why "auto" ended up on WASM although WebGPU was there, if it did. */
   readonly fallbackReason?: string;
+  /** One network in memory at a time (EngineOptions.releaseBetweenStages). */
+  readonly lowMemory: boolean;
 }
 
 /**
@@ -54,6 +56,45 @@ function refuseOversizeForGpu(model: Uint8Array, role: string, runtime: Runtime)
     { fallback: `${what}, so it runs on WASM (CPU).` });
 }
 
+type Role = 'text_encoder' | 'unet' | 'vae_decoder';
+
+export interface EngineOptions {
+  /**
+   * Phone-class memory: keep one network in memory at a time (text encoder → encode → release → UNet →
+   * denoise → release → VAE decoder). The peak is the largest network instead of all three; the price
+   * is creating each session again in every run.
+   */
+  readonly releaseBetweenStages?: boolean;
+}
+
+/** A session that can be released between runs and is created again (from the pack's bytes) when run. */
+class StagedSession implements ModelSession {
+  readonly inputs: ModelSession['inputs'];
+  readonly outputs: ModelSession['outputs'];
+  private session: ModelSession | undefined;
+
+  constructor(first: ModelSession, private readonly open: () => Promise<ModelSession>) {
+    this.inputs = first.inputs;
+    this.outputs = first.outputs;
+    this.session = first;
+  }
+
+  async run(feeds: Parameters<ModelSession['run']>[0], keepOnDevice?: readonly string[]): ReturnType<ModelSession['run']> {
+    this.session ??= await this.open();
+    return this.session.run(feeds, keepOnDevice);
+  }
+
+  async park(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.release();
+  }
+
+  release(): Promise<void> {
+    return this.park();
+  }
+}
+
 export class Engine {
   private constructor(
     readonly manifest: PackManifest,
@@ -63,35 +104,48 @@ export class Engine {
     readonly info: LoadedInfo,
   ) {}
 
-  static async load(read: PackReader, runtimeOptions: RuntimeOptions): Promise<Engine> {
+  static async load(read: PackReader, runtimeOptions: RuntimeOptions, options: EngineOptions = {}): Promise<Engine> {
     try {
-      return await Engine.loadOn(read, runtimeOptions);
+      return await Engine.loadOn(read, runtimeOptions, options);
     } catch (e) {
       const err = PocketError.from(e);
       // "auto" means: the fastest backend that works. If WebGPU could not take the model, use WASM.
       if (runtimeOptions.backend !== 'auto' || err.code === 'bad-request') throw err;
-      const engine = await Engine.loadOn(read, { ...runtimeOptions, backend: 'wasm' });
+      const engine = await Engine.loadOn(read, { ...runtimeOptions, backend: 'wasm' }, options);
       return new Engine(engine.manifest, engine.runtime, engine.models, engine.sessions, { ...engine.info, fallbackReason: String(err.detail?.fallback ?? err.message) });
     }
   }
 
-  private static async loadOn(read: PackReader, runtimeOptions: RuntimeOptions): Promise<Engine> {
+  private static async loadOn(read: PackReader, runtimeOptions: RuntimeOptions, options: EngineOptions): Promise<Engine> {
     const t0 = performance.now();
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await read('manifest.json'))));
     const runtime = await createRuntime(runtimeOptions);
     const text = (b: Uint8Array) => new TextDecoder().decode(b);
     const tokenizer = new ClipTokenizer(JSON.parse(text(await read(fileFor(manifest, 'tokenizer_vocab').path))),
       text(await read(fileFor(manifest, 'tokenizer_merges').path)), manifest.tokenizer);
-    const onGpu = runtime.backend === 'webgpu';
+    const staged = options.releaseBetweenStages === true;
+    // Embeddings stay on the GPU only while the text encoder's session lives.
+    const onGpu = runtime.backend === 'webgpu' && !staged;
     const sessions: ModelSession[] = [];
+    const stages = new Map<string, StagedSession>();
     try {
-      const session = async (role: 'text_encoder' | 'unet' | 'vae_decoder', gpuOutputs: string[] = []) => {
+      const open = async (role: Role, gpuOutputs: string[]) => {
         const external = await Promise.all(externalDataFor(manifest, role).map(async (x) => ({ path: x.name, data: await read(x.file.path) })));
         const bytes = await read(fileFor(manifest, role).path);
         refuseOversizeForGpu(bytes, role, runtime);
-        const s = await runtime.createSession(bytes, role.replace('_', ' '), gpuOutputs, external);
-        sessions.push(s);
+        return runtime.createSession(bytes, role.replace('_', ' '), gpuOutputs, external);
+      };
+      const session = async (role: Role, gpuOutputs: string[] = []) => {
+        let s = await open(role, gpuOutputs);
         refuseHalfWithoutF16(s, role, runtime);
+        if (staged) {
+          const st = new StagedSession(s, () => open(role, gpuOutputs));
+          stages.set(role, st);
+          // Released before the next network loads, so even loading holds one network at a time.
+          await st.park();
+          s = st;
+        }
+        sessions.push(s);
         return s;
       };
       const textEncoder = new TextEncoderNet(await session('text_encoder', onGpu ? ['last_hidden_state'] : []));
@@ -106,8 +160,10 @@ export class Engine {
         latentChannels: manifest.vae.latentChannels,
         embeddingsOnDevice: onGpu,
         limits: fixed ? { ...limits, fixed: [fixed[1] * 8, fixed[0] * 8] } : limits,
+        ...(staged ? { afterStage: (stage: Role) => stages.get(stage)!.park() } : {}),
       };
-      const info = { packId: manifest.id, backend: runtime.backend, capabilities: runtime.capabilities, loadMs: performance.now() - t0 };
+
+      const info = { packId: manifest.id, backend: runtime.backend, capabilities: runtime.capabilities, loadMs: performance.now() - t0, lowMemory: staged };
       return new Engine(manifest, runtime, models, sessions, info);
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release()));

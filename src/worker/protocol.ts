@@ -9,7 +9,8 @@ import type { BackendChoice } from '../runtime/capabilities';
 import type { LoadedInfo } from './engine';
 
 export type ToWorker =
-  | { readonly id: number; readonly type: 'load'; readonly packId: string; readonly backend: BackendChoice }
+  /** lowMemory: one network in memory at a time (released between stages, created again each run). */
+  | { readonly id: number; readonly type: 'load'; readonly packId: string; readonly backend: BackendChoice; readonly lowMemory?: boolean }
   /** preview 'vae': a full VAE decode every few steps instead of the fast linear preview (slower). */
   | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest; readonly preview?: 'fast' | 'vae'; readonly tiledVae?: boolean }
   | { readonly id: number; readonly type: 'cancel'; readonly target: number };

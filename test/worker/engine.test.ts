@@ -65,3 +65,29 @@ describe('Engine with the shapes pack', () => {
     expect((err as PocketError).message).toMatch(/256 to 768/);
   });
 });
+
+describe('Engine in low-memory mode (one network loaded at a time)', () => {
+  it('opens each network when its stage starts and releases it after: same pixels, every file read again each run', async () => {
+    const reads = new Map<string, number>();
+    const wasm = await readFile(resolve(REPO, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
+    const low = await Engine.load((p) => {
+      reads.set(p, (reads.get(p) ?? 0) + 1);
+      return readFile(resolve(BUILTIN_PACK, p));
+    }, { backend: 'wasm', wasmBinary: wasm, numThreads: 1 }, { releaseBetweenStages: true });
+    try {
+      expect(low.info.lowMemory).toBe(true);
+      const req = { prompt: 'a yellow star on a black background', steps: 3, width: 256, height: 256, seed: 5, scheduler: 'ddim' };
+      const onnx = ['text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx'];
+      expect(onnx.map((p) => reads.get(p))).toEqual([1, 1, 1]);
+      const a = await low.generate(req);
+      expect(onnx.map((p) => reads.get(p))).toEqual([2, 2, 2]);
+      const b = await low.generate(req);
+      expect(onnx.map((p) => reads.get(p))).toEqual([3, 3, 3]);
+      const kept = await engine.generate(req);
+      expect(Buffer.compare(Buffer.from(a.pixels), Buffer.from(kept.pixels))).toBe(0);
+      expect(Buffer.compare(Buffer.from(b.pixels), Buffer.from(kept.pixels))).toBe(0);
+    } finally {
+      await low.dispose();
+    }
+  });
+});

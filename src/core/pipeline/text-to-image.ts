@@ -24,6 +24,11 @@ export interface PipelineModels {
   /** Keep the text embeddings on the accelerator for the whole denoising loop. */
   readonly embeddingsOnDevice?: boolean;
   readonly latentChannels?: number;
+  /**
+   * Called when a network's part of the run is over (low-memory mode releases its session there, so
+   * only one network is in memory at a time: text encoder → UNet → VAE decoder).
+   */
+  readonly afterStage?: (stage: 'text_encoder' | 'unet' | 'vae_decoder') => Promise<void>;
 }
 
 export interface Progress {
@@ -96,6 +101,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     : [Array.from({ length: unet.batchFor(1) }, () => cond.ids)];
   const contexts: Tensor[] = [];
   for (const b of batches) contexts.push(await models.textEncoder.encode(b, onDevice));
+  await models.afterStage?.('text_encoder');
   const t2 = performance.now();
   try {
     checkAbort();
@@ -142,9 +148,11 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
       }
     }
     checkAbort();
+    await models.afterStage?.('unet');
 
     const v0 = performance.now();
     const pixels = await decodeLatents(models, latents, [dims[1]!, dims[2]!, dims[3]!], options.vaeTiles);
+    await models.afterStage?.('vae_decoder');
     const v1 = performance.now();
     return {
       pixels, width: req.width, height: req.height, request: req,
