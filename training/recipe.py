@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shapes import train  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_STEPS = {"clip": train.CLIP_STEPS, "vae": 6000, "unet": 12000}
+DEFAULT_STEPS = {"clip": train.CLIP_STEPS, "vae": 6000, "unet": train.PHASES[-1][1]}
 
 
 def main() -> None:

@@ -304,6 +304,33 @@ def pyramid_noise(shape: tuple[int, ...], rng: np.random.Generator, device: str)
 
 # The text encoder starts from the CLIP stage and fine-tunes at a tenth of the UNet's learning rate.
 TEXT_LR_SCALE = 0.1
+# The first BASE_STEPS follow one warm-up + cosine schedule. Then continuation phases, each a learning-
+# rate restart (warm-up 200, cosine to 10 %): (first step, end step, peak LR). From BASE_STEPS on, half
+# of each batch's timesteps are drawn from the noisy half of the schedule (t >= HIGH_NOISE_FROM), where
+# the layout and the object's colour are decided (measured on 48 held-in prompts at 256 px, DDIM 20
+# steps: object colour 8 % at step 12,000, 25 % at 18,000).
+BASE_STEPS = 12000
+PHASES = ((12000, 18000, 2e-4), (18000, 24000, 1.5e-4))
+HIGH_NOISE_FRAC = 0.5
+HIGH_NOISE_FROM = 500
+
+
+def learning_rate(step: int, steps: int) -> float:
+    for start, end, peak in PHASES:
+        if start <= step < end:
+            k = step - start
+            return peak * min(1.0, (k + 1) / 200) * (0.5 * (1 + math.cos(math.pi * k / (end - start))) * 0.9 + 0.1)
+    base = min(steps, BASE_STEPS)
+    return 4e-4 * min(1.0, (step + 1) / 300) * (0.5 * (1 + math.cos(math.pi * step / base)) * 0.9 + 0.1)
+
+
+def sample_timesteps(step: int, n: int, rng: np.random.Generator, device: str) -> torch.Tensor:
+    if step < BASE_STEPS:
+        return torch.randint(0, NUM_TRAIN_TIMESTEPS, (n,), device=device)
+    high = torch.from_numpy(rng.random(n) < HIGH_NOISE_FRAC)
+    t = torch.where(high, torch.from_numpy(rng.integers(HIGH_NOISE_FROM, NUM_TRAIN_TIMESTEPS, n)),
+                    torch.from_numpy(rng.integers(0, NUM_TRAIN_TIMESTEPS, n)))
+    return t.to(device)
 
 
 def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels: int = 16 * 32 * 32) -> int:
@@ -341,9 +368,8 @@ def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels
     abar = alphas_cumprod().to(device)
     deadline = Deadline(minutes)
     step, t0, hist = start, time.time(), []
-    warmup = 300
     while step < steps and not deadline.passed():
-        lr = 4e-4 * min(1.0, (step + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * step / steps)) * 0.9 + 0.1)
+        lr = learning_rate(step, steps)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
         rng = np.random.default_rng(SEED * 31 + step)
@@ -355,7 +381,7 @@ def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels
         ids = ids_all[idx].clone()
         drop = torch.from_numpy(rng.random(n) < 0.1)  # caption dropout for classifier-free guidance
         ids[drop] = empty
-        t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (n,), device=device)
+        t = sample_timesteps(step, n, rng, device)
         pyramid = PYRAMID_STEPS[0] <= step < PYRAMID_STEPS[1]
         white = pyramid_noise(tuple(x0.shape), rng, device) if pyramid else torch.randn_like(x0)
         noise = white + OFFSET_NOISE * torch.randn(n, x0.shape[1], 1, 1, device=device)
