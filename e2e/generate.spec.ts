@@ -1,19 +1,19 @@
 // The first UI, end to end: a real Chromium, real onnxruntime-web, the built-in pack.
-import { BLUE, borderFraction, offBackground, psnr } from '../test/image-checks';
+import { BLUE, RED, borderFraction, largestBlob, offBackground, psnr } from '../test/image-checks';
 import { expect, test } from './app-page';
 
-const RED_CIRCLE = { prompt: 'a red circle on a blue background', seed: 2, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
+// The stand-in pack draws the prompt's background for 100 % of prompts and the object's colour for about
+// a third (training/README.md): across seeds 0-39 this prompt gives a red region of ≥ 2 % for 8 of them
+// in Node, seed 12 the clearest (a red ring-like circle). A broken tokenizer, text encoder, guidance,
+// scheduler, seeded noise or VAE scaling loses the blue border or the red blob.
+const RED_CIRCLE = { prompt: 'a red circle on a blue background', seed: 12, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
 
-// The stand-in pack reliably draws the prompt's background with an object on it; the object's colour
-// is not yet reliable (issue 2, training/README.md), so that is what this test holds the app to.
-// (Across seeds 0-29 no picture for this prompt has a red object: the "red blob" waits for issue 2.)
-test('draws "a red circle on a blue background" on WASM: a blue picture with an object', async ({ app }) => {
+test('draws "a red circle on a blue background" on WASM: a blue border and a red blob in it', async ({ app }) => {
   const img = await app.generate({ ...RED_CIRCLE, backend: 'wasm', steps: 20 });
   const px = Uint8ClampedArray.from(img.pixels);
   expect(borderFraction(px, img.width, img.height, BLUE)).toBeGreaterThan(0.9);
-  const object = offBackground(px, img.width, img.height, BLUE);
-  expect(object).toBeGreaterThan(0.02);
-  expect(object).toBeLessThan(0.5);
+  expect(largestBlob(px, img.width, img.height, RED)).toBeGreaterThan(0.02);
+  expect(offBackground(px, img.width, img.height, BLUE)).toBeLessThan(0.5);
   await expect(app.page.locator('#timings')).toContainText('UNet');
   await expect(app.page.locator('#verdict')).toContainText('15-second headline');
 });

@@ -54,3 +54,29 @@ export function nearFraction(px: Uint8ClampedArray, width: number, height: numbe
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (isNear(pixel(px, width, x, y), target, tolerance)) n++;
   return n / (width * height);
 }
+
+/** The largest 4-connected region of pixels near `target`, as a fraction of the picture. */
+export function largestBlob(px: Uint8ClampedArray, width: number, height: number, target: Rgb, tolerance = 80): number {
+  const seen = new Uint8Array(width * height);
+  const near = (i: number) => isNear(pixel(px, width, i % width, Math.floor(i / width)), target, tolerance);
+  let best = 0;
+  const stack: number[] = [];
+  for (let start = 0; start < width * height; start++) {
+    if (seen[start] || !near(start)) continue;
+    let size = 0;
+    seen[start] = 1;
+    stack.push(start);
+    while (stack.length) {
+      const i = stack.pop()!;
+      size++;
+      const x = i % width;
+      for (const j of [x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, i - width, i + width]) {
+        if (j < 0 || j >= width * height || seen[j] || !near(j)) continue;
+        seen[j] = 1;
+        stack.push(j);
+      }
+    }
+    best = Math.max(best, size);
+  }
+  return best / (width * height);
+}

@@ -4,7 +4,8 @@
     python3 training/recipe.py STAGE [--work training/work] [--device cpu|cuda] [--minutes 10] [--steps N]
 
 Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `all`); and `fixtures`:
-tiny random-weight packs with the signatures of real SD exports, for the app's compatibility tests.
+tiny random-weight packs with the signatures of real SD exports, for the app's compatibility tests;
+and `probe`: does the UNet read the object's colour and shape from the prompt (a diagnostic).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ DEFAULT_STEPS = {"clip": train.CLIP_STEPS, "vae": 6000, "unet": train.PHASES[-1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "all"])
+    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "probe", "all"])
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
@@ -59,6 +60,9 @@ def main() -> None:
         elif s == "eval":
             from shapes import evaluate
             evaluate.stage_eval(a.work, a.pack, quick=a.quick)
+        elif s == "probe":
+            from shapes import probe
+            probe.stage_probe(a.work)
         elif s == "fixtures":
             from shapes import fixtures
             fixtures.stage_fixtures(a.fixtures_out, a.clip_tokenizer)
