@@ -5,7 +5,8 @@
 import { PocketError } from '../core/errors';
 import { manifestFromLayout, slug, type LayoutHints, type LayoutReader } from './diffusers-layout';
 import type { ChunkStore, PackRecord } from './chunk-store';
-import { folderUrl, installManifest, installPack, type InstallOptions } from './pack-store';
+import type { PackManifest } from './manifest';
+import { fetchManifest, folderUrl, installManifest, type InstallOptions } from './pack-store';
 
 /**
  * The folder URL a pack's files live under. Accepts the folder itself, its manifest.json or
@@ -77,12 +78,14 @@ export interface AddFromUrlOptions extends InstallOptions {
 export async function addPackFromUrl(input: string, store: ChunkStore, opts: AddFromUrlOptions = {}): Promise<PackRecord> {
   const base = packBaseUrl(input, opts.relativeTo);
   opts.onProgress?.({ status: 'manifest', loaded: 0, total: 0, bytesPerSecond: 0, secondsLeft: null });
+  let own: PackManifest | undefined;
   try {
-    return await installPack(base, store, opts);
+    own = await fetchManifest(base, opts);
   } catch (e) {
     // Only "there is no manifest.json there" leads to the layout; anything else is reported as it is.
     if (!(e instanceof PocketError) || e.code !== 'network' || e.detail?.status !== 404) throw e;
   }
+  if (own) return installManifest(own, base, store, opts);
   const reader = httpLayoutReader(base, opts);
   const name = opts.hints?.name ?? (decodeURIComponent(new URL(base).pathname.split('/').filter(Boolean).slice(0, 2).join('/')) || base);
   const manifest = await manifestFromLayout(reader, {

@@ -132,8 +132,9 @@ function fillModelSelect(packs: readonly PackRecord[]): void {
   const options = packs.map((p) => new Option(p.manifest.name, p.source === builtinUrl ? BUILTIN_OPTION : p.id));
   if (!options.some((o) => o.value === BUILTIN_OPTION)) options.unshift(new Option('Shapes (built-in stand-in)', BUILTIN_OPTION));
   ui.model.replaceChildren(...options);
-  ui.model.value = URL_PACK ? '' : localStorage.getItem(ACTIVE_KEY) ?? BUILTIN_OPTION;
-  if (!ui.model.value) ui.model.value = BUILTIN_OPTION;
+  // With ?pack=, the list shows that pack (and is locked to it).
+  ui.model.value = URL_PACK ? packs.find((p) => p.source === folderOf(URL_PACK))?.id ?? '' : localStorage.getItem(ACTIVE_KEY) ?? BUILTIN_OPTION;
+  if (!ui.model.value && !URL_PACK) ui.model.value = BUILTIN_OPTION;
   ui.model.disabled = !!URL_PACK;
 }
 

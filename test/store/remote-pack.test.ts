@@ -13,7 +13,7 @@ import { CHUNK_BYTES, ChunkStore } from '../../src/store/chunk-store';
 import { inspectPack, readPackFile } from '../../src/store/pack-store';
 import { addPackFromUrl, packBaseUrl } from '../../src/store/remote-pack';
 import { REPO } from '../shared';
-import { FakePackServer } from './fake-pack-server';
+import { FakePackServer, makePack } from './fake-pack-server';
 
 const FIXTURE = resolve(REPO, 'test/fixtures/packs/sd21-base');
 const BASE = 'https://models.example/sd21/';
@@ -87,6 +87,20 @@ describe('addPackFromUrl on a repository layout', () => {
     const resumed = server.requests.filter((r) => r.path === big && r.method === 'GET');
     expect(resumed.at(-1)!.range).toBe(`bytes=${CHUNK_BYTES}-`);
     expect(record.manifest.files.find((f) => f.path === big)!.sha256).toBe(sha256(server.files.get(big)!));
+    expect((await inspectPack(store, record.manifest)).complete).toBe(true);
+  });
+
+  it('a folder with a manifest installs from it; a file missing there is reported, not mistaken for a layout', async () => {
+    const { manifest, files } = makePack('with-manifest', { 'text_encoder/model.onnx': 1000, 'unet/model.onnx': 3000, 'vae_decoder/model.onnx': 500, 'tokenizer/vocab.json': 100, 'tokenizer/merges.txt': 50 });
+    const server = new FakePackServer(BASE, manifest, files);
+    server.misbehave.status = new Map([['unet/model.onnx', 404]]);
+    const store = new ChunkStore(createStore(`remote-${n++}`, 'kv'));
+    const err = await addPackFromUrl(`${BASE}manifest.json`, store, { fetch: server.fetch }).catch((e: unknown) => e);
+    expect((err as PocketError).message).toContain('HTTP 404 for unet/model.onnx');
+    expect(server.requests.some((r) => r.path.startsWith('scheduler/') || r.method === 'HEAD')).toBe(false);
+    server.misbehave = {};
+    const record = await addPackFromUrl(BASE, store, { fetch: server.fetch });
+    expect(record.layout).toBeUndefined();
     expect((await inspectPack(store, record.manifest)).complete).toBe(true);
   });
 
