@@ -13,13 +13,10 @@ import { runComparison } from './compare';
 import { renderDeviceReport } from './device-report';
 import { loadCosts, recordRun } from './estimate';
 import { HistoryPanel } from './history';
-import { droppedFiles, pickedFiles } from './folder-files';
+import { AddModelPanel } from './add-model';
 import { ModelPanel } from './model-panel';
 import type { PackRecord } from '../store/chunk-store';
-import type { LocalFile } from '../store/local-import';
-import { inspectPack } from '../store/pack-store';
-import { CATALOG } from '../store/catalog';
-import { formatBytes } from '../core/format';
+import { folderUrl, inspectPack } from '../store/pack-store';
 import { setUpPwa } from './pwa';
 import type { LoadedReply, WireResult } from '../worker/protocol';
 
@@ -70,14 +67,6 @@ const ui = {
   compareGrid: $<HTMLDivElement>('compare-grid'),
   deviceReport: $<HTMLElement>('device-report'),
   model: $<HTMLSelectElement>('model'),
-  importFolder: $<HTMLInputElement>('import-folder'),
-  dropZone: $<HTMLDivElement>('drop-zone'),
-  importStatus: $<HTMLParagraphElement>('import-status'),
-  addModel: $<HTMLDetailsElement>('add-model'),
-  urlForm: $<HTMLFormElement>('url-form'),
-  packUrl: $<HTMLInputElement>('pack-url'),
-  packKind: $<HTMLSelectElement>('pack-kind'),
-  catalog: $<HTMLUListElement>('catalog'),
 };
 
 const engine = new EngineClient();
@@ -121,10 +110,7 @@ const models = new ModelPanel({
     models.offerDownload('Press Download to fetch it again.');
   },
   onListed: (packs) => fillModelSelect(packs),
-  onReimport: () => {
-    ui.addModel.open = true;
-    ui.importFolder.click();
-  },
+  onReimport: () => addPanel.pickFolder(),
 });
 
 function fillModelSelect(packs: readonly PackRecord[]): void {
@@ -138,10 +124,7 @@ function fillModelSelect(packs: readonly PackRecord[]): void {
   ui.model.disabled = !!URL_PACK;
 }
 
-function folderOf(source: string): string {
-  const u = new URL(source, location.href).href;
-  return u.endsWith('/') ? u : `${u}/`;
-}
+const folderOf = (source: string) => folderUrl(new URL(source, location.href).href);
 
 /** The stored pack to run: the one chosen in the Model list, or the built-in / `?pack=` one. */
 async function activePack(): Promise<PackRecord> {
@@ -213,7 +196,8 @@ async function loadModel(): Promise<void> {
     const fellBack = reply.fallbackReason ? ` WebGPU was not used: ${reply.fallbackReason}` : '';
     const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
     ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}${fellBack}`;
-    if (defaults.steps !== Number(ui.steps.value) && !ui.steps.dataset.touched) ui.steps.value = String(defaults.steps);
+    // A model's own defaults (SD-Turbo: 1 step, no guidance) unless the person set these.
+    if (!ui.steps.dataset.touched) ui.steps.value = String(defaults.steps);
     if (!ui.guidance.dataset.touched) ui.guidance.value = String(defaults.guidanceScale);
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
@@ -428,7 +412,7 @@ ui.lowMemory.addEventListener('change', () => {
 });
 ui.seedMode.addEventListener('change', () => { ui.seed.readOnly = ui.seedMode.value === 'random'; });
 for (const b of document.querySelectorAll<HTMLButtonElement>('[data-steps]')) {
-  b.addEventListener('click', () => { ui.steps.value = b.dataset.steps!; showEstimate(); });
+  b.addEventListener('click', () => { ui.steps.value = b.dataset.steps!; ui.steps.dataset.touched = 'yes'; showEstimate(); });
 }
 for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
   b.addEventListener('click', () => {
@@ -445,73 +429,11 @@ ui.model.addEventListener('change', () => {
   void loadModel();
 });
 
-for (const entry of CATALOG) {
-  ui.packKind.add(new Option(entry.name, entry.id));
-  const li = document.createElement('li');
-  li.dataset.catalog = entry.id;
-  const use = Object.assign(document.createElement('button'), { type: 'button', textContent: `Add ${entry.name}…` });
-  use.addEventListener('click', () => {
-    ui.packKind.value = entry.id;
-    ui.packUrl.focus();
-    ui.importStatus.textContent = `Give the address of your copy of ${entry.name} (${entry.repository}) and press "Add from address", or pick its folder.`;
-  });
-  li.append(
-    Object.assign(document.createElement('strong'), { textContent: entry.name }),
-    Object.assign(document.createElement('span'), { textContent: ` — ${entry.description} About ${formatBytes(entry.approxBytes)}. Layout: ${entry.layout.join(', ')}.` }),
-    use,
-  );
-  ui.catalog.append(li);
-}
-
-/** Make a freshly added pack the active one and load it. */
-async function useAdded(pack: PackRecord, how: string): Promise<void> {
-  ui.importStatus.textContent = `Added "${pack.manifest.name}" (${pack.manifest.files.length} files, ${how}). It is now the active model.`;
+// A freshly added model becomes the active one.
+const addPanel = new AddModelPanel(models, async (pack) => {
+  clearError();
   localStorage.setItem(ACTIVE_KEY, pack.id);
   await loadModel();
-}
-
-ui.urlForm.addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  const url = ui.packUrl.value.trim();
-  if (!url) {
-    ui.importStatus.textContent = 'Give the address of a model folder first.';
-    return;
-  }
-  const entry = CATALOG.find((e) => e.id === ui.packKind.value);
-  clearError();
-  ui.importStatus.textContent = 'Reading the model\'s files…';
-  models.addFromUrl(url, entry).then((pack) => useAdded(pack, 'downloaded and checked'), (e: unknown) => {
-    const err = PocketError.from(e);
-    ui.importStatus.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : `Not added: ${err.message}`;
-  });
-});
-
-async function importFiles(files: readonly LocalFile[]): Promise<void> {
-  if (!files.length) return;
-  clearError();
-  ui.importStatus.textContent = `Importing ${files.length} files…`;
-  try {
-    const entry = CATALOG.find((e) => e.id === ui.packKind.value);
-    await useAdded(await models.importFolder(files, entry), 'checked');
-  } catch (e) {
-    const err = PocketError.from(e);
-    ui.importStatus.textContent = err.code === 'aborted' ? 'Import cancelled.' : `Not added: ${err.message}`;
-  }
-}
-ui.importFolder.addEventListener('change', () => {
-  const files = ui.importFolder.files ? pickedFiles(ui.importFolder.files) : [];
-  ui.importFolder.value = '';
-  void importFiles(files);
-});
-ui.dropZone.addEventListener('dragover', (ev) => {
-  ev.preventDefault();
-  ui.dropZone.classList.add('over');
-});
-ui.dropZone.addEventListener('dragleave', () => ui.dropZone.classList.remove('over'));
-ui.dropZone.addEventListener('drop', (ev) => {
-  ev.preventDefault();
-  ui.dropZone.classList.remove('over');
-  if (ev.dataTransfer) void droppedFiles(ev.dataTransfer).then(importFiles, showError);
 });
 setUpPwa();
 void history.render();
