@@ -72,8 +72,8 @@ export async function manifestFromLayout(reader: LayoutReader, hints: LayoutHint
   if (!(await add('scheduler/scheduler_config.json', 'scheduler_config'))) missing.push('scheduler/scheduler_config.json');
   if (missing.length) throw incompatible(`it has no ${missing.join(', ')}`);
   // A network over 2 GB (SD's fp32 UNet) keeps its weights beside the .onnx file.
+  const listed = reader.list?.();
   for (const net of NETWORKS) {
-    const listed = reader.list?.();
     const candidates = listed
       ? listed.filter((p) => p.startsWith(`${net}/`) && !/\/(model\.onnx|config\.json)$/.test(p) && p.split('/').length === 2)
       : EXTERNAL_DATA_NAMES.map((n) => `${net}/${n}`);

@@ -182,7 +182,10 @@ export async function installManifest(manifest: PackManifest, source: string, st
         onBytes: (n) => { loaded += n; report('download', f.file.path); },
       });
       if (unpinned(f.file)) {
-        record = { ...record, manifest: await pinHashes(store, record.manifest) };
+        // Pin this file's hash (its record holds the digest the download computed).
+        const sha256 = (await store.getFile(manifest.id, f.file.path))!.sha256;
+        const files = record.manifest.files.map((x) => (x.path === f.file.path ? { ...x, sha256 } : x));
+        record = { ...record, manifest: { ...record.manifest, files } };
         await store.putPack(record);
       }
       report('download', f.file.path, true);
