@@ -43,6 +43,11 @@ class UNetConfig:
     context_dim: int = 128
     head_dim: int = 32
     groups: int = 16
+    # The caption's mean hidden state, through an MLP, added to the timestep embedding, so that every
+    # ResNet block at every resolution hears the prompt (SD 1.x's UNet hears it only through
+    # cross-attention; SDXL adds CLIP's pooled text to the timestep embedding the same way). The
+    # inputs and outputs are SD 1.x's; only the inside differs. See training/README.md.
+    pooled_text: bool = True
 
 
 def norm(c: int, groups: int) -> nn.GroupNorm:
@@ -292,10 +297,20 @@ class UNet(nn.Module):
                 ch = c[i - 1]
         self.norm_out = norm(ch, g)
         self.conv_out = nn.Conv2d(ch, 4, 3, padding=1)
+        # Registered last, so that its parameters come after the others (checkpoints made without it
+        # keep their parameter indices); its output layer starts at zero, so adding it to a trained
+        # UNet changes nothing until it learns.
+        self.text_embedding = None
+        if cfg.pooled_text:
+            self.text_embedding = nn.Sequential(nn.Linear(cfg.context_dim, temb), nn.SiLU(), nn.Linear(temb, temb))
+            nn.init.zeros_(self.text_embedding[2].weight)
+            nn.init.zeros_(self.text_embedding[2].bias)
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
         t = timestep.reshape(-1).float().expand(sample.shape[0])
         temb = self.time_embedding(timestep_embedding(t, self.cfg.channels[0]))
+        if self.text_embedding is not None:
+            temb = temb + self.text_embedding(encoder_hidden_states.mean(dim=1))
         h = self.conv_in(sample)
         hs = [h]
         for m in self.down:

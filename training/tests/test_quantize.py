@@ -63,6 +63,28 @@ def test_unet_is_resolution_and_batch_agnostic():
             assert out.shape == (b, 4, h, w)
 
 
+def test_pooled_text_embedding_starts_as_a_no_op_and_then_carries_the_caption():
+    """Added to a trained UNet, the pooled-text embedding changes nothing until it learns; once it has
+    weights, the prompt reaches the UNet's full-resolution blocks, where no cross-attention sits."""
+    torch.manual_seed(0)
+    plain = UNet(TINY.__class__(**{**TINY.__dict__, "pooled_text": False})).eval()
+    pooled = UNet(TINY).eval()
+    missing, unexpected = pooled.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("text_embedding.") for k in missing)
+    x, t, ctx = torch.randn(2, 4, 8, 8), torch.tensor([300.0]), torch.randn(2, 77, 32)
+    with torch.no_grad():
+        assert torch.equal(plain(x, t, ctx), pooled(x, t, ctx))
+    # The first ResBlock (full resolution, before any attention) hears the prompt only through it.
+    first = []
+    pooled.down[0].register_forward_hook(lambda _m, _i, out: first.append(out))
+    with torch.no_grad():
+        pooled(x, t, ctx), pooled(x, t, ctx.flip(0))
+        assert torch.equal(first[0], first[1])  # zero output: the prompt does not reach it yet
+        torch.nn.init.normal_(pooled.text_embedding[2].weight, std=0.5)
+        pooled(x, t, ctx), pooled(x, t, ctx.flip(0))
+    assert (first[2] - first[3]).abs().max() > 1e-3
+
+
 def test_text_encoder_is_causal():
     torch.manual_seed(0)
     te = TextEncoder(TextConfig(vocab_size=50, width=32, layers=2, heads=2)).eval()

@@ -101,3 +101,42 @@ def test_pyramid_noise_is_unit_variance_with_more_low_frequency_than_white_noise
     white = torch.randn(64, 4, 32, 32)
     # The per-channel mean of a 32x32 white-noise plane has std 1/32; pyramid noise carries far more.
     assert float(n.mean(dim=(2, 3)).std()) > 5 * float(white.mean(dim=(2, 3)).std())
+
+
+def test_unet_stage_adds_the_pooled_text_embedding_to_an_older_checkpoint(quick_pack, tmp_path, monkeypatch):
+    """A checkpoint made before the pooled-text embedding existed resumes: the embedding starts at zero
+    (the UNet's output is unchanged), is frozen before POOLED_FROM, trains after it, and the checkpoint
+    that follows resumes with its third optimizer group."""
+    import shutil
+
+    import torch
+    from shapes import train
+    from shapes.common import load_sharded, save_sharded, unprefixed
+
+    work, _, _ = quick_pack
+    w = tmp_path / "work"
+    shutil.copytree(work, w, symlinks=True)
+    state, meta = load_sharded(w / "unet")
+    assert meta["step"] == 5 and len(meta["optimizer"]["param_groups"]) == 2  # frozen: no optimizer group yet
+    zero = unprefixed("unet", state)["text_embedding.2.weight"]
+    assert torch.count_nonzero(zero) == 0
+    # Make it a checkpoint from before the embedding: no weights, no EMA entries for it.
+    n_old = sum(1 for k in state if k.startswith("ema.")) - 4
+    old = {k: v for k, v in state.items() if not k.startswith("unet.text_embedding.")
+           and not (k.startswith("ema.") and int(k.split(".")[1]) >= n_old)}
+    save_sharded(old, w / "unet", meta)
+    text, unet, _ = train.load_text_unet(w)
+    assert torch.count_nonzero(unet.text_embedding[2].weight) == 0
+
+    monkeypatch.setattr(train, "POOLED_FROM", 6)
+    monkeypatch.setattr(train, "PHASES", ((5, 20, 1e-3, 15),))
+    monkeypatch.setattr(train, "BASE_STEPS", 5)
+    assert train.stage_unet(w, "cpu", steps=6, minutes=2) == 6  # step 5 -> 6: still frozen
+    state6, meta6 = load_sharded(w / "unet")
+    assert torch.count_nonzero(unprefixed("unet", state6)["text_embedding.2.weight"]) == 0
+    assert len(meta6["optimizer"]["param_groups"]) == 2
+    assert train.stage_unet(w, "cpu", steps=8, minutes=2) == 8  # 6 -> 8: trains
+    state8, meta8 = load_sharded(w / "unet")
+    assert torch.count_nonzero(unprefixed("unet", state8)["text_embedding.2.weight"]) > 0
+    assert len(meta8["optimizer"]["param_groups"]) == 3
+    assert train.stage_unet(w, "cpu", steps=9, minutes=2) == 9  # and resumes with three groups
