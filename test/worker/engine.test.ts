@@ -22,8 +22,8 @@ describe('Engine with the shapes pack', () => {
   });
 
   // What the stand-in pack reliably draws is the prompt's background colour with an object on it
-  // (training/README.md: background right for 100 % of prompts; the object's colour for about a third,
-  // its shape for a quarter). These tests hold the whole pipeline to that, and to the red object of the
+  // (training/README.md: background right for 100 % of prompts; the object's colour for about two
+  // thirds, its shape at chance). These tests hold the whole pipeline to that, and to the red object of the
   // seed that draws one most clearly: a broken tokenizer, text encoder, guidance, scheduler or VAE
   // scaling gives the wrong background, none, or no red. DDIM: the pack's default sampler.
   const draw = (prompt: string, seed = 1) => engine.generate({ prompt, steps: 20, width: 256, height: 256, seed, scheduler: 'ddim' });
