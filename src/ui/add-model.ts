@@ -8,8 +8,8 @@ import type { PackRecord } from '../store/chunk-store';
 import type { LocalFile } from '../store/local-import';
 import { droppedFiles, pickedFiles } from './folder-files';
 import type { ModelPanel } from './model-panel';
+import { $ } from './dom';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export class AddModelPanel {
   private readonly el = {

@@ -3,6 +3,7 @@
 import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
 import type { ValidRequest } from '../core/pipeline/request';
 import type { Timings } from '../core/pipeline/text-to-image';
+import { $ } from './dom';
 
 export interface HistoryEntry {
   readonly id: string;
@@ -14,7 +15,6 @@ export interface HistoryEntry {
   readonly png: Blob;
 }
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export class HistoryPanel {
   private readonly store: UseStore = createStore('pocket-diffusion-history', 'images');

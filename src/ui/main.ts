@@ -19,6 +19,7 @@ import type { PackRecord } from '../store/chunk-store';
 import { folderUrl, inspectPack } from '../store/pack-store';
 import { setUpPwa } from './pwa';
 import type { LoadedReply, WireResult } from '../worker/protocol';
+import { $ } from './dom';
 
 // The built-in pack ships with the app; `?pack=<folder URL>` points the app at another pack's manifest.
 const URL_PACK = new URLSearchParams(location.search).get('pack');
@@ -29,7 +30,6 @@ const ACTIVE_KEY = 'pocket-diffusion.model';
 const BUILTIN_OPTION = 'built-in';
 const HEADLINE_MS = 15_000;
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
   form: $<HTMLFormElement>('controls'),
   prompt: $<HTMLTextAreaElement>('prompt'),

@@ -8,8 +8,8 @@ import { importLocalPack, type LocalFile } from '../store/local-import';
 import type { LayoutHints } from '../store/diffusers-layout';
 import { folderUrl, inspectPack, installManifest, installPack, storageSummary, type InstallOptions, type InstallProgress } from '../store/pack-store';
 import { addPackFromUrl } from '../store/remote-pack';
+import { $ } from './dom';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export class ModelPanel {
   readonly store = new ChunkStore();
