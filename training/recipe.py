@@ -5,7 +5,8 @@
 
 Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `all`); and `fixtures`:
 tiny random-weight packs with the signatures of real SD exports, for the app's compatibility tests;
-and `probe`: does the UNet read the object's colour and shape from the prompt (a diagnostic).
+and `probe`: does the UNet read the object's colour and shape from the prompt, and from which noise
+level does it keep a picture's own outline (diagnostics).
 """
 from __future__ import annotations
 

@@ -52,7 +52,6 @@ def int8_copy(module: torch.nn.Module) -> torch.nn.Module:
 def sample(text: TextEncoder, unet: UNet, decoder: torch.nn.Module, ids: torch.Tensor, empty: torch.Tensor,
            width: int, height: int, seeds: list[int], steps: int = 20, guidance: float = 7.5,
            scaling: float = 1.0) -> np.ndarray:
-    abar = alphas_cumprod().double()
     n = len(seeds)
     cond = text(ids)
     uncond = text(empty.expand(n, -1))
@@ -60,16 +59,26 @@ def sample(text: TextEncoder, unet: UNet, decoder: torch.nn.Module, ids: torch.T
     x = torch.stack([torch.randn(4, height // 8, width // 8, generator=torch.Generator().manual_seed(s)) for s in seeds])
     ratio = NUM_TRAIN_TIMESTEPS // steps
     timesteps = (np.arange(steps) * ratio).round()[::-1].astype(np.int64) + 1  # "leading", steps_offset 1
+    return decode(decoder, ddim(unet, x, ctx, timesteps, guidance), scaling)
+
+
+@torch.no_grad()
+def ddim(unet: UNet, x: torch.Tensor, ctx: torch.Tensor, timesteps: np.ndarray, guidance: float) -> torch.Tensor:
+    """DDIM (eta = 0) with classifier-free guidance through `timesteps` (descending); ctx = [uncond, cond]."""
+    abar = alphas_cumprod().double()
     for i, t in enumerate(timesteps):
-        eps = unet(torch.cat([x, x]), torch.tensor([float(t)]), ctx)
-        e_u, e_c = eps.chunk(2)
+        e_u, e_c = unet(torch.cat([x, x]), torch.tensor([float(t)]), ctx).chunk(2)
         e = e_u + guidance * (e_c - e_u)
-        prev = t - ratio
         a_t = abar[t]
-        a_prev = abar[prev] if prev >= 0 else abar[0]  # set_alpha_to_one=False
-        x0 = (x - (1 - a_t).sqrt() * e) / a_t.sqrt()  # DDIM eq. 12, eta = 0
+        a_prev = abar[timesteps[i + 1]] if i + 1 < len(timesteps) else abar[0]  # set_alpha_to_one=False
+        x0 = (x - (1 - a_t).sqrt() * e) / a_t.sqrt()  # DDIM eq. 12
         x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * e).float()
-    img = decoder(x / scaling)
+    return x
+
+
+@torch.no_grad()
+def decode(decoder: torch.nn.Module, latents: torch.Tensor, scaling: float) -> np.ndarray:
+    img = decoder(latents / scaling)
     return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 

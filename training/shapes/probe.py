@@ -1,9 +1,13 @@
-"""Does the UNet read the object's colour and shape from the prompt? A diagnostic, not a score.
+"""Does the UNet read the object's colour and shape from the prompt? Diagnostics, not scores.
 
-For 32 rendered single-object scenes (256 px, held-in pairs), noised to t in {999, ..., 500} with fixed
-noise, the x0 estimate's squared error inside the object is compared between the true caption and the
-same caption with the colour (or the shape) swapped, and the empty caption. A ratio of 1.0 means the
-model ignores that word; larger means the word moves its estimate towards the truth.
+1. Pull of each word: for 32 rendered single-object scenes (256 px, held-in pairs), noised to t in
+   {999, ..., 500} with fixed noise, the x0 estimate's squared error inside the object is compared between
+   the true caption and the same caption with the colour (or the shape) swapped, and the empty caption.
+   A ratio of 1.0 means the model ignores that word; larger means the word moves its estimate towards
+   the truth.
+2. Where the outline is lost: the same scenes noised to t0 and denoised back to an image (DDIM, guidance
+   7.5, true caption), then judged like `eval`. The share whose colour and shape survive, per t0, says at
+   which noise levels the model stops keeping what the picture already holds.
 """
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import world
+from . import evaluate, world
 from .common import alphas_cumprod, setup_threads
 from .train import load_text_unet, load_tokenizer, load_vae, to_tensor
 
 TIMESTEPS = (999, 950, 900, 800, 650, 500)
+RENOISE_FROM = (100, 250, 400, 550, 700, 850)
 
 
 @torch.no_grad()
@@ -30,6 +35,7 @@ def stage_probe(work: Path, n: int = 32) -> dict:
     factor = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
     rng = np.random.default_rng(5)
     names = list(world.COLOURS)
+    scenes: list[world.Scene] = []
     images, masks, caps = [], [], {"true": [], "colour": [], "shape": [], "empty": []}
     while len(images) < n:
         c, s, bg = names[rng.integers(len(names))], world.SHAPES[rng.integers(6)], names[rng.integers(len(names))]
@@ -38,7 +44,8 @@ def stage_probe(work: Path, n: int = 32) -> dict:
         o = world.Obj(c, s, None, None)
         if not world._place([o], rng, 1.0):
             continue
-        img = world.render(world.Scene(bg, [o]), 256, 256)
+        scenes.append(world.Scene(bg, [o]))
+        img = world.render(scenes[-1], 256, 256)
         plain = world.render(world.Scene(bg, []), 256, 256)
         m = (np.abs(img.astype(int) - plain.astype(int)).sum(-1) > 30).astype(np.float32)
         masks.append(F.avg_pool2d(torch.from_numpy(m)[None, None], 8)[0])
@@ -67,6 +74,16 @@ def stage_probe(work: Path, n: int = 32) -> dict:
         table[t] = {k: round(v / err["true"], 3) for k, v in err.items() if k != "true"}
         print(f"t={t}: x0 error inside the object, relative to the true caption: " +
               ", ".join(f"{k} {v:.3f}" for k, v in table[t].items()), flush=True)
-    report = {"training_steps": step, "relative_x0_error": table}
+    kept = {}
+    ctx = torch.cat([embs["empty"], embs["true"]])
+    for t0 in RENOISE_FROM:
+        x = (abar[t0].sqrt() * z + (1 - abar[t0]).sqrt() * torch.randn(z.shape, generator=torch.Generator().manual_seed(t0)))
+        ts = np.linspace(t0, 1, max(2, t0 // 50)).round().astype(np.int64)  # ~50 timesteps apart, like DDIM 20
+        img = evaluate.decode(vae.decoder, evaluate.ddim(unet, x, ctx, ts, 7.5), factor)
+        res = [evaluate.score(sc, evaluate.judge(im)) for sc, im in zip(scenes, img)]
+        kept[t0] = {k: round(float(np.mean([r[k] for r in res])), 3) for k in ("colour", "shape")}
+        print(f"re-noised to t0={t0} and denoised: colour kept {kept[t0]['colour']:.0%}, "
+              f"shape kept {kept[t0]['shape']:.0%}", flush=True)
+    report = {"training_steps": step, "relative_x0_error": table, "kept_after_renoise": kept}
     (work / "probe_report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
