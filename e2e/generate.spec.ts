@@ -1,19 +1,22 @@
 // The first UI, end to end: a real Chromium, real onnxruntime-web, the built-in pack.
-import { BLUE, RED, borderFraction, largestBlob, offBackground, psnr } from '../test/image-checks';
+import { BLUE, ORANGE, borderFraction, largestBlob, offBackground, psnr } from '../test/image-checks';
 import { expect, test } from './app-page';
 
 // The stand-in pack draws the prompt's background for 100 % of prompts and the object's colour for about
-// two thirds (training/README.md's judge). The check here is stricter — one connected region near the
-// palette's red of ≥ 2 % — and across seeds 0-39 this prompt passes it for 7 in Node; seed 12 is among the
-// clearest (4.7 %; "a green circle" at that seed has none). A broken tokenizer, text encoder, guidance,
-// scheduler, seeded noise or VAE scaling loses the blue border or the red blob.
-const RED_CIRCLE = { prompt: 'a red circle on a blue background', seed: 12, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
+// four fifths (training/README.md's judge). The check here is stricter — one connected region near the
+// palette's orange of ≥ 2 % — and across seeds 0-23 this prompt passes it for 17 in Node; seed 21 is among
+// the clearest (5.9 %; "a green circle" and "a white circle" at that seed have none). ("a orange" is the
+// caption grammar's wording.) A broken tokenizer, text encoder, guidance, scheduler, seeded noise or VAE
+// scaling loses the blue border or the orange blob.
+const ORANGE_CIRCLE = { prompt: 'a orange circle on a blue background', seed: 21, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
+// The settings the other tests start from (their colour is not what they check).
+const RED_CIRCLE = { ...ORANGE_CIRCLE, prompt: 'a red circle on a blue background', seed: 12 };
 
-test('draws "a red circle on a blue background" on WASM: a blue border and a red blob in it', async ({ app }) => {
-  const img = await app.generate({ ...RED_CIRCLE, backend: 'wasm', steps: 20 });
+test('draws "a orange circle on a blue background" on WASM: a blue border and an orange blob in it', async ({ app }) => {
+  const img = await app.generate({ ...ORANGE_CIRCLE, backend: 'wasm', steps: 20 });
   const px = Uint8ClampedArray.from(img.pixels);
   expect(borderFraction(px, img.width, img.height, BLUE)).toBeGreaterThan(0.9);
-  expect(largestBlob(px, img.width, img.height, RED)).toBeGreaterThan(0.02);
+  expect(largestBlob(px, img.width, img.height, ORANGE)).toBeGreaterThan(0.02);
   expect(offBackground(px, img.width, img.height, BLUE)).toBeLessThan(0.5);
   await expect(app.page.locator('#timings')).toContainText('UNet');
   await expect(app.page.locator('#verdict')).toContainText('15-second headline');

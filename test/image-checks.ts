@@ -47,6 +47,7 @@ export function psnr(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
 // The world's palette (training/shapes/world.py)
 export const RED: Rgb = [220, 40, 40];
 export const BLUE: Rgb = [40, 90, 220];
+export const ORANGE: Rgb = [245, 140, 20];
 
 /** Fraction of the picture whose colour is near `target`. */
 export function nearFraction(px: Uint8ClampedArray, width: number, height: number, target: Rgb, tolerance = 90): number {
