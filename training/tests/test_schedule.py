@@ -27,4 +27,3 @@ def test_noisy_half_of_the_schedule_is_oversampled_after_the_base_phase():
     assert 0.45 < (before >= train.HIGH_NOISE_FROM).mean() < 0.55
     assert 0.7 < (after >= train.HIGH_NOISE_FROM).mean() < 0.8
     assert after.min() >= 0 and after.max() < 1000
-
