@@ -2,13 +2,13 @@
 import { BLUE, ORANGE, borderFraction, largestBlob, offBackground, psnr } from '../test/image-checks';
 import { expect, test } from './app-page';
 
-// The stand-in pack draws the prompt's background for 100 % of prompts and the object's colour for about
-// four fifths (training/README.md's judge). The check here is stricter — one connected region near the
-// palette's orange of ≥ 2 % — and across seeds 0-23 this prompt passes it for 17 in Node; seed 21 is among
-// the clearest (5.9 %; "a green circle" and "a white circle" at that seed have none). ("a orange" is the
+// The stand-in pack draws the prompt's background for 100 % of prompts and the object's colour for 81-90 %
+// (training/README.md's judge). The check here is stricter — one connected region near the palette's
+// orange of ≥ 2 % — and across seeds 0-23 this prompt passes it for 15 in Node; seed 3 is the clearest
+// (4.7 %; "a green circle" and "a white circle" at that seed have none). ("a orange" is the
 // caption grammar's wording.) A broken tokenizer, text encoder, guidance, scheduler, seeded noise or VAE
 // scaling loses the blue border or the orange blob.
-const ORANGE_CIRCLE = { prompt: 'a orange circle on a blue background', seed: 21, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
+const ORANGE_CIRCLE = { prompt: 'a orange circle on a blue background', seed: 3, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
 // The settings the other tests start from (their colour is not what they check).
 const RED_CIRCLE = { ...ORANGE_CIRCLE, prompt: 'a red circle on a blue background', seed: 12 };
 

@@ -22,10 +22,10 @@ describe('Engine with the shapes pack', () => {
   });
 
   // What the stand-in pack reliably draws is the prompt's background colour with an object on it
-  // (training/README.md: background right for 100 % of prompts; the object's colour for about four
-  // fifths, its shape at chance). These tests hold the whole pipeline to that, and to the orange object of
-  // a seed that draws one clearly (its red comes out dark, RGB ~133/34/23 on blue — too far from the
-  // palette's red for the blob check): a broken tokenizer, text encoder, guidance, scheduler or VAE
+  // (training/README.md: background right for 100 % of prompts; the object's colour for 81-90 %, its
+  // shape at chance). These tests hold the whole pipeline to that, and to the orange object of a seed
+  // that draws one clearly (its red comes out dark on blue — too far from the palette's red for the blob
+  // check at all but one of seeds 0-39): a broken tokenizer, text encoder, guidance, scheduler or VAE
   // scaling gives the wrong background, none, or no orange. DDIM: the pack's default sampler.
   const draw = (prompt: string, seed = 1) => engine.generate({ prompt, steps: 20, width: 256, height: 256, seed, scheduler: 'ddim' });
 
@@ -37,10 +37,10 @@ describe('Engine with the shapes pack', () => {
     expect(object).toBeLessThan(0.5);
   });
 
-  it('draws an orange blob for "a orange circle on a blue background" (seed 21), and no orange one for a green circle', async () => {
-    const orange = await draw('a orange circle on a blue background', 21);
+  it('draws an orange blob for "a orange circle on a blue background" (seed 3), and no orange one for a green circle', async () => {
+    const orange = await draw('a orange circle on a blue background', 3);
     expect(largestBlob(orange.pixels, orange.width, orange.height, ORANGE)).toBeGreaterThan(0.02);
-    const green = await draw('a green circle on a blue background', 21);
+    const green = await draw('a green circle on a blue background', 3);
     expect(largestBlob(green.pixels, green.width, green.height, ORANGE)).toBeLessThan(0.005);
   });
 

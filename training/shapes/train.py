@@ -310,10 +310,11 @@ TEXT_LR_SCALE = 0.1
 # (t >= HIGH_NOISE_FROM), where the layout and the object's colour are decided (measured on 48 held-in
 # prompts at 256 px, DDIM 20 steps: object colour 8 % at step 12,000, 25 % at 18,000, 35 % at 24,000,
 # 48 % at 28,000). The 24,000-30,000 phase was cut at 28,000, where the pooled-text embedding joined;
-# the 46,000-62,000 phase was cut at 60,000 (its learning rate already at 13 % of the peak).
+# the 46,000-62,000 phase was cut at 60,000 (its learning rate already at 13 % of the peak). The 60,000-71,000
+# phase is a whole cosine (object colour 81 % -> 90 % on 48 held-in prompts at 256 px; see training/README.md).
 BASE_STEPS = 12000
 PHASES = ((12000, 18000, 2e-4, 6000), (18000, 24000, 1.5e-4, 6000), (24000, 28000, 1.2e-4, 6000),
-          (28000, 46000, 2e-4, 18000), (46000, 60000, 1.5e-4, 16000))
+          (28000, 46000, 2e-4, 18000), (46000, 60000, 1.5e-4, 16000), (60000, 71000, 1.5e-4, 11000))
 HIGH_NOISE_FRAC = 0.5
 HIGH_NOISE_FROM = 500
 # The UNet's pooled-text embedding (models.UNetConfig.pooled_text) trains from this step on; before it,
