@@ -6,7 +6,8 @@
 Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `all`); and `fixtures`:
 tiny random-weight packs with the signatures of real SD exports, for the app's compatibility tests;
 and `probe`: does the UNet read the object's colour and shape from the prompt, and from which noise
-level does it keep a picture's own outline (diagnostics).
+level does it keep a picture's own outline (diagnostics); `proxy --arm NAME`: the proxy world a UNet
+learns shapes in, or one of its arms (shapes/curriculum.py), and `arms`: their table.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ DEFAULT_STEPS = {"clip": train.CLIP_STEPS, "vae": 6000, "unet": train.PHASES[-1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "probe", "all"])
+    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "probe", "proxy", "arms", "all"])
+    ap.add_argument("--arm", default="proxy", help="with `proxy`: which arm (shapes/curriculum.py ARMS)")
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
@@ -64,6 +66,12 @@ def main() -> None:
         elif s == "probe":
             from shapes import probe
             probe.stage_probe(a.work)
+        elif s == "proxy":
+            from shapes import curriculum
+            curriculum.stage_proxy(a.work, a.arm, a.device, a.minutes, quick_run=a.quick)
+        elif s == "arms":
+            from shapes import curriculum
+            print(curriculum.arms_table(a.work))
         elif s == "fixtures":
             from shapes import fixtures
             fixtures.stage_fixtures(a.fixtures_out, a.clip_tokenizer)

@@ -64,11 +64,14 @@ class Scene:
     count_phrase: bool = False  # "two purple triangles": one group of identical objects
 
 
-def _place(objs: list[Obj], rng: np.random.Generator, aspect: float) -> bool:
-    """Give every object a centre; False if random placement failed to avoid overlaps."""
+def _place(objs: list[Obj], rng: np.random.Generator, aspect: float, radius_scale: float = 1.0) -> bool:
+    """Give every object a centre; False if random placement failed to avoid overlaps.
+
+    radius_scale multiplies the world's radii: a picture drawn at half the size with radius_scale 2 holds
+    its objects at the same size in latent pixels (the curriculum's 128-px worlds, shapes/curriculum.py)."""
     for o in objs:
         lo, hi = RADIUS[o.size]
-        o.r = float(rng.uniform(lo, hi))
+        o.r = float(rng.uniform(lo, hi)) * radius_scale
     for o in objs:
         if o.position is not None:
             col, row = POSITIONS[o.position]

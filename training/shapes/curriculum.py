@@ -1,0 +1,373 @@
+"""Worlds a UNet can learn first: the proxy world, and the arms that measure what of the full world costs most.
+
+The shipped run trained one UNet for 71,000 steps on the whole world at once — 1-3 objects and counted
+groups, a 6x range of object sizes over 13 resolutions, the full caption grammar, the text encoder
+fine-tuned — and its shapes stayed at chance (training/README.md). The same UNet, loss and schedule
+learn shapes within ~7,500 steps on one CPU thread when the world is narrow: one medium object per
+128-px picture (16x16 latents) at the size it has at 256 px (7-11.5 latent pixels across), captions
+"a {colour} {shape} on a {background} background", the text encoder frozen. That is the **proxy**
+(`recipe.py proxy`), kept as the recipe's regression run. Each **arm** is the proxy plus one thing of
+the full world, trained from scratch the same way and judged the same way (48 held-in single-object
+prompts at the arm's own size, DDIM 20 steps, EMA weights, guidance 1 / 4 / 7.5), so the arms' table
+says which part of the full world costs most — the order in which a curriculum should add them.
+
+Everything not named by an arm is the recipe's (shapes/train.py): SD 1.5's schedule, ε-prediction,
+offset noise 0.5, min-SNR-5, caption dropout 10 %, EMA 0.999, the CLIP-stage text encoder and the VAE.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import evaluate, world
+from .common import (Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
+                     save_sharded, setup_threads, unprefixed, NUM_TRAIN_TIMESTEPS)
+from .models import TextConfig, TextEncoder, UNet, UNetConfig
+from .train import MIN_SNR_GAMMA, OFFSET_NOISE, SEED, load_tokenizer, load_vae, to_tensor
+
+# The held-in single-object prompts of `recipe.py eval` (evaluate.prompt_set's seed for that kind).
+EVAL_PROMPTS_SEED = 99 + len("held_in")
+EVAL_GUIDANCE = (1.0, 4.0, 7.5)
+
+
+@dataclass(frozen=True)
+class World:
+    """What the pictures of one training world hold."""
+    latent: int = 16  # latent side: pictures are 8x that (16 -> 128 px)
+    sizes: bool = False  # small / medium / large objects, the size said ("a small red star"); else medium, unsaid
+    multi: bool = False  # half the pictures hold two or three objects or a counted group ("two red stars")
+    grammar: bool = False  # the world's caption grammar: wordings, positions on the 3x3 grid, unsaid backgrounds
+    scenes: int = 8000  # pictures encoded once into latents
+
+    def key(self) -> str:
+        return (f"{self.latent * 8}px-sizes{int(self.sizes)}-multi{int(self.multi)}-grammar{int(self.grammar)}"
+                f"-n{self.scenes}")
+
+    def radius_scale(self) -> float:
+        """Objects keep the size in latent pixels they have in the world's 256-px pictures."""
+        return 256 / (8 * self.latent)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run in a world, from scratch."""
+    world: World = field(default_factory=World)
+    steps: int = 7500
+    batch: int = 32
+    lr: float = 5e-4  # AdamW peak; 200 warm-up steps, then a cosine down to a tenth
+    warmup: int = 200
+    weight_decay: float = 0.01
+    high_noise_frac: float = 0.0  # share of timesteps drawn from t >= 500 (the shipped recipe's phases: 0.5)
+    text_lr_scale: float = 0.0  # 0: the text encoder stays frozen; else it is fine-tuned at this share of the LR
+    evals: tuple[int, ...] = (2500, 5000, 7500)  # steps at which the EMA weights are judged
+
+
+ARMS: dict[str, Run] = {
+    "proxy": Run(),
+    "a-high-noise": Run(high_noise_frac=0.5),
+    "b-sizes": Run(world=World(sizes=True)),
+    "c-multi": Run(world=World(multi=True)),
+    # 256 px is 4x the pixels per step: the same wall-clock as the proxy buys a quarter of its steps.
+    "d-256px": Run(world=World(latent=32), steps=1900, evals=(950, 1900)),
+    "e-grammar": Run(world=World(grammar=True)),
+    "f-text-tuned": Run(text_lr_scale=0.1),
+    "g-batch16": Run(batch=16),
+}
+ARM_WHAT = {
+    "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
+    "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
+    "b-sizes": "(b) small / medium / large objects (5-18 latent px across), size said",
+    "c-multi": "(c) half the pictures: 2-3 objects or a counted group",
+    "d-256px": "(d) 256 px (32x32 latents), equal wall-clock (1,900 steps)",
+    "e-grammar": "(e) the full caption grammar (wordings, grid positions, 15 % unsaid backgrounds)",
+    "f-text-tuned": "(f) the text encoder fine-tuned at 0.1x the LR",
+    "g-batch16": "(g) batch 16",
+}
+
+
+def quick(run: Run) -> Run:
+    """Tiny budgets, for the recipe's own tests."""
+    return dataclasses.replace(run, steps=6, evals=(3, 6), world=dataclasses.replace(run.world, scenes=40))
+
+
+# ------------------------------------------------------------------ the world's pictures and captions
+def sample_scene(rng: np.random.Generator, w: World) -> world.Scene:
+    colours = list(world.COLOURS)
+    while True:
+        background = colours[rng.integers(len(colours))]
+        fg = [c for c in colours if c != background]
+        n, counted = 1, False
+        if w.multi and rng.random() < 0.5:  # the world's mix of its multi-object kinds
+            k = rng.random()
+            counted = k < 0.25
+            n = int(rng.integers(2, 4)) if counted else (2 if k < 0.7 else 3)
+        sizes = [None, "small", "large"] if w.sizes else [None]
+        if counted:
+            colour, shape = fg[rng.integers(len(fg))], world.SHAPES[rng.integers(len(world.SHAPES))]
+            small = [s for s in sizes if s != "large"]  # the world's counted groups are never large
+            size = small[rng.integers(len(small))]
+            objs = [world.Obj(colour, shape, size, None) for _ in range(n)]
+        else:
+            cells = list(world.POSITIONS)
+            rng.shuffle(cells)
+            with_pos = w.grammar and rng.random() < 0.6
+            objs = []
+            for i in range(n):
+                size = sizes[rng.integers(len(sizes))]
+                objs.append(world.Obj(fg[rng.integers(len(fg))], world.SHAPES[rng.integers(len(world.SHAPES))],
+                                      None if n == 3 and size == "large" else size, cells[i] if with_pos else None))
+            if with_pos and n > 1 and not world._cells_compatible(objs):
+                continue
+        if {(o.colour, o.shape) for o in objs} & world.HELD_OUT:
+            continue
+        # Grid cells do not check overlaps: several objects on the grid keep the world's own radii.
+        top = 1.0 if n > 1 and any(o.position for o in objs) else w.radius_scale()
+        # Several objects may not fit at the 256-px scale in 128 px: shrink until they do (never below the world's).
+        for attempt in range(8):
+            if world._place(objs, rng, 1.0, max(1.0, top * 0.88 ** attempt)):
+                break
+        else:
+            continue
+        return world.Scene(background, objs, background_said=not w.grammar or rng.random() < 0.85,
+                           count_phrase=counted)
+
+
+def plain_caption(scene: world.Scene) -> str:
+    """The proxy's one wording: "a red star on a blue background", "two small pink hearts on a …"."""
+    objs = scene.objects
+    if scene.count_phrase:
+        o = objs[0]
+        body = " ".join(x for x in (world._COUNT_WORDS[len(objs)], o.size, o.colour, world.PLURAL[o.shape]) if x)
+    else:
+        parts = [" ".join(x for x in ("a", o.size, o.colour, o.shape) if x) for o in objs]
+        body = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"{body} on a {scene.background} background"
+
+
+def caption(scene: world.Scene, rng: np.random.Generator, w: World) -> str:
+    return world.caption(scene, rng) if w.grammar else plain_caption(scene)
+
+
+def world_data(work: Path, w: World, device: str = "cpu") -> dict:
+    """The world's pictures, encoded once by the recipe's VAE (latent means, fp16) with their token ids."""
+    path = work / "curriculum" / "data" / f"{w.key()}.pt"
+    if path.exists():
+        return torch.load(path)
+    vae, tok = load_vae(work, device), load_tokenizer(work)
+    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.key().encode()))
+    px = w.latent * 8
+    lat, ids, caps = [], [], []
+    for i in range(0, w.scenes, 64):
+        imgs = []
+        for _ in range(min(64, w.scenes - i)):
+            scene = sample_scene(rng, w)
+            cap = caption(scene, rng, w)
+            imgs.append(to_tensor(world.render(scene, px, px)))
+            caps.append(cap)
+            ids.append(tok.encode(cap)[0])
+        with torch.no_grad():
+            mean, _ = vae.encoder(torch.stack(imgs).to(device))
+        lat.append(mean.cpu().half())
+    d = {"latents": torch.cat(lat), "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(d, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    print(f"curriculum data {w.key()}: {len(caps)} scenes, {len(set(caps))} captions", flush=True)
+    return d
+
+
+# ------------------------------------------------------------------ training
+def learning_rate(run: Run, step: int) -> float:
+    warm = min(1.0, (step + 1) / run.warmup)
+    return run.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step, run.steps) / run.steps)))
+
+
+def sample_timesteps(run: Run, n: int, rng: np.random.Generator) -> torch.Tensor:
+    t = rng.integers(0, NUM_TRAIN_TIMESTEPS, n)
+    high = rng.random(n) < run.high_noise_frac
+    t[high] = rng.integers(500, NUM_TRAIN_TIMESTEPS, int(high.sum()))
+    return torch.from_numpy(t)
+
+
+def diffusion_loss(unet: UNet, x0: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, noise: torch.Tensor,
+                   abar: torch.Tensor) -> torch.Tensor:
+    """The recipe's loss: ε-prediction (Ho et al. 2020 eq. 14) weighted by min-SNR-5 (Hang et al. 2023)."""
+    a = abar[t].view(-1, 1, 1, 1)
+    xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+    per_sample = (unet(xt, t, ctx) - noise).pow(2).mean(dim=(1, 2, 3))
+    snr = abar[t] / (1 - abar[t])
+    return (per_sample * snr.clamp(max=MIN_SNR_GAMMA) / snr).mean()
+
+
+def clip_text_encoder(work: Path, vocab_size: int) -> TextEncoder:
+    text = TextEncoder(TextConfig(vocab_size=vocab_size))
+    pre = load_sharded(work / "clip")
+    assert pre, f"run `recipe.py clip` first ({work / 'clip'} is missing)"
+    text.load_state_dict(unprefixed("text", pre[0]))
+    return text
+
+
+def scaling_factor(work: Path) -> float:
+    path = work / "vae_scaling.json"
+    assert path.exists(), f"run `recipe.py latents` first ({path} is missing)"
+    return json.loads(path.read_text())["scaling_factor"]
+
+
+def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prompts: int = 48) -> int:
+    """Train (or resume) one run for up to `minutes`, judging its EMA weights at `run.evals`; returns the step."""
+    setup_threads()
+    torch.manual_seed(SEED)
+    folder = work / "curriculum" / name
+    tok = load_tokenizer(work)
+    factor = scaling_factor(work)
+    data = world_data(work, run.world, device)
+    latents, ids_all = data["latents"], data["ids"]
+    empty = torch.tensor(tok.encode("")[0], dtype=torch.int32)
+    text = clip_text_encoder(work, len(tok.vocab)).to(device)
+    unet = UNet(UNetConfig()).to(device)
+    tuned = run.text_lr_scale > 0
+    named = dict(prefixed("unet", dict(unet.named_parameters())))
+    groups = [{"params": list(unet.parameters()), "scale": 1.0}]
+    if tuned:
+        named.update(prefixed("text", dict(text.named_parameters())))
+        groups.append({"params": list(text.parameters()), "scale": run.text_lr_scale})
+    else:
+        text.requires_grad_(False)
+    opt = torch.optim.AdamW(groups, lr=run.lr, weight_decay=run.weight_decay)
+    ema = {k: p.detach().clone() for k, p in named.items()}
+    start, evals = 0, []
+    ck = load_sharded(folder)
+    if ck:
+        state, meta = ck
+        unet.load_state_dict(unprefixed("unet", state))
+        if tuned:
+            text.load_state_dict(unprefixed("text", state))
+        ema = {k: v.to(device) for k, v in unprefixed("ema", state).items()}
+        assert set(ema) == set(named), "the checkpoint's EMA does not match this run's parameters"
+        load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
+        start, evals = meta["step"], meta["evals"]
+    frozen_ctx = None
+    if not tuned:  # the frozen encoder's output per distinct caption, computed once
+        uniq, inverse = torch.unique(torch.cat([ids_all, empty[None]]), dim=0, return_inverse=True)
+        with torch.no_grad():
+            hidden = torch.cat([text(uniq[i:i + 256].to(device)) for i in range(0, len(uniq), 256)])
+        frozen_ctx = (hidden, inverse[:-1], inverse[-1])
+
+    def save(step: int) -> None:
+        flat, opt_meta = optimizer_state(opt)
+        state = {**prefixed("unet", unet.state_dict()), **prefixed("ema", ema), **flat}
+        if tuned:
+            state.update(prefixed("text", text.state_dict()))
+        save_sharded(state, folder, {"step": step, "run": dataclasses.asdict(run), "evals": evals,
+                                     "unet": UNetConfig().__dict__, "optimizer": opt_meta})
+
+    abar = alphas_cumprod().to(device)
+    params = [p for g in groups for p in g["params"]]
+    deadline = Deadline(minutes)
+    step, t0, hist = start, time.time(), []
+    while step < run.steps and not deadline.passed():
+        lr = learning_rate(run, step)
+        for g in opt.param_groups:
+            g["lr"] = lr * g["scale"]
+        rng = np.random.default_rng(SEED * 43 + step)
+        idx = torch.from_numpy(rng.integers(0, len(latents), run.batch))
+        x0 = latents[idx].float().to(device) * factor
+        drop = torch.from_numpy(rng.random(run.batch) < 0.1)  # caption dropout for classifier-free guidance
+        if frozen_ctx:
+            hidden, which, empty_at = frozen_ctx
+            ctx = hidden[torch.where(drop, empty_at, which[idx])]
+        else:
+            ids = ids_all[idx].clone()
+            ids[drop] = empty
+            ctx = text(ids.to(device))
+        t = sample_timesteps(run, run.batch, rng).to(device)
+        noise = torch.randn_like(x0) + OFFSET_NOISE * torch.randn(run.batch, x0.shape[1], 1, 1, device=device)
+        loss = diffusion_loss(unet, x0, t, ctx, noise, abar)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, p in named.items():
+                ema[k].mul_(decay).add_(p.detach(), alpha=1 - decay)
+        hist.append(loss.item())
+        if step % 100 == 0:
+            print(f"{name} step {step}/{run.steps} loss {np.mean(hist[-100:]):.4f} lr {lr:.2e} "
+                  f"{(time.time() - t0) / (step - start):.2f}s/step", flush=True)
+        if step in run.evals:
+            evals += judge_ema(work, run, text, unet, ema, step, prompts)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "evals.json").write_text(json.dumps(evals, indent=1) + "\n")
+        if step % 500 == 0 or step in run.evals:
+            save(step)
+    save(step)
+    print(f"{name}: saved at step {step}")
+    return step
+
+
+def with_ema(module: torch.nn.Module, ema: dict[str, torch.Tensor], prefix: str) -> torch.nn.Module:
+    """A copy of `module` holding the EMA weights kept under `prefix` (its own weights where none are kept)."""
+    m = copy.deepcopy(module).eval()
+    own = unprefixed(prefix, ema)
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if n in own:
+                p.copy_(own[n])
+    return m
+
+
+def judge_ema(work: Path, run: Run, text: TextEncoder, unet: UNet, ema: dict[str, torch.Tensor], step: int,
+              prompts: int) -> list[dict]:
+    te, un = with_ema(text, ema, "text"), with_ema(unet, ema, "unet")
+    rows = []
+    for g in EVAL_GUIDANCE:
+        row = judge_single_objects(work, te, un, run.world.latent * 8, g, prompts)
+        rows.append({"step": step, "size": run.world.latent * 8, "guidance": g, **row})
+        print(f"  eval step {step} {run.world.latent * 8}px guidance {g}: "
+              + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
+    return rows
+
+
+def judge_single_objects(work: Path, text: TextEncoder, unet: UNet, size: int, guidance: float, n: int) -> dict:
+    """`recipe.py eval`'s held-in single-object prompts, DDIM 20 steps, judged by its judge."""
+    tok = load_tokenizer(work)
+    decoder = load_vae(work).decoder
+    empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
+    scenes = evaluate.prompt_set("held_in", n, seed=EVAL_PROMPTS_SEED)
+    ids = torch.tensor([tok.encode(p)[0] for _, p in scenes], dtype=torch.int32)
+    imgs = np.concatenate([evaluate.sample(text, unet, decoder, ids[i:i + 8], empty, size, size,
+                                           list(range(i, min(n, i + 8))), guidance=guidance,
+                                           scaling=scaling_factor(work)) for i in range(0, n, 8)])
+    scores = [evaluate.score(s, evaluate.judge(im)) for (s, _), im in zip(scenes, imgs)]
+    return {k: float(np.mean([sc[k] for sc in scores])) for k in ("background", "colour", "shape")}
+
+
+# ------------------------------------------------------------------ stages
+def stage_proxy(work: Path, arm: str, device: str, minutes: float, quick_run: bool = False) -> int:
+    run = ARMS[arm]
+    return train_run(work, arm, quick(run) if quick_run else run, device, minutes, prompts=4 if quick_run else 48)
+
+
+def arms_table(work: Path) -> str:
+    """The arms' figures as a markdown table: colour / shape per guidance at each judged step."""
+    lines = ["| arm | step | guidance 1 | guidance 4 | guidance 7.5 |", "| --- | --- | --- | --- | --- |"]
+    for name in ARMS:
+        path = work / "curriculum" / name / "evals.json"
+        if not path.exists():
+            continue
+        rows = json.loads(path.read_text())
+        for step in sorted({r["step"] for r in rows}):
+            cells = {r["guidance"]: f"{r['colour']:.0%} / {r['shape']:.0%}" for r in rows if r["step"] == step}
+            lines.append(f"| {ARM_WHAT[name]} | {step:,} | " + " | ".join(cells.get(g, "—") for g in EVAL_GUIDANCE) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""The proxy world and its arms (shapes/curriculum.py): what the pictures hold, and a run that resumes."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import TRAINING
+from shapes import curriculum, world
+
+
+def diameters(w: curriculum.World, n: int = 400) -> tuple[list[float], list]:
+    rng = np.random.default_rng(0)
+    scenes = [curriculum.sample_scene(rng, w) for _ in range(n)]
+    return [2 * o.r * w.latent for s in scenes for o in s.objects], scenes
+
+
+def test_the_proxy_draws_one_medium_object_at_its_256_px_size_in_latent_pixels():
+    d, scenes = diameters(curriculum.World())
+    assert all(len(s.objects) == 1 for s in scenes)
+    # world.RADIUS's medium objects at 256 px are 0.22-0.36 of the side across: 7-11.5 latent pixels
+    assert 7.0 <= min(d) and max(d) <= 11.6
+    d256, _ = diameters(curriculum.World(latent=32))
+    assert 7.0 <= min(d256) and max(d256) <= 11.6
+    rng = np.random.default_rng(1)
+    caps = [curriculum.caption(s, rng, curriculum.World()) for s in scenes]
+    assert all(c.startswith("a ") and c.endswith(" background") and len(c.split()) == 7 for c in caps)
+    assert not any((o.colour, o.shape) in world.HELD_OUT for s in scenes for o in s.objects)
+
+
+def test_each_arm_adds_its_one_thing():
+    d, scenes = diameters(curriculum.World(sizes=True))
+    assert min(d) < 6 and max(d) > 13  # small and large
+    _, scenes = diameters(curriculum.World(multi=True))
+    counts = [len(s.objects) for s in scenes]
+    assert 0.35 < counts.count(1) / len(counts) < 0.65 and max(counts) == 3
+    assert any(s.count_phrase for s in scenes)
+    rng = np.random.default_rng(2)
+    counted = next(s for s in scenes if s.count_phrase)
+    assert curriculum.plain_caption(counted).split()[0] in ("two", "three")
+    _, scenes = diameters(curriculum.World(grammar=True))
+    caps = {curriculum.caption(s, rng, curriculum.World(grammar=True)) for s in scenes}
+    assert any(" in the " in c or " on the " in c or " at the " in c for c in caps)  # positions said
+    assert any("background" not in c for c in caps)  # backgrounds left unsaid
+
+
+@pytest.fixture(scope="module")
+def quick_work(tmp_path_factory):
+    work = tmp_path_factory.mktemp("curriculum") / "work"
+    env = {**os.environ, "TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+    def recipe(*args):
+        r = subprocess.run([sys.executable, str(TRAINING / "recipe.py"), *args, "--quick", "--work", str(work)],
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, f"{args} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+        return r.stdout
+
+    for stage in ("vocab", "clip", "vae", "latents"):
+        recipe(stage)
+    return work, recipe
+
+
+def test_an_arm_trains_judges_its_ema_weights_and_resumes(quick_work):
+    from shapes.common import load_sharded, unprefixed
+
+    work, recipe = quick_work
+    recipe("proxy", "--arm", "f-text-tuned")
+    state, meta = load_sharded(work / "curriculum" / "f-text-tuned")
+    assert meta["step"] == 6
+    ema = unprefixed("ema", state)
+    # EMA kept by parameter name, for the UNet and the fine-tuned text encoder alike
+    assert "unet.conv_in.weight" in ema and "text.token_embedding.weight" in ema
+    evals = json.loads((work / "curriculum" / "f-text-tuned" / "evals.json").read_text())
+    assert [(r["step"], r["guidance"]) for r in evals] == [(s, g) for s in (3, 6) for g in curriculum.EVAL_GUIDANCE]
+    assert all(0 <= r["shape"] <= 1 for r in evals)
+    # done: a second call trains nothing and keeps the figures
+    out = recipe("proxy", "--arm", "f-text-tuned")
+    assert "eval step" not in out
+    assert load_sharded(work / "curriculum" / "f-text-tuned")[1]["evals"] == evals
+    table = recipe("arms")
+    assert "(f) the text encoder fine-tuned" in table and "| 6 |" in table
+
+
+def test_the_proxy_keeps_the_text_encoder_frozen(quick_work):
+    import torch
+    from shapes.common import load_sharded, unprefixed
+
+    work, recipe = quick_work
+    recipe("proxy")
+    state, _ = load_sharded(work / "curriculum" / "proxy")
+    assert not any(k.startswith("text.") for k in state)
+    assert not any(k.startswith("text.") for k in unprefixed("ema", state))
+    clip = unprefixed("text", load_sharded(work / "clip")[0])
+    assert torch.equal(curriculum.clip_text_encoder(work, clip["token_embedding.weight"].shape[0]).token_embedding.weight,
+                       clip["token_embedding.weight"])
