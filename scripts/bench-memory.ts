@@ -53,11 +53,11 @@ function watchWasmMemory(): () => number {
 
 async function child(c: Config): Promise<void> {
   const wasmBytes = watchWasmMemory();
-  const { Engine } = await import('../src/worker/engine');
+  const { nodeEngine } = await import('./lib/node-engine');
   const { DEFAULT_TILES } = await import('../src/core/pipeline/tiled-vae');
-  const wasm = await readFile(resolve('node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
+  const engine = await nodeEngine({ threads: 1 });
   const baseline = status('VmRSS:');
-  const engine = await Engine.load((p) => readFile(resolve(opt.pack!, p)), { backend: 'wasm', wasmBinary: wasm, numThreads: 1 }, { releaseBetweenStages: c.lowMemory });
+  await engine.load({ packId: resolve(opt.pack!), backend: 'wasm', lowMemory: c.lowMemory });
   const loaded = status('VmRSS:');
   const heapAfterLoad = wasmBytes();
   const t0 = performance.now();

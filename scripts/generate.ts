@@ -4,14 +4,14 @@
 //   npm run generate -- --prompt "a red circle on a blue background" --steps 20 --width 512 --height 512 \
 //                       --seed 1 --out out.png [--scheduler NAME (default: the pack's)] [--guidance 7.5] [--negative ""]
 //                       [--pack public/models/shapes-int8] [--threads 2] [--repeats 1]
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PNG } from 'pngjs';
 import { PocketError } from '../src/core/errors';
 import type { GenerateResult } from '../src/core/pipeline/text-to-image';
-import { Engine } from '../src/worker/engine';
+import { nodeEngine } from './lib/node-engine';
 
 const { values: a } = parseArgs({
   options: {
@@ -36,11 +36,11 @@ const ms = (v: number) => `${Math.round(v)} ms`;
 
 async function main(): Promise<void> {
   const pack = resolve(a.pack);
-  const wasm = await readFile(resolve('node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
-  const engine = await Engine.load((p) => readFile(resolve(pack, p)), { backend: 'wasm', wasmBinary: wasm, numThreads: Number(a.threads) });
+  const engine = await nodeEngine({ threads: Number(a.threads) });
+  const info = await engine.load({ packId: pack, backend: 'wasm' });
   const request = {
     prompt: a.prompt, negativePrompt: a.negative, steps: Number(a.steps), width: Number(a.width), height: Number(a.height),
-    seed: Number(a.seed), guidanceScale: Number(a.guidance), scheduler: a.scheduler ?? engine.manifest.defaults.scheduler,
+    seed: Number(a.seed), guidanceScale: Number(a.guidance), scheduler: a.scheduler ?? info.defaults.scheduler,
   };
   const runs: GenerateResult[] = [];
   for (let i = 0; i < Number(a.repeats); i++) {
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   await writeFile(a.out, PNG.sync.write(png));
   const t = (f: (r: GenerateResult) => number) => median(runs.map(f));
   const summary = {
-    pack: engine.manifest.id, backend: engine.runtime.backend, threads: Number(a.threads), repeats: runs.length,
+    pack: info.packId, backend: info.backend, threads: Number(a.threads), repeats: runs.length,
     request: last.request, droppedTokens: last.droppedTokens, out: a.out,
     medianMs: {
       tokenize: t((r) => r.timings.tokenizeMs), textEncoder: t((r) => r.timings.textEncoderMs),
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(summary, null, 1));
   } else {
     const m = summary.medianMs;
-    console.log(`${last.width}×${last.height}, ${last.request.steps} steps (${last.timings.unetMs.length} UNet calls), ${last.request.scheduler}, guidance ${last.request.guidanceScale}, seed ${last.request.seed}, ${engine.runtime.backend} × ${a.threads} threads`);
+    console.log(`${last.width}×${last.height}, ${last.request.steps} steps (${last.timings.unetMs.length} UNet calls), ${last.request.scheduler}, guidance ${last.request.guidanceScale}, seed ${last.request.seed}, ${info.backend} × ${a.threads} threads`);
     if (last.droppedTokens.prompt) console.log(`note: the prompt was cut: the model read 75 tokens and dropped ${last.droppedTokens.prompt}`);
     console.log(`tokenize ${ms(m.tokenize)} | text encoder ${ms(m.textEncoder)} | UNet ${ms(m.unetPerStep)}/step, ${ms(m.unetTotal)} in all | scheduler ${ms(m.scheduler)} | VAE ${ms(m.vae)} | total ${ms(m.total)}${runs.length > 1 ? ` (median of ${runs.length}: ${summary.totalsMs.join(', ')})` : ''}`);
     console.log(`wrote ${a.out}`);

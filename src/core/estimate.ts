@@ -2,6 +2,7 @@
 // comes from this device's own measured runs: a UNet step costs about the same per latent pixel at any
 // size, the VAE about the same per image pixel (src/ui/estimate.ts keeps the figures per pack and backend).
 import { formatBytes } from './format';
+import { DEFAULT_DOWNSCALE } from './pipeline/request';
 
 export interface CostModel {
   /** UNet + scheduler milliseconds per step per 1000 latent pixels. */
@@ -19,6 +20,14 @@ export interface RunShape {
   readonly height: number;
   /** 2 with classifier-free guidance, 1 without (half the UNet work); 2 when absent. */
   readonly batch?: number;
+  /** Image pixels per latent pixel (the pack's VAE downscale factor; 8 when absent). */
+  readonly downscaleFactor?: number;
+}
+
+/** Latent pixels of a run, in thousands, per guided step's worth of UNet work. */
+function kiloLatents(run: RunShape): number {
+  const f = run.downscaleFactor ?? DEFAULT_DOWNSCALE;
+  return ((run.width / f) * (run.height / f) * ((run.batch ?? 2) / 2)) / 1000;
 }
 
 export interface AttentionShape {
@@ -30,7 +39,7 @@ export interface AttentionShape {
 /** A finished run folded into the cost model: a running average that favours recent runs. */
 export function foldRun(old: CostModel | undefined, run: RunShape, unetAndSchedulerMs: number, vaeMs: number, totalMs: number): CostModel {
   // Costs are kept per guided step (batch 2); a run without guidance did half that work per step.
-  const latentK = ((run.width / 8) * (run.height / 8) * ((run.batch ?? 2) / 2)) / 1000;
+  const latentK = kiloLatents(run);
   const mix = (a: number | undefined, b: number) => (a === undefined ? b : 0.5 * a + 0.5 * b);
   return {
     unetMsPerKiloLatent: mix(old?.unetMsPerKiloLatent, unetAndSchedulerMs / run.steps / latentK),
@@ -40,13 +49,14 @@ export function foldRun(old: CostModel | undefined, run: RunShape, unetAndSchedu
 }
 
 export function estimateMs(costs: CostModel, run: RunShape): number {
-  const latentK = ((run.width / 8) * (run.height / 8) * ((run.batch ?? 2) / 2)) / 1000;
+  const latentK = kiloLatents(run);
   return run.steps * latentK * costs.unetMsPerKiloLatent + ((run.width * run.height) / 1e6) * costs.vaeMsPerMegapixel + costs.fixedMs;
 }
 
 /** Bytes of the attention-score matrix at the UNet's first attention level: [batch·heads, N, N] fp32. */
 export function largestAttentionBytes(run: RunShape, attention: AttentionShape, batch: number): number {
-  const tokens = ((run.width / 8) * (run.height / 8)) / attention.downscale ** 2;
+  const f = run.downscaleFactor ?? DEFAULT_DOWNSCALE;
+  const tokens = ((run.width / f) * (run.height / f)) / attention.downscale ** 2;
   return batch * attention.heads * tokens * tokens * 4;
 }
 

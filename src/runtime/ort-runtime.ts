@@ -3,7 +3,7 @@
 // chosen outputs on the GPU, and turns runtime failures into PocketErrors.
 import * as ort from 'onnxruntime-web';
 import { PocketError } from '../core/errors';
-import type { DeviceTensor, ElementType, IOInfo, ModelSession, Tensor } from '../core/pipeline/model-session';
+import type { DeviceTensor, ElementType, HostTensor, IOInfo, ModelSession, Tensor } from '../core/pipeline/model-session';
 import { detectCapabilities, type Backend, type BackendChoice, type Capabilities, type GpuLike } from './capabilities';
 
 export interface RuntimeOptions {
@@ -20,8 +20,11 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly backend: Backend;
   readonly capabilities: Capabilities;
-  /** A session over an .onnx file's bytes; outputs named in gpuOutputs stay on the GPU (WebGPU only). */
-  /** externalData: weights kept outside the .onnx file, by the name the model refers to them with. */
+  /**
+   * A session over an .onnx file's bytes. Outputs named in gpuOutputs come back on the GPU from every
+   * run (WebGPU only); externalData: weights kept outside the .onnx file, by the name the model refers
+   * to them with.
+   */
   createSession(model: Uint8Array, name: string, gpuOutputs?: readonly string[], externalData?: readonly { readonly path: string; readonly data: Uint8Array }[]): Promise<ModelSession>;
 }
 
@@ -112,6 +115,10 @@ class OrtDeviceTensor implements DeviceTensor {
   dispose(): void {
     this.tensor.dispose();
   }
+  async download(): Promise<HostTensor> {
+    const data = await this.tensor.getData(true);
+    return hostFromOrt(this.type, data, this.tensor.dims);
+  }
 }
 
 function elementType(t: string, what: string): ElementType {
@@ -127,17 +134,20 @@ function info(m: ort.InferenceSession.ValueMetadata, session: string): IOInfo {
 function fromOrt(t: ort.Tensor, what: string): Tensor {
   const type = elementType(t.type, what);
   if (t.location === 'gpu-buffer') return new OrtDeviceTensor(t, type);
-  const data = t.data;
+  return hostFromOrt(type, t.data, t.dims);
+}
+
+function hostFromOrt(type: ElementType, data: ort.Tensor['data'], dims: readonly number[]): HostTensor {
   switch (type) {
     case 'float32':
-      return { location: 'cpu', type, data: data as Float32Array, dims: t.dims };
+      return { location: 'cpu', type, data: data as Float32Array, dims };
     case 'float16':
       // ORT hands fp16 back as raw bits (Uint16Array), or a Float16Array where the platform has one
-      return { location: 'cpu', type, data: data instanceof Uint16Array ? data : new Uint16Array((data as ArrayBufferView).buffer), dims: t.dims };
+      return { location: 'cpu', type, data: data instanceof Uint16Array ? data : new Uint16Array((data as ArrayBufferView).buffer), dims };
     case 'int32':
-      return { location: 'cpu', type, data: data as Int32Array, dims: t.dims };
+      return { location: 'cpu', type, data: data as Int32Array, dims };
     case 'int64':
-      return { location: 'cpu', type, data: data as BigInt64Array, dims: t.dims };
+      return { location: 'cpu', type, data: data as BigInt64Array, dims };
   }
 }
 

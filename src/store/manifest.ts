@@ -78,5 +78,5 @@ export function externalDataFor(manifest: PackManifest, role: FileRole): { reado
 }
 
 export function imageLimits(manifest: PackManifest): ImageLimits {
-  return { minSize: manifest.image.minSize, maxSize: manifest.image.maxSize, multipleOf: manifest.image.multipleOf };
+  return { minSize: manifest.image.minSize, maxSize: manifest.image.maxSize, multipleOf: manifest.image.multipleOf, downscaleFactor: manifest.vae.downscaleFactor };
 }

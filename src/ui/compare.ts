@@ -2,10 +2,11 @@
 // another on the loaded engine, shown side by side with their timings.
 import { PocketError } from '../core/errors';
 import type { GenerateRequest } from '../core/pipeline/request';
-import type { EngineClient } from '../worker/engine-client';
-import type { WireResult } from '../worker/protocol';
+import type { GenerateResult } from '../core/pipeline/text-to-image';
+import type { PocketEngine } from '../worker/engine-api';
+import { drawPixels } from './dom';
 
-export async function runComparison(engine: EngineClient, requests: readonly GenerateRequest[], grid: HTMLElement, options: { signal: AbortSignal; onStart: (i: number) => void }): Promise<void> {
+export async function runComparison(engine: PocketEngine, requests: readonly GenerateRequest[], grid: HTMLElement, options: { signal: AbortSignal; onStart: (i: number) => void }): Promise<void> {
   grid.replaceChildren();
   for (const [i, request] of requests.entries()) {
     if (options.signal.aborted) throw new PocketError('aborted', 'Comparison cancelled.');
@@ -15,12 +16,10 @@ export async function runComparison(engine: EngineClient, requests: readonly Gen
   }
 }
 
-function figure(r: WireResult): HTMLElement {
+function figure(r: GenerateResult): HTMLElement {
   const fig = document.createElement('figure');
   const canvas = document.createElement('canvas');
-  canvas.width = r.width;
-  canvas.height = r.height;
-  canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);
+  drawPixels(canvas, r);
   const q = r.request;
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `${q.steps} steps, ${q.width}×${q.height}`);

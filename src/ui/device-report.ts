@@ -2,9 +2,9 @@
 // threads and cross-origin isolation, storage used and available.
 import { formatBytes } from '../core/format';
 import { storageSummary } from '../store/pack-store';
-import type { LoadedReply } from '../worker/protocol';
+import type { EngineInfo } from '../worker/engine-api';
 
-export async function renderDeviceReport(list: HTMLElement, loaded: LoadedReply): Promise<void> {
+export async function renderDeviceReport(list: HTMLElement, loaded: EngineInfo): Promise<void> {
   const c = loaded.capabilities;
   const space = await storageSummary(navigator.storage);
   const rows: [string, string][] = [

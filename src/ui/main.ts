@@ -18,8 +18,10 @@ import { ModelPanel } from './model-panel';
 import type { PackRecord } from '../store/chunk-store';
 import { folderUrl, inspectPack } from '../store/pack-store';
 import { setUpPwa } from './pwa';
-import type { LoadedReply, WireResult } from '../worker/protocol';
-import { $ } from './dom';
+import type { EngineInfo } from '../worker/engine-api';
+import type { GenerateResult } from '../core/pipeline/text-to-image';
+import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
+import { $, drawPixels } from './dom';
 
 // The built-in pack ships with the app; `?pack=<folder URL>` points the app at another pack's manifest.
 const URL_PACK = new URLSearchParams(location.search).get('pack');
@@ -138,7 +140,7 @@ async function activePack(): Promise<PackRecord> {
   }
   return models.ensure(PACK_SOURCE);
 }
-let loaded: LoadedReply | undefined;
+let loaded: EngineInfo | undefined;
 let running: AbortController | undefined;
 
 for (const [name, s] of Object.entries(SCHEDULERS)) ui.scheduler.add(new Option(s.label, name));
@@ -159,12 +161,16 @@ function clearError(): void {
   for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
-// Each load supersedes the previous one (a backend change during a download, say): only the latest
-// call's outcome reaches the page.
+// Each load supersedes the previous one (a backend change during a download, say): the previous one is
+// cancelled in the worker, and only the latest call's outcome reaches the page.
 let loadSeq = 0;
+let loading: AbortController | undefined;
 
 async function loadModel(): Promise<void> {
   const seq = ++loadSeq;
+  loading?.abort();
+  const load = new AbortController();
+  loading = load;
   ui.generate.disabled = true;
   ui.compareRun.disabled = true;
   loaded = undefined;
@@ -175,7 +181,7 @@ async function loadModel(): Promise<void> {
     if (seq !== loadSeq) return;
     void models.refresh();
     ui.status.textContent = 'Loading the model…';
-    const reply = await engine.load(pack.id, ui.backend.value as BackendChoice, ui.lowMemory.checked);
+    const reply = await engine.load({ packId: pack.id, backend: ui.backend.value as BackendChoice, lowMemory: ui.lowMemory.checked }, { signal: load.signal });
     if (seq !== loadSeq) return;
     loaded = reply;
     const { limits, defaults } = reply;
@@ -232,7 +238,7 @@ function readRequest(): GenerateRequest {
 
 function showEstimate(): void {
   if (!loaded) return;
-  const run = { steps: Number(ui.steps.value), width: Number(ui.width.value), height: Number(ui.height.value) };
+  const run = { steps: Number(ui.steps.value), width: Number(ui.width.value), height: Number(ui.height.value), downscaleFactor: loaded.downscaleFactor };
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
     ui.estimateWarning.hidden = true;
@@ -247,24 +253,22 @@ function showEstimate(): void {
   ui.estimateWarning.hidden = !warning;
 }
 
-function backendLabel(reply: LoadedReply): string {
+function backendLabel(reply: EngineInfo): string {
   const threads = reply.capabilities.wasmThreads;
   return reply.backend === 'webgpu' && reply.capabilities.webgpu ? `WebGPU (${reply.capabilities.webgpu.adapter})` : `WASM (${threads} thread${threads > 1 ? 's' : ''})`;
 }
 
 function drawPreview(img: PreviewImage): void {
-  ui.preview.width = img.width;
-  ui.preview.height = img.height;
-  ui.preview.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.pixels), img.width, img.height), 0, 0);
+  drawPixels(ui.preview, img);
   ui.preview.hidden = false;
 }
 
 /** Fold the run into this device's cost model and keep the image in the history. */
-function remember(r: WireResult): void {
+function remember(r: GenerateResult): void {
   if (!loaded) return;
   const t = r.timings;
   const unet = t.unetMs.reduce((a, b) => a + b, 0);
-  recordRun(loaded.packId, loaded.backend, { steps: t.unetMs.length, width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1 },
+  recordRun(loaded.packId, loaded.backend, { steps: t.unetMs.length, width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor: loaded.downscaleFactor },
     unet + t.schedulerMs, t.vaeMs, t.totalMs - t.previewMs);
   showEstimate();
   const { packName } = loaded;
@@ -275,10 +279,8 @@ function remember(r: WireResult): void {
   }, 'image/png');
 }
 
-function showResult(r: WireResult): void {
-  ui.canvas.width = r.width;
-  ui.canvas.height = r.height;
-  ui.canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);
+function showResult(r: GenerateResult): void {
+  drawPixels(ui.canvas, r);
   const q = r.request;
   ui.settings.textContent = `“${q.prompt}” · ${q.width}×${q.height} · ${q.steps} steps · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${loaded ? backendLabel(loaded) : ''}`;
   const t = r.timings;
@@ -341,17 +343,18 @@ ui.form.addEventListener('submit', async (ev) => {
   ui.progress.value = 0;
   ui.progressText.textContent = 'Encoding the prompt…';
   let failure: PocketError | undefined;
+  // Read once per run, not on every step.
+  const costs = loaded ? loadCosts(loaded.packId, loaded.backend) : undefined;
   try {
     const r = await engine.generate(readRequest(), {
       signal: run.signal,
       preview: ui.previewVae.checked ? 'vae' : 'fast',
-      tiledVae: ui.tiledVae.checked,
+      ...(ui.tiledVae.checked ? { vaeTiles: DEFAULT_TILES } : {}),
       onProgress: (p) => {
         ui.progress.max = p.totalSteps;
         ui.progress.value = p.step;
         // The loop's steps so far give the pace; the VAE's share comes from this device's cost model.
         const perStep = p.loopElapsedMs / p.step;
-        const costs = loaded ? loadCosts(loaded.packId, loaded.backend) : undefined;
         const vae = costs ? (costs.vaeMsPerMegapixel * Number(ui.width.value) * Number(ui.height.value)) / 1e6 : 0;
         const eta = ((p.totalSteps - p.step) * perStep + vae) / 1000;
         ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps} · ${(p.elapsedMs / 1000).toFixed(1)} s · ${(1000 / perStep).toFixed(2)} it/s · about ${eta.toFixed(1)} s left`;

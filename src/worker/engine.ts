@@ -1,29 +1,25 @@
-// The engine: a loaded model pack and the runtime it runs on. It lives in the worker (and in Node for
-// the command line); models load once and stay loaded across generations.
-import { PocketError } from '../core/errors';
+// The engine: PocketEngine (engine-api.ts) where the models run — in the worker, and in Node for the
+// command line and the benchmarks. A loaded pack (`LoadedPack`: its manifest, tokenizer and three
+// sessions on one runtime) stays loaded across generations; `Engine` opens packs by id, keeps the one
+// loaded, falls back from WebGPU to WASM when the GPU cannot take a model, and produces the previews.
+import { aborted, PocketError } from '../core/errors';
 import { formatBytes } from '../core/format';
 import { largestWeight } from '../core/onnx-scan';
 import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../core/pipeline/networks';
 import type { ModelSession } from '../core/pipeline/model-session';
+import { latentPreview, type LatentRgbMap, type PreviewImage } from '../core/pipeline/preview';
 import type { GenerateRequest } from '../core/pipeline/request';
-import { decodeLatents, generate, type GenerateOptions, type GenerateResult, type PipelineModels } from '../core/pipeline/text-to-image';
+import { decodeLatents, generate, type GenerateOptions, type GenerateResult, type PipelineModels, type Progress } from '../core/pipeline/text-to-image';
 import { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
 import { externalDataFor, fileFor, imageLimits, parseManifest, type PackManifest } from '../store/manifest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/ort-runtime';
+import type { EngineGenerateOptions, EngineInfo, EngineProgress, LoadParams, PocketEngine } from './engine-api';
 
 /** Reads one of a pack's files by its path in the manifest (fetch, IndexedDB or the file system). */
 export type PackReader = (path: string) => Promise<Uint8Array>;
 
-export interface LoadedInfo {
-  readonly packId: string;
-  readonly backend: Runtime['backend'];
-  readonly capabilities: Runtime['capabilities'];
-  readonly loadMs: number;
-  /** Why "auto" ended up on WASM although WebGPU was there, if it did. */
-  readonly fallbackReason?: string;
-  /** One network in memory at a time (EngineOptions.releaseBetweenStages). */
-  readonly lowMemory: boolean;
-}
+/** Opens a pack by its id: the worker reads IndexedDB, the command line a folder. */
+export type PackOpener = (packId: string) => PackReader;
 
 /**
  * An fp16 network on a WebGPU adapter without `shader-f16` (Qualcomm's Adreno in Chrome, SwiftShader,
@@ -34,10 +30,10 @@ function refuseHalfWithoutF16(session: ModelSession, role: string, runtime: Runt
   const gpu = runtime.capabilities.webgpu;
   if (runtime.backend !== 'webgpu' || (gpu && gpu.shaderF16)) return;
   if (![...session.inputs, ...session.outputs].some((io) => io.type === 'float16')) return;
-  const what = `this model's ${role.replace('_', ' ')} computes in fp16 and this GPU has no shader-f16 support`;
+  const what = `model's ${role.replace('_', ' ')} computes in fp16 and this GPU has no shader-f16 support`;
   throw new PocketError('unsupported-feature',
-    `The ${what.slice(5)}: choose Auto or WASM to run it on the CPU in fp32 (slower, but correct), or use an fp32 export of the model on this GPU.`,
-    { fallback: `${what}, so it runs on WASM (CPU, in fp32): slower, but correct. An fp32 export of the model would run on this GPU.` });
+    `This ${what}: choose Auto or WASM to run it on the CPU in fp32 (slower, but correct), or use an fp32 export of the model on this GPU.`,
+    { fallback: `this ${what}, so it runs on WASM (CPU, in fp32): slower, but correct. An fp32 export of the model would run on this GPU.` });
 }
 
 /**
@@ -79,9 +75,9 @@ class StagedSession implements ModelSession {
     this.session = first;
   }
 
-  async run(feeds: Parameters<ModelSession['run']>[0], keepOnDevice?: readonly string[]): ReturnType<ModelSession['run']> {
+  async run(feeds: Parameters<ModelSession['run']>[0]): ReturnType<ModelSession['run']> {
     this.session ??= await this.open();
-    return this.session.run(feeds, keepOnDevice);
+    return this.session.run(feeds);
   }
 
   async park(): Promise<void> {
@@ -95,29 +91,36 @@ class StagedSession implements ModelSession {
   }
 }
 
-export class Engine {
+/** Failures that say the backend could not take the model (so WASM may), not that the pack or the request is bad. */
+const BACKEND_FAILURES: ReadonlySet<PocketError['code']> = new Set(['model-incompatible', 'unsupported-feature', 'device-lost']);
+
+/** The UNet's first attention level for memory estimates: the manifest's, else SD 1.x's or 2.x's (full
+ * latent resolution, 8 or 5 heads) for a pack that declares that architecture. */
+function attentionShape(m: PackManifest): { attention?: { downscale: number; heads: number } } {
+  if (m.unet?.attention) return { attention: m.unet.attention };
+  // SD 2.x: the same layout, 5 heads of 64 at the first level (attention_head_dim [5, 10, 20, 20]).
+  const heads = ({ 'stable-diffusion-1': 8, 'stable-diffusion-2': 5 } as Record<string, number>)[m.architecture ?? ''];
+  return heads ? { attention: { downscale: 1, heads } } : {};
+}
+
+/** One pack loaded on one runtime: its tokenizer and three sessions. */
+export class LoadedPack {
   private constructor(
     readonly manifest: PackManifest,
     readonly runtime: Runtime,
     private readonly models: PipelineModels,
     private readonly sessions: readonly ModelSession[],
-    readonly info: LoadedInfo,
+    readonly loadMs: number,
+    readonly lowMemory: boolean,
   ) {}
 
-  static async load(read: PackReader, runtimeOptions: RuntimeOptions, options: EngineOptions = {}): Promise<Engine> {
-    try {
-      return await Engine.loadOn(read, runtimeOptions, options);
-    } catch (e) {
-      const err = PocketError.from(e);
-      // "auto" means: the fastest backend that works. If WebGPU could not take the model, use WASM.
-      if (runtimeOptions.backend !== 'auto' || err.code === 'bad-request') throw err;
-      const engine = await Engine.loadOn(read, { ...runtimeOptions, backend: 'wasm' }, options);
-      return new Engine(engine.manifest, engine.runtime, engine.models, engine.sessions, { ...engine.info, fallbackReason: String(err.detail?.fallback ?? err.message) });
-    }
-  }
-
-  private static async loadOn(read: PackReader, runtimeOptions: RuntimeOptions, options: EngineOptions): Promise<Engine> {
+  static async load(read: PackReader, runtimeOptions: RuntimeOptions, options: EngineOptions & { readonly signal?: AbortSignal } = {}): Promise<LoadedPack> {
     const t0 = performance.now();
+    const { signal } = options;
+    const check = () => {
+      if (signal?.aborted) throw aborted();
+    };
+    check();
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await read('manifest.json'))));
     const runtime = await createRuntime(runtimeOptions);
     const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -136,16 +139,19 @@ export class Engine {
         return runtime.createSession(bytes, role.replace('_', ' '), gpuOutputs, external);
       };
       const session = async (role: Role, gpuOutputs: string[] = []) => {
+        check();
         let s = await open(role, gpuOutputs);
+        sessions.push(s);
         refuseHalfWithoutF16(s, role, runtime);
         if (staged) {
           const st = new StagedSession(s, () => open(role, gpuOutputs));
           stages.set(role, st);
+          sessions[sessions.length - 1] = st;
           // Released before the next network loads, so even loading holds one network at a time.
           await st.park();
           s = st;
         }
-        sessions.push(s);
+        check();
         return s;
       };
       const textEncoder = new TextEncoderNet(await session('text_encoder', onGpu ? ['last_hidden_state'] : []));
@@ -153,21 +159,22 @@ export class Engine {
       const vae = new VaeDecoderNet(await session('vae_decoder'));
       const limits = imageLimits(manifest);
       const fixed = unet.fixedLatentSize;
+      const f = manifest.vae.downscaleFactor;
       const models: PipelineModels = {
         tokenizer, textEncoder, unet, vae,
         vaeScalingFactor: manifest.vae.scalingFactor,
+        downscaleFactor: f,
         schedulerConfig: manifest.scheduler,
         latentChannels: manifest.vae.latentChannels,
-        embeddingsOnDevice: onGpu,
-        limits: fixed ? { ...limits, fixed: [fixed[1] * 8, fixed[0] * 8] } : limits,
+        limits: fixed ? { ...limits, fixed: [fixed[1] * f, fixed[0] * f] } : limits,
         ...(staged ? { afterStage: (stage: Role) => stages.get(stage)!.park() } : {}),
       };
-
-      const info = { packId: manifest.id, backend: runtime.backend, capabilities: runtime.capabilities, loadMs: performance.now() - t0, lowMemory: staged };
-      return new Engine(manifest, runtime, models, sessions, info);
+      return new LoadedPack(manifest, runtime, models, sessions, performance.now() - t0, staged);
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release()));
-      throw PocketError.from(e);
+      const err = PocketError.from(e);
+      // Marked, so that "auto" knows WebGPU could not take this model (and WASM may).
+      throw runtime.backend === 'webgpu' && BACKEND_FAILURES.has(err.code) ? new PocketError(err.code, err.message, { ...err.detail, backend: 'webgpu' }) : err;
     }
   }
 
@@ -187,4 +194,112 @@ export class Engine {
   async dispose(): Promise<void> {
     await Promise.all(this.sessions.map((s) => s.release()));
   }
+}
+
+/** A live preview every this many steps (cheap: a linear map per latent pixel, no VAE). */
+const PREVIEW_EVERY = 2;
+/** The full-quality preview runs the VAE, so it comes less often. */
+const VAE_PREVIEW_EVERY = 5;
+
+export interface EngineSetup {
+  /** How a pack id becomes its files. */
+  readonly open: PackOpener;
+  /** Everything the runtime needs but the backend, which each load names. */
+  readonly runtime?: Omit<RuntimeOptions, 'backend'>;
+}
+
+/** PocketEngine where the models run. Loads are serialised with generations by the caller (the worker's queue). */
+export class Engine implements PocketEngine {
+  private pack: LoadedPack | undefined;
+  private info: EngineInfo | undefined;
+  private key = '';
+
+  constructor(private readonly setup: EngineSetup) {}
+
+  /** The loaded pack (for the command line's figures); undefined before the first load. */
+  get loaded(): LoadedPack | undefined {
+    return this.pack;
+  }
+
+  async load(params: LoadParams, options: { readonly signal?: AbortSignal } = {}): Promise<EngineInfo> {
+    const lowMemory = params.lowMemory === true;
+    const key = `${params.packId}|${params.backend}|${lowMemory}`;
+    if (this.pack && this.info && this.key === key) return this.info;
+    await this.dispose();
+    const read = this.setup.open(params.packId);
+    const loadOn = (backend: RuntimeOptions['backend']) =>
+      LoadedPack.load(read, { ...this.setup.runtime, backend }, { releaseBetweenStages: lowMemory, ...(options.signal ? { signal: options.signal } : {}) });
+    let pack: LoadedPack;
+    let fallbackReason: string | undefined;
+    try {
+      pack = await loadOn(params.backend);
+    } catch (e) {
+      const err = PocketError.from(e);
+      // "auto" means: the fastest backend that works. Only when WebGPU could not take the model is
+      // WASM tried; a bad pack, a cancelled load or a network failure would fail there too.
+      if (params.backend !== 'auto' || err.detail?.backend !== 'webgpu') throw err;
+      pack = await loadOn('wasm');
+      fallbackReason = String(err.detail?.fallback ?? err.message);
+    }
+    const m = pack.manifest;
+    this.pack = pack;
+    this.key = key;
+    this.info = {
+      packId: m.id, packName: m.name, backend: pack.runtime.backend, capabilities: pack.runtime.capabilities,
+      loadMs: pack.loadMs, lowMemory, limits: pack.limits, downscaleFactor: m.vae.downscaleFactor,
+      defaults: { ...m.defaults, width: m.image.defaultWidth, height: m.image.defaultHeight },
+      ...attentionShape(m),
+      ...(fallbackReason ? { fallbackReason } : {}),
+    };
+    return this.info;
+  }
+
+  async generate(request: GenerateRequest, options: EngineGenerateOptions = {}): Promise<GenerateResult> {
+    const pack = this.pack;
+    if (!pack) throw new PocketError('bad-request', 'No model is loaded yet: wait for the model to load, then generate.');
+    const { onProgress } = options;
+    try {
+      return await pack.generate(request, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.vaeTiles ? { vaeTiles: options.vaeTiles } : {}),
+        ...(onProgress ? { onProgress: (p: Progress) => this.progress(pack, p, options.preview ?? 'fast', onProgress) } : {}),
+      });
+    } catch (e) {
+      const err = PocketError.from(e);
+      // The sessions are unusable: release what is left, so the next load starts fresh.
+      if (err.code === 'device-lost') await this.dispose().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Progress with a preview every few steps; returns a promise only when it decodes with the VAE, so that only that is awaited and timed. */
+  private progress(pack: LoadedPack, p: Progress, mode: 'fast' | 'vae', onProgress: (p: EngineProgress) => void): void | Promise<void> {
+    const send = (preview?: PreviewImage) => onProgress({
+      step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, loopElapsedMs: p.loopElapsedMs,
+      ...(preview ? { preview } : {}),
+    });
+    const last = p.step === p.totalSteps;
+    if (mode === 'vae') {
+      // Not on the last step: the run's own decode follows at once.
+      if (p.step % VAE_PREVIEW_EVERY !== 0 || last) return send();
+      const [, h, w] = p.latentDims;
+      const f = pack.manifest.vae.downscaleFactor;
+      return pack.decode(p.denoised, p.latentDims).then((pixels) => send({ width: w * f, height: h * f, pixels }));
+    }
+    const map = previewMap(pack.manifest);
+    return send(map && (p.step % PREVIEW_EVERY === 0 || last) ? latentPreview(p.denoised, p.latentDims, map) : undefined);
+  }
+
+  async dispose(): Promise<void> {
+    const pack = this.pack;
+    this.pack = undefined;
+    this.info = undefined;
+    this.key = '';
+    await pack?.dispose();
+  }
+}
+
+function previewMap(m: PackManifest): LatentRgbMap | undefined {
+  const { latentRgbFactors: factors, latentRgbBias: bias } = m.vae;
+  return factors && bias ? { factors, bias } : undefined;
 }

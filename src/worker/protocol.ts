@@ -1,43 +1,38 @@
-// The typed protocol between the page and the engine worker: the message `type` decides the payload
-// (discriminated unions, no casts); replies carry the request's id; progress is streamed; pixel buffers
-// are transferred, not copied; a cancel names the generation it stops and leaves the models loaded.
+// The typed protocol between the page (EngineClient) and the engine worker (Engine): each PocketEngine
+// call is a message whose `type` names the call; its reply names the same call, and `Replies` maps a
+// call to its reply's type, so the client resolves each call with the right type and no run-time check.
+// Progress streams; pixel buffers are transferred, not copied; a cancel names the call it stops (a
+// generation stops between steps with the models loaded; a load stops between networks).
 import type { SerializedError } from '../core/errors';
-import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
-import type { PreviewImage } from '../core/pipeline/preview';
+import type { GenerateRequest } from '../core/pipeline/request';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
-import type { BackendChoice } from '../runtime/capabilities';
-import type { LoadedInfo } from './engine';
+import type { TileOptions } from '../core/pipeline/tiled-vae';
+import type { EngineInfo, EngineProgress, LoadParams } from './engine-api';
+
+/** Each call's arguments (what crosses to the worker). */
+export interface Calls {
+  readonly load: { readonly params: LoadParams };
+  readonly generate: { readonly request: GenerateRequest; readonly preview?: 'fast' | 'vae'; readonly vaeTiles?: TileOptions };
+  readonly dispose: Record<never, never>;
+}
+
+/** Each call's reply value. */
+export interface Replies {
+  readonly load: EngineInfo;
+  readonly generate: GenerateResult;
+  readonly dispose: null;
+}
+
+export type CallName = keyof Calls;
 
 export type ToWorker =
-  /** lowMemory: one network in memory at a time (released between stages, created again each run). */
-  | { readonly id: number; readonly type: 'load'; readonly packId: string; readonly backend: BackendChoice; readonly lowMemory?: boolean }
-  /** preview 'vae': a full VAE decode every few steps instead of the fast linear preview (slower). */
-  | { readonly id: number; readonly type: 'generate'; readonly request: GenerateRequest; readonly preview?: 'fast' | 'vae'; readonly tiledVae?: boolean }
+  | { readonly [K in CallName]: { readonly id: number; readonly type: K } & Calls[K] }[CallName]
   | { readonly id: number; readonly type: 'cancel'; readonly target: number };
 
-export interface WireProgress {
-  readonly step: number;
-  readonly totalSteps: number;
-  readonly timestep: number;
-  readonly elapsedMs: number;
-  readonly loopElapsedMs: number;
-  /** Every few steps: the scheduler's current estimate of the picture at 1/8 size (its buffer is transferred). */
-  readonly preview?: PreviewImage;
-}
-
-export type WireResult = Omit<GenerateResult, 'pixels'> & { readonly pixels: Uint8ClampedArray };
-
-export interface LoadedReply extends LoadedInfo {
-  readonly limits: ImageLimits;
-  /** The UNet's first attention level, for the memory estimate (from the pack's manifest). */
-  readonly attention?: { readonly downscale: number; readonly heads: number };
-  readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: string; readonly width: number; readonly height: number };
-  readonly packName: string;
-}
+export type Reply = { readonly [K in CallName]: { readonly id: number; readonly type: 'reply'; readonly call: K; readonly value: Replies[K] } }[CallName];
 
 export type FromWorker =
-  | { readonly id: number; readonly type: 'loaded'; readonly info: LoadedReply }
-  | { readonly id: number; readonly type: 'progress'; readonly progress: WireProgress }
-  | { readonly id: number; readonly type: 'result'; readonly result: WireResult }
+  | Reply
+  | { readonly id: number; readonly type: 'progress'; readonly progress: EngineProgress }
   | { readonly id: number; readonly type: 'cancelled' }
   | { readonly id: number; readonly type: 'error'; readonly error: SerializedError };

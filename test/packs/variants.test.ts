@@ -14,7 +14,9 @@ import { ChunkStore } from '../../src/store/chunk-store';
 import { blobLayoutReader, manifestFromLayout } from '../../src/store/diffusers-layout';
 import { importLocalPack, packRoot, type LocalFile } from '../../src/store/local-import';
 import { inspectPack, storedPackReader } from '../../src/store/pack-store';
-import { Engine } from '../../src/worker/engine';
+import type { Engine } from '../../src/worker/engine';
+import type { EngineInfo } from '../../src/worker/engine-api';
+import { nodeEngine } from '../../scripts/lib/node-engine';
 import { REPO } from '../shared';
 
 const FIXTURES = resolve(REPO, 'test/fixtures/packs');
@@ -46,13 +48,13 @@ let db = 0;
 const engines: Engine[] = [];
 afterAll(() => Promise.all(engines.map((e) => e.dispose())));
 
-async function importAndLoad(v: VariantInfo): Promise<{ engine: Engine; store: ChunkStore; packId: string }> {
+async function importAndLoad(v: VariantInfo): Promise<{ engine: Engine; info: EngineInfo; store: ChunkStore; packId: string }> {
   const store = new ChunkStore(createStore(`variants-${db++}`, 'kv'));
   const record = await importLocalPack(pickFolder(join(FIXTURES, v.name)), store);
-  const wasm = await readFile(resolve(REPO, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
-  const engine = await Engine.load(storedPackReader(store, record.id), { backend: 'wasm', wasmBinary: wasm, numThreads: 1 });
+  const engine = await nodeEngine({ open: (id) => storedPackReader(store, id) });
   engines.push(engine);
-  return { engine, store, packId: record.id };
+  const info = await engine.load({ packId: record.id, backend: 'wasm' });
+  return { engine, info, store, packId: record.id };
 }
 
 function spread(pixels: Uint8ClampedArray): number {
@@ -80,20 +82,20 @@ describe('fixture packs with real SD export signatures', () => {
   });
 
   it.each(VARIANTS.map((v) => [v.name, v] as const))('%s: imports, loads, adapts and draws an image of the asked size', async (_name, v) => {
-    const { engine, store, packId } = await importAndLoad(v);
+    const { engine, info, store, packId } = await importAndLoad(v);
     const state = await inspectPack(store, (await store.getPack(packId))!.manifest);
     expect(state.complete).toBe(true);
     for (const f of state.manifest.files) expect(f.sha256, f.path).toMatch(/^[0-9a-f]{64}$/);
     if (v.external) {
       expect(state.manifest.files.find((f) => f.role === 'external_data')).toMatchObject({ path: `unet/${v.external}`, for: 'unet' });
     }
-    const m = engine.manifest;
+    const m = engine.loaded!.manifest;
     expect(m.tokenizer.padTokenId).toBe(v.padToken === '!' ? 0 : 49407);
     expect(m.scheduler.prediction_type ?? 'epsilon').toBe(v.predictionType);
 
     const size = v.latent ? v.latent * 8 : 256;
     if (v.latent) {
-      expect(engine.limits.fixed).toEqual([size, size]);
+      expect(info.limits.fixed).toEqual([size, size]);
       const err = await engine.generate({ prompt: 'a cat', steps: 2, width: 256, height: 256, seed: 1 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PocketError);
       expect((err as PocketError).message).toContain(`${size}×${size} only`);
@@ -155,16 +157,18 @@ describe('GPU buffer limits, checked before loading', () => {
   const reader = (name: string) => (p: string) => readFile(join(FIXTURES, name, p));
 
   it('Auto falls back to WASM when a weight exceeds the GPU\'s largest buffer, and says which', async () => {
-    const engine = await Engine.load(reader('sd21-base'), { backend: 'auto', gpu: smallGpu(1024 * 1024), wasmBinary: await wasm(), numThreads: 1 });
+    const engine = await nodeEngine({ open: reader, gpu: smallGpu(1024 * 1024) });
     engines.push(engine);
-    expect(engine.runtime.backend).toBe('wasm');
-    expect(engine.info.fallbackReason).toBe("the text encoder's largest weight (token_embedding, 3.9 MB on the GPU) is larger than this GPU's largest buffer (1.0 MB), so it runs on WASM (CPU).");
+    const info = await engine.load({ packId: 'sd21-base', backend: 'auto' });
+    expect(info.backend).toBe('wasm');
+    expect(info.fallbackReason).toBe("the text encoder's largest weight (token_embedding, 3.9 MB on the GPU) is larger than this GPU's largest buffer (1.0 MB), so it runs on WASM (CPU).");
     const r = await engine.generate({ prompt: 'a cat', steps: 1, width: 256, height: 256, seed: 1 });
     expect(r.width).toBe(256);
   });
 
   it('WebGPU chosen explicitly: refused with what does not fit and what to do', async () => {
-    const err = await Engine.load(reader('sd21-base'), { backend: 'webgpu', gpu: smallGpu(2 * 1024 * 1024), wasmBinary: await wasm(), numThreads: 1 }).catch((e: unknown) => e);
+    const engine = await nodeEngine({ open: reader, gpu: smallGpu(2 * 1024 * 1024) });
+    const err = await engine.load({ packId: 'sd21-base', backend: 'webgpu' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PocketError);
     expect((err as PocketError).code).toBe('unsupported-feature');
     expect((err as PocketError).message).toMatch(/^This model does not fit this GPU: .*token_embedding, 3.9 MB.*2.0 MB.*Choose Auto or WASM/);

@@ -3,22 +3,25 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PocketError } from '../../src/core/errors';
-import { Engine } from '../../src/worker/engine';
+import type { Engine } from '../../src/worker/engine';
+import type { EngineInfo } from '../../src/worker/engine-api';
+import { nodeEngine } from '../../scripts/lib/node-engine';
 import { DEFAULT_TILES } from '../../src/core/pipeline/tiled-vae';
 import { BLUE, ORANGE, RED, borderFraction, largestBlob, offBackground, psnr } from '../image-checks';
 import { BUILTIN_PACK, REPO } from '../shared';
 
 let engine: Engine;
+let info: EngineInfo;
 beforeAll(async () => {
-  const wasm = await readFile(resolve(REPO, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
-  engine = await Engine.load((p) => readFile(resolve(BUILTIN_PACK, p)), { backend: 'wasm', wasmBinary: wasm, numThreads: 1 });
+  engine = await nodeEngine();
+  info = await engine.load({ packId: BUILTIN_PACK, backend: 'wasm' });
 });
 afterAll(() => engine?.dispose());
 
 describe('Engine with the shapes pack', () => {
   it('loads on WASM when asked, with the pack limits', () => {
-    expect(engine.runtime.backend).toBe('wasm');
-    expect(engine.limits).toMatchObject({ minSize: 256, maxSize: 768, multipleOf: 64 });
+    expect(info.backend).toBe('wasm');
+    expect(info.limits).toMatchObject({ minSize: 256, maxSize: 768, multipleOf: 64 });
   });
 
   // What the stand-in pack reliably draws is the prompt's background colour with an object on it
@@ -77,13 +80,14 @@ describe('Engine with the shapes pack', () => {
 describe('Engine in low-memory mode (one network loaded at a time)', () => {
   it('opens each network when its stage starts and releases it after: same pixels, every file read again each run', async () => {
     const reads = new Map<string, number>();
-    const wasm = await readFile(resolve(REPO, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'));
-    const low = await Engine.load((p) => {
-      reads.set(p, (reads.get(p) ?? 0) + 1);
-      return readFile(resolve(BUILTIN_PACK, p));
-    }, { backend: 'wasm', wasmBinary: wasm, numThreads: 1 }, { releaseBetweenStages: true });
+    const low = await nodeEngine({
+      open: (folder) => (p) => {
+        reads.set(p, (reads.get(p) ?? 0) + 1);
+        return readFile(resolve(folder, p));
+      },
+    });
     try {
-      expect(low.info.lowMemory).toBe(true);
+      expect((await low.load({ packId: BUILTIN_PACK, backend: 'wasm', lowMemory: true })).lowMemory).toBe(true);
       const req = { prompt: 'a yellow star on a black background', steps: 3, width: 256, height: 256, seed: 5, scheduler: 'ddim' };
       const onnx = ['text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx'];
       expect(onnx.map((p) => reads.get(p))).toEqual([1, 1, 1]);

@@ -18,6 +18,8 @@ export interface DeviceTensor {
   readonly dims: readonly number[];
   /** Give the device memory back. */
   dispose(): void;
+  /** Read the values back into host memory, releasing the device copy. */
+  download(): Promise<HostTensor>;
 }
 
 export type Tensor = HostTensor | DeviceTensor;
@@ -32,8 +34,12 @@ export interface IOInfo {
 export interface ModelSession {
   readonly inputs: readonly IOInfo[];
   readonly outputs: readonly IOInfo[];
-  /** Run the network. Outputs named in `keepOnDevice` may stay on the accelerator. */
-  run(feeds: Readonly<Record<string, Tensor>>, keepOnDevice?: readonly string[]): Promise<Record<string, Tensor>>;
+  /**
+   * Run the network. Where each output lands is fixed when the session is created (onnxruntime-web's
+   * preferredOutputLocation): outputs chosen then come back as DeviceTensors on every run, the rest in
+   * host memory. A caller that needs a device output on the host downloads it.
+   */
+  run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 

@@ -49,10 +49,10 @@ export class TextEncoderNet {
 
   /**
    * Hidden states [n, seq, width] for n prompts as one tensor, so that a guidance pair can go to the
-   * UNet as it is — on the device when asked. An encoder exported with a fixed batch of 1 runs once per
-   * prompt and the results are joined on the host.
+   * UNet as it is — on the device where the session puts its output there. An encoder exported with a
+   * fixed batch of 1 runs once per prompt and the results are joined on the host (read back first).
    */
-  async encode(prompts: readonly Int32Array[], keepOnDevice: boolean): Promise<Tensor> {
+  async encode(prompts: readonly Int32Array[]): Promise<Tensor> {
     const seq = prompts[0]!.length;
     if (this.sequenceLength !== undefined && seq !== this.sequenceLength) {
       throw incompatible('text encoder', `it takes ${this.sequenceLength} tokens, the tokenizer gives ${seq}`);
@@ -62,7 +62,14 @@ export class TextEncoderNet {
       // One after the other: onnxruntime-web refuses a second run on a session that is still running
       // ("Session already started").
       const parts: Tensor[] = [];
-      for (const p of prompts) parts.push(await this.encode([p], false));
+      try {
+        for (const p of prompts) {
+          const t = await this.encode([p]);
+          parts.push(t.location === 'device' ? await t.download() : t);
+        }
+      } finally {
+        for (const t of parts) if (t.location === 'device') t.dispose();
+      }
       return concatBatch(parts, 'text encoder output');
     }
     const flat = new Int32Array(prompts.length * seq);
@@ -71,7 +78,7 @@ export class TextEncoderNet {
     const ids = this.ids.type === 'int64'
       ? hostTensor('int64', BigInt64Array.from(flat, (v) => BigInt(v)), dims)
       : hostTensor('int32', flat, dims);
-    const res = await this.session.run({ [this.ids.name]: ids }, keepOnDevice ? [this.output.name] : []);
+    const res = await this.session.run({ [this.ids.name]: ids });
     return res[this.output.name]!;
   }
 }

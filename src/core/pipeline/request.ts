@@ -22,7 +22,12 @@ export interface ImageLimits {
   readonly multipleOf: number;
   /** Only this size, when the UNet export fixed its latent height and width. */
   readonly fixed?: readonly [width: number, height: number];
+  /** Image pixels per latent pixel (the pack's `vae.downscaleFactor`; DEFAULT_DOWNSCALE where unsaid). */
+  readonly downscaleFactor?: number;
 }
+
+/** The VAE's downscale factor of every Stable Diffusion (KL-f8), for callers that know no pack. */
+export const DEFAULT_DOWNSCALE = 8;
 
 export const DEFAULTS = Object.freeze({
   negativePrompt: '',
@@ -47,9 +52,10 @@ export function validateRequest(req: GenerateRequest, limits: ImageLimits): Vali
   if (!Number.isInteger(r.steps) || r.steps < LIMITS.minSteps || r.steps > LIMITS.maxSteps) {
     throw badRequest('steps', `Steps must be a whole number from ${LIMITS.minSteps} to ${LIMITS.maxSteps}; got ${r.steps}.`);
   }
+  const f = limits.downscaleFactor ?? DEFAULT_DOWNSCALE;
   for (const [field, v] of [['width', r.width], ['height', r.height]] as const) {
-    if (!Number.isInteger(v) || v % 8 !== 0 || v % limits.multipleOf !== 0) {
-      throw badRequest(field, `The ${field} must be a multiple of ${Math.max(8, limits.multipleOf)} pixels; got ${v}.`);
+    if (!Number.isInteger(v) || v % f !== 0 || v % limits.multipleOf !== 0) {
+      throw badRequest(field, `The ${field} must be a multiple of ${Math.max(f, limits.multipleOf)} pixels; got ${v}.`);
     }
     if (v < limits.minSize || v > limits.maxSize) {
       throw badRequest(field, `The ${field} must be from ${limits.minSize} to ${limits.maxSize} pixels for this model; got ${v}.`);

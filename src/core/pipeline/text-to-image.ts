@@ -11,7 +11,7 @@ import type { ClipTokenizer } from '../tokenizer/clip-tokenizer';
 import type { Tensor } from './model-session';
 import type { TextEncoderNet, UNetNet, VaeDecoderNet } from './networks';
 import { decodeTiled, type TileOptions } from './tiled-vae';
-import { validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
+import { DEFAULT_DOWNSCALE, validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
 
 export interface PipelineModels {
   readonly tokenizer: ClipTokenizer;
@@ -21,9 +21,9 @@ export interface PipelineModels {
   readonly vaeScalingFactor: number;
   readonly schedulerConfig: SchedulerConfig;
   readonly limits: ImageLimits;
-  /** Keep the text embeddings on the accelerator for the whole denoising loop. */
-  readonly embeddingsOnDevice?: boolean;
   readonly latentChannels?: number;
+  /** Image pixels per latent pixel (the pack's `vae.downscaleFactor`); DEFAULT_DOWNSCALE where absent. */
+  readonly downscaleFactor?: number;
   /**
    * Called when a network's part of the run is over (low-memory mode releases its session there, so
    * only one network is in memory at a time: text encoder → UNet → VAE decoder).
@@ -38,12 +38,12 @@ export interface Progress {
   readonly elapsedMs: number;
   /** Since the denoising loop began (what the pace of the steps is measured from). */
   readonly loopElapsedMs: number;
-  /** The current latents [1, c, h/8, w/8]. */
+  /** The current latents [1, c, h/f, w/f] (f: the VAE's downscale factor). */
   readonly latents: Float32Array;
   /** The scheduler's estimate of the final latents (x̂0) where it gives one, else the latents: what a
    * live preview shows. */
   readonly denoised: Float32Array;
-  /** [c, h/8, w/8] of both. */
+  /** [c, h/f, w/f] of both. */
   readonly latentDims: readonly [number, number, number];
 }
 
@@ -80,7 +80,8 @@ export interface GenerateOptions {
 
 export async function generate(models: PipelineModels, request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
   const { signal, onProgress } = options;
-  const req = validateRequest(request, models.limits);
+  const f = models.downscaleFactor ?? DEFAULT_DOWNSCALE;
+  const req = validateRequest(request, { ...models.limits, downscaleFactor: f });
   const checkAbort = () => {
     if (signal?.aborted) throw aborted();
   };
@@ -92,23 +93,23 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
   const t1 = performance.now();
 
   const guided = req.guidanceScale > 1;
-  const onDevice = models.embeddingsOnDevice === true;
   const unet = models.unet;
   // The text batches the UNet will be called with: [uncond, cond] together when it takes a guidance
   // batch, one prompt per call otherwise; a UNet fixed at batch 2 gets the prompt twice without guidance.
   const batches: Int32Array[][] = guided
     ? unet.takesGuidanceBatch ? [[uncond.ids, cond.ids]] : [[uncond.ids], [cond.ids]]
     : [Array.from({ length: unet.batchFor(1) }, () => cond.ids)];
+  // Inside the try: when the second prompt's encode fails, the first one's GPU tensor is released too.
   const contexts: Tensor[] = [];
-  for (const b of batches) contexts.push(await models.textEncoder.encode(b, onDevice));
-  await models.afterStage?.('text_encoder');
-  const t2 = performance.now();
   try {
+    for (const b of batches) contexts.push(await models.textEncoder.encode(b));
+    await models.afterStage?.('text_encoder');
+    const t2 = performance.now();
     checkAbort();
     const rng = new SeededRandom(req.seed);
     const scheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng.gaussian(n) });
     scheduler.setTimesteps(req.steps);
-    const dims = [1, models.latentChannels ?? 4, req.height / 8, req.width / 8];
+    const dims = [1, models.latentChannels ?? 4, req.height / f, req.width / f];
     let latents: Float32Array = rng.gaussian(dims.reduce((a, b) => a * b));
     for (let i = 0; i < latents.length; i++) latents[i]! *= scheduler.initNoiseSigma;
 
@@ -164,14 +165,22 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
   }
 }
 
-/** Latents [c, h/8, w/8] → RGBA through the VAE decoder, divided by the pack's scaling factor first. */
+/** Latents [c, h/f, w/f] → RGBA through the VAE decoder, divided by the pack's scaling factor first. */
 export async function decodeLatents(models: PipelineModels, latents: Float32Array, latentDims: readonly [number, number, number], tiles?: TileOptions): Promise<Uint8ClampedArray> {
   const [c, h, w] = latentDims;
+  const f = models.downscaleFactor ?? DEFAULT_DOWNSCALE;
   const scaled = latents.map((v) => v / models.vaeScalingFactor);
   const planar = tiles
-    ? await decodeTiled(scaled, latentDims, async (t, d) => (await models.vae.decode(t, d)).data, tiles)
+    ? await decodeTiled(scaled, latentDims, async (t, d) => (await models.vae.decode(t, d)).data, tiles, f)
     : (await models.vae.decode(scaled, [1, c, h, w])).data;
-  return toRgba(planar, w * 8, h * 8);
+  return toRgba(planar, w * f, h * f);
+}
+
+/** The one part of a MessagePort used below (Node's and the DOM's MessagePort typings disagree). */
+interface MinimalPort {
+  onmessage: (() => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
 }
 
 /**
@@ -179,12 +188,6 @@ export async function decodeLatents(models: PipelineModels, latents: Float32Arra
  * macrotask turn between steps a cancel message (a worker's onmessage) would wait for the whole
  * generation to finish.
  */
-interface MinimalPort {
-  onmessage: (() => void) | null;
-  postMessage(message: unknown): void;
-  close(): void;
-}
-
 function yieldToEventLoop(): Promise<void> {
   // A MessageChannel message is a macrotask without setTimeout's 4 ms clamp on nested timers.
   return new Promise((resolve) => {

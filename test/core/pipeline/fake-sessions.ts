@@ -4,7 +4,7 @@
 //   UNet:         ε = 0.1 · x + mean(h[b]) + t / 10000
 //   VAE decoder:  pixel[c, y, x] = tanh(z[c, y / 8, x / 8])
 import { fromHalf, toHalf } from '../../../src/core/pipeline/float16';
-import { hostTensor, size, type DeviceTensor, type ElementType, type IOInfo, type ModelSession, type Tensor } from '../../../src/core/pipeline/model-session';
+import { hostTensor, size, type DeviceTensor, type ElementType, type HostTensor, type IOInfo, type ModelSession, type Tensor } from '../../../src/core/pipeline/model-session';
 
 export const WIDTH = 4;
 
@@ -15,7 +15,7 @@ function floats(t: Tensor): Float32Array {
   throw new Error(`expected floats, got ${t.type}`);
 }
 
-function out(type: ElementType, data: Float32Array, dims: readonly number[]): Tensor {
+function out(type: ElementType, data: Float32Array, dims: readonly number[]): HostTensor {
   return type === 'float16' ? hostTensor('float16', toHalf(data), dims) : hostTensor('float32', data, dims);
 }
 
@@ -26,26 +26,32 @@ export class FakeDeviceTensor implements DeviceTensor {
   dispose(): void {
     this.disposed = true;
   }
+  /** Like onnxruntime-web's getData(true): the values come back and the device copy is released. */
+  async download(): Promise<HostTensor> {
+    if (this.disposed) throw new Error('tensor already disposed');
+    this.disposed = true;
+    return out(this.type === 'float16' ? 'float16' : 'float32', this.values, this.dims);
+  }
 }
 
 abstract class Fake implements ModelSession {
   readonly calls: Record<string, Tensor>[] = [];
   released = false;
   constructor(readonly inputs: IOInfo[], readonly outputs: IOInfo[]) {}
-  abstract compute(feeds: Readonly<Record<string, Tensor>>, keepOnDevice: readonly string[]): Record<string, Tensor>;
+  abstract compute(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor>;
   private busy = false;
-  async run(feeds: Readonly<Record<string, Tensor>>, keepOnDevice: readonly string[] = []): Promise<Record<string, Tensor>> {
+  async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
     // Like onnxruntime-web: one run at a time per session.
     if (this.busy) throw new Error('Session already started');
     this.busy = true;
     try {
       await Promise.resolve();
-      return this.check(feeds, keepOnDevice);
+      return this.check(feeds);
     } finally {
       this.busy = false;
     }
   }
-  private check(feeds: Readonly<Record<string, Tensor>>, keepOnDevice: readonly string[]): Record<string, Tensor> {
+  private check(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     for (const io of this.inputs) {
       const t = feeds[io.name];
       if (!t) throw new Error(`missing input ${io.name}`);
@@ -56,7 +62,7 @@ abstract class Fake implements ModelSession {
       });
     }
     this.calls.push({ ...feeds });
-    return this.compute(feeds, keepOnDevice);
+    return this.compute(feeds);
   }
   async release(): Promise<void> {
     this.released = true;
@@ -65,10 +71,14 @@ abstract class Fake implements ModelSession {
 
 export class FakeTextEncoder extends Fake {
   readonly deviceTensors: FakeDeviceTensor[] = [];
-  constructor(idsType: 'int32' | 'int64' = 'int32', batch: number | string = 'batch') {
+  /**
+   * deviceOutputs: like onnxruntime-web's preferredOutputLocation, fixed when the session is created —
+   * every run returns those outputs on the device, whatever its caller would rather have.
+   */
+  constructor(idsType: 'int32' | 'int64' = 'int32', batch: number | string = 'batch', private readonly deviceOutputs: readonly string[] = []) {
     super([{ name: 'input_ids', type: idsType, shape: [batch, 77] }], [{ name: 'last_hidden_state', type: 'float32', shape: [batch, 77, WIDTH] }]);
   }
-  compute(feeds: Readonly<Record<string, Tensor>>, keep: readonly string[]): Record<string, Tensor> {
+  compute(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const ids = feeds.input_ids!;
     if (ids.location !== 'cpu' || (ids.type !== 'int32' && ids.type !== 'int64')) throw new Error('bad ids');
     const values = Array.from(ids.data as ArrayLike<number | bigint>, Number);
@@ -77,7 +87,7 @@ export class FakeTextEncoder extends Fake {
       for (let c = 0; c < WIDTH; c++) h[j * WIDTH + c] = id / 50000 + c / 10;
     });
     const dims = [ids.dims[0]!, 77, WIDTH];
-    if (keep.includes('last_hidden_state')) {
+    if (this.deviceOutputs.includes('last_hidden_state')) {
       const d = new FakeDeviceTensor('float32', dims, h);
       this.deviceTensors.push(d);
       return { last_hidden_state: d };

@@ -17,10 +17,10 @@ const SD15: SchedulerConfig = {
 const LIMITS = { minSize: 32, maxSize: 1024, multipleOf: 8 };
 
 function models(opts: { unet?: UNetVariant; ids?: 'int32' | 'int64'; textBatch?: number | string; vae?: 'float32' | 'float16'; onDevice?: boolean } = {}) {
-  const sessions = { text: new FakeTextEncoder(opts.ids, opts.textBatch), unet: new FakeUNet(opts.unet), vae: new FakeVae(opts.vae) };
+  const sessions = { text: new FakeTextEncoder(opts.ids, opts.textBatch, opts.onDevice ? ['last_hidden_state'] : []), unet: new FakeUNet(opts.unet), vae: new FakeVae(opts.vae) };
   const m: PipelineModels = {
     tokenizer, textEncoder: new TextEncoderNet(sessions.text), unet: new UNetNet(sessions.unet), vae: new VaeDecoderNet(sessions.vae),
-    vaeScalingFactor: 0.5, schedulerConfig: SD15, limits: LIMITS, embeddingsOnDevice: opts.onDevice ?? false,
+    vaeScalingFactor: 0.5, schedulerConfig: SD15, limits: LIMITS,
   };
   return { m, sessions };
 }
@@ -121,6 +121,30 @@ describe('generate', () => {
     expect(dev.sessions.unet.calls.every((c) => c.encoder_hidden_states === dev.sessions.text.deviceTensors[0])).toBe(true);
     expect(dev.sessions.text.deviceTensors.every((d) => d.disposed)).toBe(true);
     expect(Array.from(r.pixels)).toEqual(Array.from((await generate(models().m, REQ)).pixels));
+  });
+
+  it('joins a static-batch-1 text encoder\'s GPU outputs for a batch-2 UNet (onnxruntime fixes output locations per session)', async () => {
+    // sd15-static's signature on WebGPU: the text encoder's output was put on the GPU when its session
+    // was created, so each of the two runs hands back a GPU tensor; they must be read back and joined.
+    const dev = models({ onDevice: true, textBatch: 1 });
+    const r = await generate(dev.m, REQ);
+    expect(dev.sessions.text.deviceTensors).toHaveLength(2);
+    expect(dev.sessions.text.deviceTensors.every((d) => d.disposed)).toBe(true);
+    expect(dev.sessions.unet.calls[0]!.encoder_hidden_states!.dims).toEqual([2, 77, WIDTH]);
+    expect(Array.from(r.pixels)).toEqual(Array.from((await generate(models({ textBatch: 1 }).m, REQ)).pixels));
+  });
+
+  it('releases the first prompt\'s GPU embeddings when the second encode fails', async () => {
+    const dev = models({ onDevice: true, unet: { batch: 1 } });
+    let runs = 0;
+    const run = dev.sessions.text.run.bind(dev.sessions.text);
+    dev.sessions.text.run = async (feeds) => {
+      if (runs++ === 1) throw new Error('out of memory');
+      return run(feeds);
+    };
+    await expect(generate(dev.m, REQ)).rejects.toThrow('out of memory');
+    expect(dev.sessions.text.deviceTensors).toHaveLength(1);
+    expect(dev.sessions.text.deviceTensors[0]!.disposed).toBe(true);
   });
 
   it('is deterministic per seed', async () => {
