@@ -171,3 +171,80 @@ describe('stochastic schedulers', () => {
     expect(() => s.step(initSample, t, initSample)).toThrow(/noise/);
   });
 });
+
+// diffusers computes timesteps with numpy, whose round goes half to even; ../shared/fixtures/timesteps.json
+// holds its figures for the "linspace" and "trailing" spacings (the SD 1.5 cases above are "leading").
+interface TimestepCase { class: string; timestep_spacing: 'linspace' | 'trailing'; num_inference_steps: number; timesteps: number[] }
+const timestepCases: TimestepCase[] = JSON.parse(readShared('fixtures/timesteps.json')).cases;
+const TIMESTEP_CLASS: [RegExp, SchedulerName][] = [[/^DDIMScheduler/, 'ddim'], [/^EulerDiscreteScheduler/, 'euler'], [/^DPMSolverMultistepScheduler/, 'dpmpp-2m']];
+const SD15_SCHEDULE: SchedulerConfig = { num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', steps_offset: 1 };
+
+describe('timesteps round like numpy (half to even), as diffusers computes them', () => {
+  it.each(timestepCases.map((c) => [`${c.class.split(' ')[0]} ${c.timestep_spacing} × ${c.num_inference_steps}`, c] as const))('%s', (_, c) => {
+    const name = TIMESTEP_CLASS.find(([re]) => re.test(c.class))![1];
+    const s = createScheduler(name, { ...SD15_SCHEDULE, timestep_spacing: c.timestep_spacing });
+    s.setTimesteps(c.num_inference_steps);
+    expect(s.timesteps.length).toBe(c.timesteps.length);
+    // Integer timesteps exactly; Euler's fractional "linspace" ones were float32 in diffusers.
+    s.timesteps.forEach((t, i) => expect(Math.abs(t - c.timesteps[i]!)).toBeLessThanOrEqual(Number.isInteger(c.timesteps[i]) ? 0 : 1e-4));
+  });
+
+  it('the cases the issue names: linspace at 7 steps, trailing at 16 (SD-Turbo\'s spacing)', () => {
+    const at = (spacing: 'linspace' | 'trailing', n: number) => {
+      const s = createScheduler('ddim', { ...SD15_SCHEDULE, timestep_spacing: spacing });
+      s.setTimesteps(n);
+      return s.timesteps;
+    };
+    expect(at('linspace', 7)).toEqual([999, 832, 666, 500, 333, 166, 0]);
+    expect(at('trailing', 16).filter((t) => t % 250 === 61 || t % 250 === 62)).toEqual([811, 561, 311, 61]);
+  });
+});
+
+// v-prediction (SD 2.x 768-v): the model predicts v = sqrt(ᾱ) ε − sqrt(1 − ᾱ) x0 (Salimans & Ho 2022), so
+// x0 = sqrt(ᾱ) x_t − sqrt(1 − ᾱ) v and ε = sqrt(ᾱ) v + sqrt(1 − ᾱ) x_t — diffusers' DDIMScheduler.step
+// and EulerDiscreteScheduler.step formulas, restated here for one step.
+describe('v-prediction', () => {
+  const V: SchedulerConfig = { ...SD15_SCHEDULE, timestep_spacing: 'leading', set_alpha_to_one: false, prediction_type: 'v_prediction' };
+  const abar = (() => {
+    const out: number[] = [];
+    let p = 1;
+    for (let i = 0; i < 1000; i++) {
+      const b = (Math.sqrt(0.00085) + (i / 999) * (Math.sqrt(0.012) - Math.sqrt(0.00085))) ** 2;
+      p *= 1 - b;
+      out.push(p);
+    }
+    return out;
+  })();
+  const x = initSample;
+  const v = x.map((s, i) => 0.2 * s + 0.05 * Math.cos(i));
+
+  it('DDIM: one step from t to the previous timestep', () => {
+    const s = createScheduler('ddim', V);
+    s.setTimesteps(4);
+    const [t, prev] = [s.timesteps[0]!, s.timesteps[1]!];
+    const [a, ap] = [abar[t]!, abar[prev]!];
+    const out = s.step(v, t, x).prevSample;
+    x.forEach((xi, i) => {
+      const x0 = Math.sqrt(a) * xi - Math.sqrt(1 - a) * v[i]!;
+      const eps = Math.sqrt(a) * v[i]! + Math.sqrt(1 - a) * xi;
+      expect(out[i]!).toBeCloseTo(Math.sqrt(ap) * x0 + Math.sqrt(1 - ap) * eps, 4);
+    });
+  });
+
+  it('Euler: x0 = v · (−σ / sqrt(σ² + 1)) + x / (σ² + 1), then an Euler step in σ', () => {
+    const s = createScheduler('euler', { ...V, timestep_spacing: 'trailing' });
+    s.setTimesteps(4);
+    const t = s.timesteps[0]!;
+    const sigma = Math.sqrt((1 - abar[t]!) / abar[t]!);
+    const s1 = createScheduler('euler', { ...V, timestep_spacing: 'trailing' });
+    s1.setTimesteps(4);
+    const next = s1.timesteps[1]!;
+    const sigmaNext = Math.sqrt((1 - abar[next]!) / abar[next]!);
+    const out = s.step(v, t, x).prevSample;
+    x.forEach((xi, i) => {
+      const x0 = v[i]! * (-sigma / Math.sqrt(sigma * sigma + 1)) + xi / (sigma * sigma + 1);
+      const d = (xi - x0) / sigma;
+      expect(out[i]!).toBeCloseTo(xi + d * (sigmaNext - sigma), 4);
+    });
+  });
+});

@@ -1,7 +1,7 @@
 // DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion
 // Probabilistic Models", algorithm 2, data prediction, midpoint form), as diffusers'
 // DPMSolverMultistepScheduler with algorithm_type "dpmsolver++"; optionally on Karras sigmas.
-import { alphasCumprod, checkSteps, interp, karrasSigmas, linspace, predictX0AndEps, sigmaToTimestep, trainSigmas } from './schedule';
+import { alphasCumprod, checkSteps, interp, karrasSigmas, linspace, predictX0AndEps, roundHalfEven, sigmaToTimestep, trailingTimesteps, trainSigmas } from './schedule';
 import type { Scheduler, SchedulerOptions, StepResult } from './types';
 
 export class DpmSolverMultistepScheduler implements Scheduler {
@@ -27,20 +27,19 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     let ts: number[];
     // n + 1 points with the last (t = 0) dropped: the solver's final step goes to σ = 0.
     if (spacing === 'linspace') {
-      ts = linspace(0, T - 1, n + 1).map(Math.round).reverse().slice(0, -1);
+      ts = linspace(0, T - 1, n + 1).map(roundHalfEven).reverse().slice(0, -1);
     } else if (spacing === 'leading') {
       const ratio = Math.floor(T / (n + 1));
       ts = Array.from({ length: n + 1 }, (_, i) => i * ratio).reverse().slice(0, -1).map((t) => t + (c.steps_offset ?? 0));
     } else {
-      ts = [];
-      for (let t = T; t > 0; t -= T / n) ts.push(Math.round(t) - 1);
+      ts = trailingTimesteps(T, n);
     }
     const train = trainSigmas(alphasCumprod(c));
     let sigmas: number[];
     if (c.use_karras_sigmas) {
       const logSigmas = train.map(Math.log);
       sigmas = karrasSigmas(train[train.length - 1]!, train[0]!, n);
-      ts = sigmas.map((s) => Math.round(sigmaToTimestep(s, logSigmas)));
+      ts = sigmas.map((s) => roundHalfEven(sigmaToTimestep(s, logSigmas)));
     } else {
       sigmas = ts.map((t) => interp(t, train));
     }
@@ -61,8 +60,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const i = this.stepIndex;
     const n = this.timesteps.length;
     const lowerOrderFinal = i === n - 1 && ((c.lower_order_final ?? true) && n < 15 || (c.final_sigmas_type ?? 'zero') === 'zero');
-    const lowerOrderSecond = i === n - 2 && (c.lower_order_final ?? true) && n < 15;
-    void lowerOrderSecond; // only matters for a third-order solver
+    // (diffusers' lower_order_second matters only for a third-order solver, which this is not.)
     const [alphaS0, sigmaS0] = vp(this.sigmas[i]!);
     const [alphaT, sigmaT] = vp(this.sigmas[i + 1]!);
     // The solver works on the data prediction x0 (DPM-Solver++, eq. 8).

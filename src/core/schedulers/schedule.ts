@@ -40,21 +40,41 @@ export function spacedTimesteps(config: SchedulerConfig, n: number, round: boole
   let ts: number[];
   if (spacing === 'linspace') {
     ts = linspace(0, T - 1, n).reverse();
-    if (round) ts = ts.map((t) => Math.round(t));
+    if (round) ts = ts.map(roundHalfEven);
   } else if (spacing === 'leading') {
     const ratio = Math.floor(T / n);
     ts = Array.from({ length: n }, (_, i) => i * ratio + (config.steps_offset ?? 0)).reverse();
   } else {
-    const ratio = T / n;
-    ts = [];
-    for (let t = T; t > 0; t -= ratio) ts.push(Math.round(t) - 1);
+    ts = trailingTimesteps(T, n);
   }
   return ts;
 }
 
+/**
+ * numpy's round: halves go to the even neighbour (`np.round(812.5) == 812`), where JavaScript's
+ * Math.round goes up. diffusers computes its timesteps with numpy, so this decides several of them
+ * (linspace at 7 steps: 832 and 166; trailing at 16: 811, 561, 311, 61).
+ */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** diffusers' "trailing" spacing: np.round(np.arange(T, 0, -T / n)) - 1 (SD-Turbo's). */
+export function trailingTimesteps(T: number, n: number): number[] {
+  const ratio = T / n;
+  const ts: number[] = [];
+  // np.arange computes start + i * step (no running sum), and stops before reaching 0.
+  for (let i = 0; T - i * ratio > 0; i++) ts.push(roundHalfEven(T - i * ratio) - 1);
+  return ts;
+}
+
+/** numpy.linspace, computed as numpy does (start + i · step, the last point exactly `end`), so that
+ * halves land where numpy's do before they are rounded (999 / 30 · 15 is 499.4999…, not 499.5). */
 export function linspace(start: number, end: number, n: number): number[] {
   if (n === 1) return [start];
-  return Array.from({ length: n }, (_, i) => start + ((end - start) * i) / (n - 1));
+  const step = (end - start) / (n - 1);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? end : start + i * step));
 }
 
 /** numpy.interp of `table` (sampled at 0, 1, 2, ...) at fractional position x. */

@@ -1,4 +1,5 @@
-// The σ-space ("Karras") view of SD's schedule shared by Euler, Euler ancestral and DPM-Solver.
+// The σ-space ("Karras") view of SD's schedule shared by Euler and Euler ancestral (DPM-Solver++
+// builds its own σs: n + 1 points with the last dropped, and its own final σ).
 import { alphasCumprod, interp, karrasSigmas, sigmaToTimestep, spacedTimesteps, trainSigmas } from './schedule';
 import type { SchedulerConfig } from './types';
 
