@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shapes import train  # noqa: E402
+from shapes import train_clip, train_unet, train_vae  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_STEPS = {"clip": train.CLIP_STEPS, "vae": 6000, "unet": train.PHASES[-1][1]}
+DEFAULT_STEPS = {"clip": train_clip.CLIP_STEPS, "vae": 6000, "unet": train_unet.PHASES[-1][1]}
 
 
 def main() -> None:
@@ -47,16 +47,16 @@ def main() -> None:
     stages = ["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples"] if run_all else [a.stage]
     for s in stages:
         if s == "vocab":
-            train.stage_vocab(a.work)
+            train_clip.stage_vocab(a.work)
         elif s in ("clip", "vae", "unet"):
             steps = 5 if a.quick else a.steps or DEFAULT_STEPS[s]
-            stage = {"clip": train.stage_clip, "vae": train.stage_vae, "unet": train.stage_unet}[s]
+            stage = {"clip": train_clip.stage_clip, "vae": train_vae.stage_vae, "unet": train_unet.stage_unet}[s]
             extra = {"batch": 16, "scenes": 64} if a.quick and s == "clip" else {}
             # One slice of at most --minutes; `all` keeps slicing until the stage is done.
             while stage(a.work, a.device, steps, a.minutes, **extra) < steps and run_all:
                 pass
         elif s == "latents":
-            train.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0)
+            train_vae.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0)
         elif s == "export":
             from shapes import export
             export.stage_export(a.work, a.pack, a.parity)

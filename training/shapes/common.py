@@ -6,7 +6,17 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+
+# Seeds are fixed: data by step number, weights by SEED.
+SEED = 1234
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """uint8 HWC -> float CHW in [-1, 1]."""
+    return torch.from_numpy(img).permute(2, 0, 1).float() / 127.5 - 1.0
+
 
 # SD 1.5's training schedule: "scaled_linear" betas from 0.00085 to 0.012 over 1000 steps
 # (diffusers' DDPMScheduler config of runwayml/stable-diffusion-v1-5).

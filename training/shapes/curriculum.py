@@ -11,7 +11,7 @@ the full world, trained from scratch the same way and judged the same way (48 he
 prompts at the arm's own size, DDIM 20 steps, EMA weights, guidance 1 / 4 / 7.5), so the arms' table
 says which part of the full world costs most — the order in which a curriculum should add them.
 
-Everything not named by an arm is the recipe's (shapes/train.py): SD 1.5's schedule, ε-prediction,
+Everything not named by an arm is the recipe's (shapes/train_unet.py): SD 1.5's schedule, ε-prediction,
 offset noise 0.5, min-SNR-5, caption dropout 10 %, EMA 0.999, the CLIP-stage text encoder and the VAE.
 """
 from __future__ import annotations
@@ -29,10 +29,11 @@ import numpy as np
 import torch
 
 from . import evaluate, world
-from .common import (Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
-                     save_sharded, setup_threads, unprefixed, NUM_TRAIN_TIMESTEPS)
+from .checkpoints import load_tokenizer, load_vae
+from .common import (SEED, Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
+                     save_sharded, setup_threads, to_tensor, unprefixed, NUM_TRAIN_TIMESTEPS)
 from .models import TextConfig, TextEncoder, UNet, UNetConfig
-from .train import MIN_SNR_GAMMA, OFFSET_NOISE, SEED, load_tokenizer, load_vae, to_tensor
+from .train_unet import MIN_SNR_GAMMA, OFFSET_NOISE
 
 # The held-in single-object prompts of `recipe.py eval` (evaluate.prompt_set's seed for that kind).
 EVAL_PROMPTS_SEED = 99 + len("held_in")

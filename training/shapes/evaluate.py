@@ -12,7 +12,6 @@ its weights dequantized exactly as the ONNX DequantizeLinear nodes do.
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -23,28 +22,13 @@ from scipy import ndimage
 
 from . import world
 from .common import alphas_cumprod, setup_threads, NUM_TRAIN_TIMESTEPS
-from .export import dequantize, quantize_per_channel, MIN_QUANT_ELEMENTS
-from .models import Attention, TextEncoder, UNet
-from .train import load_text_unet, load_tokenizer, load_vae
+from .checkpoints import load_text_unet, load_tokenizer, load_vae
+from .models import TextEncoder, UNet
+from .quantize import int8_copy
 
 PALETTE = np.array(list(world.COLOURS.values()), np.float32)
 NAMES = list(world.COLOURS)
 TEMPLATES = {s: world.shape_mask(s, 96) for s in world.SHAPES}
-
-
-# ------------------------------------------------------------------ int8 simulation
-def int8_copy(module: torch.nn.Module) -> torch.nn.Module:
-    """A copy whose weight matrices went through the pack's quantizer (per output channel)."""
-    m = copy.deepcopy(module)
-    with torch.no_grad():
-        for mod in m.modules():
-            w = getattr(mod, "weight", None)
-            if not isinstance(w, torch.nn.Parameter) or w.numel() < MIN_QUANT_ELEMENTS:
-                continue
-            if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Embedding)):
-                q, s = quantize_per_channel(w.numpy(), 0)  # torch keeps the output channel first
-                w.copy_(torch.from_numpy(dequantize(q, s, 0)))
-    return m
 
 
 # ------------------------------------------------------------------ sampling

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from . import evaluate, world
 from .common import alphas_cumprod, setup_threads
-from .train import load_text_unet, load_tokenizer, load_vae, to_tensor
+from .checkpoints import load_text_unet, load_tokenizer, load_vae
+from .common import to_tensor
 
 TIMESTEPS = (999, 950, 900, 800, 650, 500)
 RENOISE_FROM = (100, 250, 400, 550, 700, 850)

@@ -1,7 +1,6 @@
 """The proxy world and its arms (shapes/curriculum.py): what the pictures hold, and a run that resumes."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 

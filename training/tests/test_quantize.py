@@ -5,7 +5,8 @@ import torch
 from onnx import numpy_helper
 
 from shapes import common
-from shapes.export import dequantize, quantize_model, quantize_per_channel, _export
+from shapes.export import _export
+from shapes.quantize import dequantize, quantize_model, quantize_per_channel
 from shapes.models import UNet, UNetConfig, TextEncoder, TextConfig, count_flops
 
 

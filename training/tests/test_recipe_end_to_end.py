@@ -79,7 +79,7 @@ def test_unet_stage_starts_from_the_clip_pretrained_text_encoder(quick_pack):
 def test_eos_pooling_reads_the_first_end_of_text_token():
     import torch
     from shapes.models import TextConfig, TextEncoder
-    from shapes.train import eos_features
+    from shapes.train_clip import eos_features
 
     torch.manual_seed(0)
     text = TextEncoder(TextConfig(vocab_size=20, max_length=8)).eval()
@@ -93,7 +93,7 @@ def test_eos_pooling_reads_the_first_end_of_text_token():
 def test_pyramid_noise_is_unit_variance_with_more_low_frequency_than_white_noise():
     import numpy as np
     import torch
-    from shapes.train import pyramid_noise
+    from shapes.train_unet import pyramid_noise
 
     torch.manual_seed(0)
     n = pyramid_noise((64, 4, 32, 32), np.random.default_rng(0), "cpu")
@@ -110,7 +110,7 @@ def test_unet_stage_adds_the_pooled_text_embedding_to_an_older_checkpoint(quick_
     import shutil
 
     import torch
-    from shapes import train
+    from shapes import checkpoints, train_unet as train
     from shapes.common import load_sharded, save_sharded, unprefixed
 
     work, _, _ = quick_pack
@@ -121,11 +121,9 @@ def test_unet_stage_adds_the_pooled_text_embedding_to_an_older_checkpoint(quick_
     zero = unprefixed("unet", state)["text_embedding.2.weight"]
     assert torch.count_nonzero(zero) == 0
     # Make it a checkpoint from before the embedding: no weights, no EMA entries for it.
-    n_old = sum(1 for k in state if k.startswith("ema.")) - 4
-    old = {k: v for k, v in state.items() if not k.startswith("unet.text_embedding.")
-           and not (k.startswith("ema.") and int(k.split(".")[1]) >= n_old)}
+    old = {k: v for k, v in state.items() if not k.startswith("unet.text_embedding.") and not k.startswith("ema.unet.text_embedding.")}
     save_sharded(old, w / "unet", meta)
-    text, unet, _ = train.load_text_unet(w)
+    text, unet, _ = checkpoints.load_text_unet(w)
     assert torch.count_nonzero(unet.text_embedding[2].weight) == 0
 
     monkeypatch.setattr(train, "POOLED_FROM", 6)
@@ -140,3 +138,30 @@ def test_unet_stage_adds_the_pooled_text_embedding_to_an_older_checkpoint(quick_
     assert torch.count_nonzero(unprefixed("unet", state8)["text_embedding.2.weight"]) > 0
     assert len(meta8["optimizer"]["param_groups"]) == 3
     assert train.stage_unet(w, "cpu", steps=9, minutes=2) == 9  # and resumes with three groups
+
+
+def test_unet_ema_is_kept_by_parameter_name_and_older_positional_checkpoints_still_load(quick_pack, tmp_path):
+    """EMA weights are restored by name, not by the order modules list their parameters in; a checkpoint
+    saved the old way (by position in text + UNet parameters) loads to the same weights."""
+    import shutil
+
+    import torch
+    from shapes import checkpoints
+    from shapes.common import load_sharded, save_sharded, unprefixed
+
+    work, _, _ = quick_pack
+    state, meta = load_sharded(work / "unet")
+    ema = unprefixed("ema", state)
+    assert "unet.conv_in.weight" in ema and "text.token_embedding.weight" in ema
+    text, unet, _ = checkpoints.load_text_unet(work)
+    assert torch.equal(unet.conv_in.weight, ema["unet.conv_in.weight"])
+    names = checkpoints.text_unet_names(text, unet)
+    legacy = {k: v for k, v in state.items() if not k.startswith("ema.")}
+    legacy.update({f"ema.{i}": ema[n] for i, n in enumerate(names) if n in ema})
+    w = tmp_path / "work"
+    shutil.copytree(work, w, symlinks=True)
+    save_sharded(legacy, w / "unet", meta)
+    text2, unet2, _ = checkpoints.load_text_unet(w)
+    for (n, a), (_, b) in zip(unet.named_parameters(), unet2.named_parameters()):
+        assert torch.equal(a, b), n
+    assert torch.equal(text.token_embedding.weight, text2.token_embedding.weight)

@@ -1,7 +1,7 @@
 """The UNet stage's learning-rate phases and noisy-timestep sampling (what the shipped run used)."""
 import numpy as np
 
-from shapes import train
+from shapes import train_unet as train
 
 
 def test_learning_rate_restarts_at_each_phase_and_decays_to_a_tenth():

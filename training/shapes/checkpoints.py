@@ -1,0 +1,67 @@
+"""Loading what the training stages saved: the tokenizer, the VAE, the text encoder + UNet (with their EMA).
+
+Every stage checkpoints into the work folder as sharded state dicts (common.save_sharded). EMA weights
+are kept by parameter name ("text.<name>", "unet.<name>"), so restoring them does not depend on the
+order in which a module lists its parameters; checkpoints from before that kept them by position in
+`list(text.parameters()) + list(unet.parameters())`, and `ema_by_name` reads those too.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import bpe
+from .common import load_sharded, unprefixed
+from .models import AutoencoderKL, TextConfig, TextEncoder, UNet, UNetConfig, VaeConfig
+
+
+def load_tokenizer(work: Path) -> bpe.ClipTokenizer:
+    return bpe.ClipTokenizer.from_files(work / "tokenizer")
+
+
+def load_vae(work: Path, device: str = "cpu") -> AutoencoderKL:
+    state, _ = load_sharded(work / "vae")  # type: ignore[misc]
+    vae = AutoencoderKL(VaeConfig())
+    vae.load_state_dict(unprefixed("model", state))
+    return vae.to(device).eval()
+
+
+
+def load_unet_weights(unet: UNet, state: dict[str, torch.Tensor]) -> None:
+    """A checkpoint from before POOLED_FROM has no pooled-text embedding: it keeps its fresh zero output."""
+    missing, unexpected = unet.load_state_dict(unprefixed("unet", state), strict=False)
+    assert not unexpected and all(k.startswith("text_embedding.") for k in missing), (missing, unexpected)
+
+
+
+def text_unet_names(text: TextEncoder, unet: UNet) -> list[str]:
+    """The names EMA weights are kept under, in the order of `list(text.parameters()) + list(unet.parameters())`."""
+    return [f"text.{n}" for n, _ in text.named_parameters()] + [f"unet.{n}" for n, _ in unet.named_parameters()]
+
+
+def ema_by_name(state: dict[str, torch.Tensor], names: list[str]) -> dict[str, torch.Tensor]:
+    """A checkpoint's EMA weights by parameter name; an older checkpoint's positional keys ("0", "1", …) are
+    mapped through `names`, the parameter order they were saved in."""
+    ema = unprefixed("ema", state)
+    if ema and all(k.isdigit() for k in ema):
+        return {names[int(k)]: v for k, v in ema.items()}
+    return ema
+
+
+def load_text_unet(work: Path, use_ema: bool = True, device: str = "cpu") -> tuple[TextEncoder, UNet, int]:
+    state, meta = load_sharded(work / "unet")  # type: ignore[misc]
+    text = TextEncoder(TextConfig(vocab_size=meta["text"]["vocab_size"]))
+    unet = UNet(UNetConfig())
+    text.load_state_dict(unprefixed("text", state))
+    load_unet_weights(unet, state)
+    if use_ema:
+        ema = ema_by_name(state, text_unet_names(text, unet))
+        params = {f"text.{n}": p for n, p in text.named_parameters()} | {f"unet.{n}": p for n, p in unet.named_parameters()}
+        unknown = set(ema) - set(params)
+        assert not unknown, f"EMA weights for parameters these networks do not have: {sorted(unknown)[:5]}"
+        with torch.no_grad():
+            for name, p in params.items():
+                if name in ema:  # (a checkpoint from before POOLED_FROM: the pooled-text output stays zero)
+                    p.copy_(ema[name])
+    return text.to(device).eval(), unet.to(device).eval(), meta["step"]

@@ -1,0 +1,117 @@
+"""The VAE stage and the latent data set the UNet stage trains on."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import world
+from .checkpoints import load_tokenizer, load_vae
+from .common import (SEED, Deadline, load_optimizer_state, load_sharded, optimizer_state, prefixed, save_sharded,
+                     setup_threads, to_tensor, unprefixed)
+from .models import AutoencoderKL, VaeConfig
+
+
+def vae_batch(rng: np.random.Generator, n: int, crop: int) -> torch.Tensor:
+    out = []
+    for _ in range(n):
+        w, h = world.RESOLUTIONS[rng.integers(len(world.RESOLUTIONS))]
+        scene = world.sample_scene(rng, w, h, "any")
+        # Crops near objects teach edges; the rest teach flat colour.
+        o = scene.objects[rng.integers(len(scene.objects))]
+        cx = int(np.clip(o.cx * w - crop / 2 + rng.integers(-crop // 3, crop // 3 + 1), 0, w - crop))
+        cy = int(np.clip(o.cy * h - crop / 2 + rng.integers(-crop // 3, crop // 3 + 1), 0, h - crop))
+        out.append(to_tensor(world.render(scene, w, h, (cx, cy, crop, crop))))
+    return torch.stack(out)
+
+
+def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 16, crop: int = 96) -> int:
+    """Train (or resume) the VAE for up to `minutes`; returns the step reached."""
+    setup_threads()
+    torch.manual_seed(SEED)
+    vae = AutoencoderKL(VaeConfig()).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    start = 0
+    ck = load_sharded(work / "vae")
+    if ck:
+        state, meta = ck
+        vae.load_state_dict(unprefixed("model", state))
+        if "optimizer" in meta:
+            load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
+        start = meta["step"]
+    deadline = Deadline(minutes)
+    step, t0, hist = start, time.time(), []
+    while step < steps and not deadline.passed():
+        lr = 1e-3 * (0.5 * (1 + math.cos(math.pi * step / steps)) * 0.95 + 0.05)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rng = np.random.default_rng(SEED * 7 + step)
+        x = vae_batch(rng, batch, crop).to(device)
+        mean, logvar = vae.encoder(x)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        y = vae.decoder(z)
+        rec = (y - x).abs().mean() + F.mse_loss(y, x)
+        # KL(q(z|x) || N(0, I)) with the tiny weight LDM's KL-f8 used, per element.
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+        loss = rec + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        hist.append(rec.item())
+        if step % 100 == 0:
+            print(f"vae step {step}/{steps} rec {np.mean(hist[-100:]):.4f} kl {kl.item():.2f} "
+                  f"{(time.time() - t0) / (step - start):.2f}s/step", flush=True)
+    flat, opt_meta = optimizer_state(opt)
+    save_sharded({**prefixed("model", vae.state_dict()), **flat}, work / "vae",
+                 {"step": step, "config": VaeConfig().__dict__, "optimizer": opt_meta})
+    print(f"vae: saved at step {step}")
+    return step
+
+
+# ------------------------------------------------------------------ latent data set
+# (latent height, latent width, number of scenes): most at 256 px, fewer large ones (cost ~ area).
+BUCKETS = ((32, 32, 6000), (32, 48, 1400), (48, 32, 1400), (40, 40, 1000), (48, 48, 800), (64, 64, 500),
+           (32, 64, 300), (64, 32, 300))
+
+
+def stage_latents(work: Path, device: str, scale: float = 1.0) -> None:
+    setup_threads()
+    vae = load_vae(work, device)
+    tok = load_tokenizer(work)
+    out = work / "latents"
+    out.mkdir(parents=True, exist_ok=True)
+    stats = []
+    for lh, lw, n in BUCKETS:
+        n = max(8, int(n * scale))
+        path = out / f"{lh}x{lw}.pt"
+        if path.exists():
+            stats.append(torch.load(path)["latents"][:256].float())
+            continue
+        rng = np.random.default_rng(SEED * 13 + lh * 100 + lw)
+        lat, ids, caps = [], [], []
+        for i in range(0, n, 32):
+            imgs = []
+            for _ in range(min(32, n - i)):
+                scene = world.sample_scene(rng, lw * 8, lh * 8, "exclude")
+                cap = world.caption(scene, rng)
+                imgs.append(to_tensor(world.render(scene, lw * 8, lh * 8)))
+                caps.append(cap)
+                ids.append(tok.encode(cap)[0])
+            with torch.no_grad():
+                mean, _ = vae.encoder(torch.stack(imgs).to(device))
+            lat.append(mean.cpu().half())
+        latents = torch.cat(lat)
+        torch.save({"latents": latents, "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}, path)
+        stats.append(latents[:256].float())
+        print(f"latents {lh}x{lw}: {len(caps)} scenes", flush=True)
+    # SD's scaling factor was 1 / std of the KL-f8 latents (0.18215); measure ours the same way.
+    allz = torch.cat([s.flatten() for s in stats])
+    factor = float(1.0 / allz.std())
+    (work / "vae_scaling.json").write_text(json.dumps({"scaling_factor": factor, "latent_mean": float(allz.mean())}))
+    print(f"scaling_factor {factor:.5f} (latent mean {allz.mean():.4f})")
