@@ -3,7 +3,8 @@
 // training/shapes/export.py; a real SD 1.5 ONNX export is described by the same fields.
 import { PocketError } from '../core/errors';
 import type { ImageLimits } from '../core/pipeline/request';
-import type { SchedulerConfig } from '../core/schedulers';
+import { isSchedulerName, SCHEDULERS, type SchedulerConfig } from '../core/schedulers';
+import { LIMITS } from '../core/pipeline/request';
 import type { TokenizerConfig } from '../core/tokenizer/clip-tokenizer';
 
 export type FileRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'tokenizer_vocab' | 'tokenizer_merges' | 'scheduler_config' | 'external_data';
@@ -61,9 +62,31 @@ export function parseManifest(json: unknown): PackManifest {
   for (const role of REQUIRED_ROLES) if (!m.files.some((f) => f.role === role)) throw fail(`it has no ${role} file`);
   if (!m.tokenizer || !Number.isInteger(m.tokenizer.maxLength)) throw fail('it has no tokenizer settings');
   if (!m.vae || !(m.vae.scalingFactor > 0)) throw fail('it has no VAE scaling factor');
+  const whole = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+  if (!whole(m.vae.latentChannels) || !whole(m.vae.downscaleFactor)) throw fail('its VAE has no latent channel count or downscale factor');
   if (!m.scheduler || !(m.scheduler.num_train_timesteps > 0)) throw fail('it has no scheduler config');
-  if (!m.image) throw fail('it has no image limits');
-  return m as PackManifest;
+  const img = m.image;
+  if (!img || typeof img !== 'object') throw fail('it has no image limits');
+  for (const k of ['defaultWidth', 'defaultHeight', 'minSize', 'maxSize', 'multipleOf'] as const) {
+    if (!whole(img[k])) throw fail(`its image.${k} is not a positive whole number`);
+  }
+  if (img.minSize > img.maxSize) throw fail(`its image.minSize (${img.minSize}) is above its image.maxSize (${img.maxSize})`);
+  for (const k of ['defaultWidth', 'defaultHeight'] as const) {
+    if (img[k] < img.minSize || img[k] > img.maxSize || img[k] % img.multipleOf !== 0) {
+      throw fail(`its image.${k} (${img[k]}) is not a size it allows (${img.minSize}–${img.maxSize}, multiples of ${img.multipleOf})`);
+    }
+  }
+  const d = m.defaults;
+  if (!d || typeof d !== 'object') throw fail('it has no defaults');
+  if (!Number.isInteger(d.steps) || d.steps < LIMITS.minSteps || d.steps > LIMITS.maxSteps) throw fail(`its default steps (${String(d.steps)}) are not ${LIMITS.minSteps}–${LIMITS.maxSteps}`);
+  if (typeof d.guidanceScale !== 'number' || !(d.guidanceScale >= 1 && d.guidanceScale <= LIMITS.maxGuidance)) {
+    throw fail(`its default guidance (${String(d.guidanceScale)}) is not 1–${LIMITS.maxGuidance}`);
+  }
+  if (typeof d.scheduler !== 'string' || !isSchedulerName(d.scheduler)) {
+    throw fail(`its default scheduler "${String(d.scheduler)}" is not one of ${Object.keys(SCHEDULERS).join(', ')}`);
+  }
+  if (d.negativePrompt !== undefined && typeof d.negativePrompt !== 'string') throw fail('its default negative prompt is not text');
+  return { ...m, name: typeof m.name === 'string' && m.name ? m.name : m.id, defaults: { ...d, negativePrompt: d.negativePrompt ?? '' } } as PackManifest;
 }
 
 export function fileFor(manifest: PackManifest, role: FileRole): PackFile {

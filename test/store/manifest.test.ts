@@ -32,6 +32,14 @@ describe('parseManifest', () => {
     ['a missing UNet', { ...good, files: good.files.filter((f: { role: string }) => f.role !== 'unet') }, /no unet file/],
     ['a bad hash', { ...good, files: [{ ...good.files[0], sha256: 'abc' }, ...good.files.slice(1)] }, /SHA-256/],
     ['no VAE scaling', { ...good, vae: {} }, /scaling factor/],
+    ['no image limits', { ...good, image: undefined }, /no image limits/],
+    ['an image limit that is not a number', { ...good, image: { ...good.image, maxSize: '768' } }, /image.maxSize is not a positive whole number/],
+    ['a default size it does not allow', { ...good, image: { ...good.image, defaultWidth: 250 } }, /image.defaultWidth \(250\) is not a size it allows/],
+    ['no defaults', { ...good, defaults: undefined }, /no defaults/],
+    ['an unknown default scheduler', { ...good, defaults: { ...good.defaults, scheduler: 'heun' } }, /default scheduler "heun" is not one of pndm, ddim/],
+    ['default steps out of range', { ...good, defaults: { ...good.defaults, steps: 0 } }, /default steps \(0\)/],
+    ['a default guidance that is not a number', { ...good, defaults: { ...good.defaults, guidanceScale: 'high' } }, /default guidance/],
+    ['no downscale factor', { ...good, vae: { ...good.vae, downscaleFactor: undefined } }, /downscale factor/],
   ])('refuses %s with a message', (_, json, message) => {
     let err: unknown;
     try {
