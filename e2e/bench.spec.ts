@@ -13,9 +13,14 @@ test('the benchmark writes results.json, a table and three plots on a tiny grid'
   expect(r.machine).toMatchObject({ cpus: expect.any(Number), chromium: expect.stringMatching(/^\d+\./) });
   expect(r.machine.adapters.wasm).toMatch(/WASM/);
   expect(r.rows.map((row: { steps: number }) => row.steps)).toEqual([1, 2]);
+  // Native runs are interleaved with the browser's: one right after each browser run, paired for the ratio.
+  expect(r.grid.interleaved).toBe(true);
+  expect(r.raw.map((x: { native?: { unetMsPerStep: number } }) => Number.isFinite(x.native?.unetMsPerStep))).toEqual([true, true]);
   for (const row of r.rows) {
     expect(row).toMatchObject({ backend: 'wasm', size: 256, unetCalls: row.steps });
     for (const k of ['totalMs', 'unetMsPerStep', 'vaeMs', 'overheadPct', 'nativeTotalMs', 'browserOverNative']) expect(Number.isFinite(row[k])).toBe(true);
+    expect(row.browserOverNativeSpread[0]).toBeLessThanOrEqual(row.browserOverNative);
+    expect(row.unetPerCallSpread[1]).toBeGreaterThanOrEqual(row.stageRatios.unetPerCall);
   }
   expect(r.native[0]).toMatchObject({ size: 256 });
   expect(readFileSync(`${out}/results.md`, 'utf8')).toContain('| wasm | 256² | 2 |');

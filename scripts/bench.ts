@@ -1,6 +1,8 @@
 // The benchmark anyone can run: the real app (production build) in headless Chromium over a grid of
-// backends × steps × sizes, several repeats each, and — in the same run — the ceiling of this machine
-// for the same model: the pack's ONNX files on native onnxruntime-node (CPU), timed per stage.
+// backends × steps × sizes, several repeats each, and — interleaved with them (browser run, native
+// run, browser run, …, so that load on this shared machine falls on both alike) — the ceiling of this
+// machine for the same model: the pack's ONNX files on native onnxruntime-node (CPU), timed per stage.
+// Ratios are taken per pair and reported as a median with their spread.
 //
 //   npm run build && npm run bench -- [--backends wasm,webgpu] [--steps 1,4,8,20] [--sizes 256,384,512]
 //        [--repeats 3] [--webgpu-steps 1,4] [--webgpu-sizes 256] [--out bench]
@@ -42,11 +44,17 @@ interface Row {
    * engine's total; a network call's time includes its input/output tensor copies. */
   overheadPct: number;
   nativeTotalMs?: number;
+  /** Median over the interleaved pairs of browser total / native total, and its [min, max]. */
   browserOverNative?: number;
-  /** Per stage: browser ms over native ms for the same network call. */
+  browserOverNativeSpread?: [number, number];
+  /** Per stage: browser ms over native ms for the same network call (median over the pairs). */
   stageRatios?: { textEncoder: number; unetPerCall: number; vae: number };
+  unetPerCallSpread?: [number, number];
   runs: number[];
 }
+
+/** One native onnxruntime-node run's worth of the three networks' calls, taken right after a browser run. */
+interface NativeRun { textMs: number; unetMsPerStep: number; vaeMs: number }
 
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -74,14 +82,13 @@ async function runInBrowser(page: Page, size: number, steps: number): Promise<Br
   return JSON.parse((await page.locator('#output').getAttribute('data-timings'))!) as BrowserTimings;
 }
 
-/** Native onnxruntime-node on the CPU, all cores: the same three ONNX files, per call. */
-async function nativeCeiling(sizes: readonly number[]): Promise<Map<number, { textMs: number; unetMsPerStep: number; vaeMs: number }>> {
+/** Native onnxruntime-node on the CPU, all cores: the same three ONNX files, timed per call on demand. */
+async function nativeRunner(): Promise<(size: number) => Promise<NativeRun>> {
   const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: cpus().length, graphOptimizationLevel: 'all' };
   const text = await ort.InferenceSession.create(join(packDir, 'text_encoder/model.onnx'), opts);
   const unet = await ort.InferenceSession.create(join(packDir, 'unet/model.onnx'), opts);
   const vae = await ort.InferenceSession.create(join(packDir, 'vae_decoder/model.onnx'), opts);
-  const time = async (f: () => Promise<unknown>, n: number) => {
-    await f();
+  const time = async (f: () => Promise<unknown>, n = 1) => {
     const t: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
@@ -92,18 +99,20 @@ async function nativeCeiling(sizes: readonly number[]): Promise<Map<number, { te
   };
   const ids = new ort.Tensor('int32', new Int32Array(2 * 77).fill(1), [2, 77]);
   const hidden = (await text.run({ input_ids: ids })).last_hidden_state!;
-  const textMs = await time(() => text.run({ input_ids: ids }), repeats);
-  const res = new Map<number, { textMs: number; unetMsPerStep: number; vaeMs: number }>();
-  for (const size of sizes) {
+  const warm = new Set<number>();
+  return async (size) => {
     const l = size / 8;
     const sample = new ort.Tensor('float32', new Float32Array(2 * 4 * l * l).fill(0.1), [2, 4, l, l]);
     const timestep = new ort.Tensor('float32', Float32Array.from([500]), [1]);
     const latent = new ort.Tensor('float32', new Float32Array(4 * l * l).fill(0.1), [1, 4, l, l]);
-    const unetMsPerStep = await time(() => unet.run({ sample, timestep, encoder_hidden_states: hidden }), Math.max(3, repeats));
-    const vaeMs = await time(() => vae.run({ latent_sample: latent }), repeats);
-    res.set(size, { textMs, unetMsPerStep, vaeMs });
-  }
-  return res;
+    const calls = { unet: () => unet.run({ sample, timestep, encoder_hidden_states: hidden }), vae: () => vae.run({ latent_sample: latent }) };
+    if (!warm.has(size)) {
+      await calls.unet();
+      await calls.vae();
+      warm.add(size);
+    }
+    return { textMs: await time(() => text.run({ input_ids: ids })), unetMsPerStep: await time(calls.unet, 3), vaeMs: await time(calls.vae) };
+  };
 }
 
 const preview = await startPreview(4176);
@@ -113,7 +122,8 @@ try {
   await page.goto(`${preview.url}/?history=off`);
   await ready(page);
   const unavailable: Record<string, string> = {};
-  const raw: { backend: string; size: number; steps: number; repeat: number; timings: BrowserTimings }[] = [];
+  const raw: { backend: string; size: number; steps: number; repeat: number; timings: BrowserTimings; native: NativeRun }[] = [];
+  const native = await nativeRunner();
   const adapters: Record<string, string> = {};
   for (const backend of backends) {
     await page.locator('#backend').selectOption(backend);
@@ -131,8 +141,10 @@ try {
       await runInBrowser(page, size, 1); // warm-up: shaders and buffers for this size
       for (const s of steps) {
         for (let r = 0; r < repeats; r++) {
-          raw.push({ backend, size, steps: s, repeat: r, timings: await runInBrowser(page, size, s) });
-          process.stderr.write(`${backend} ${size}² ${s} steps #${r + 1}: ${raw.at(-1)!.timings.totalMs.toFixed(0)} ms\n`);
+          // A B A B: each browser run is followed at once by the native calls it is compared with.
+          const timings = await runInBrowser(page, size, s);
+          raw.push({ backend, size, steps: s, repeat: r, timings, native: await native(size) });
+          process.stderr.write(`${backend} ${size}² ${s} steps #${r + 1}: ${timings.totalMs.toFixed(0)} ms\n`);
         }
       }
     }
@@ -144,43 +156,52 @@ try {
   };
   await browser.close();
 
-  const native = await nativeCeiling(sizesGrid);
   const rows: Row[] = [];
+  const spread = (xs: readonly number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
   for (const backend of backends) {
     for (const size of sizesGrid) {
       for (const steps of stepsGrid) {
-        const runs = raw.filter((r) => r.backend === backend && r.size === size && r.steps === steps).map((r) => r.timings);
+        const pairs = raw.filter((r) => r.backend === backend && r.size === size && r.steps === steps);
+        const runs = pairs.map((r) => r.timings);
         if (!runs.length) continue;
         const unetPerStep = median(runs.map((t) => sum(t.unetMs) / t.unetMs.length));
         const totals = runs.map((t) => t.totalMs);
         const overhead = median(runs.map((t) => (t.totalMs - t.textEncoderMs - sum(t.unetMs) - t.vaeMs) / t.totalMs));
-        const n = native.get(size);
         const calls = runs[0]!.unetMs.length;
-        const nativeTotal = n ? n.textMs + calls * n.unetMsPerStep + n.vaeMs : undefined;
+        const nativeTotals = pairs.map(({ native: n }) => n.textMs + calls * n.unetMsPerStep + n.vaeMs);
+        const totalRatios = pairs.map((p, i) => p.timings.totalMs / nativeTotals[i]!);
+        const unetRatios = pairs.map((p) => sum(p.timings.unetMs) / p.timings.unetMs.length / p.native.unetMsPerStep);
         rows.push({
           backend, size, steps, unetCalls: calls, totalMs: median(totals), textEncoderMs: median(runs.map((t) => t.textEncoderMs)),
           unetMsPerStep: unetPerStep, schedulerMs: median(runs.map((t) => t.schedulerMs)), vaeMs: median(runs.map((t) => t.vaeMs)),
           overheadPct: 100 * overhead, runs: totals,
-          ...(nativeTotal && n ? {
-            nativeTotalMs: nativeTotal, browserOverNative: median(totals) / nativeTotal,
-            stageRatios: { textEncoder: median(runs.map((t) => t.textEncoderMs)) / n.textMs, unetPerCall: median(runs.map((t) => sum(t.unetMs) / t.unetMs.length)) / n.unetMsPerStep, vae: median(runs.map((t) => t.vaeMs)) / n.vaeMs },
-          } : {}),
+          nativeTotalMs: median(nativeTotals), browserOverNative: median(totalRatios), browserOverNativeSpread: spread(totalRatios),
+          stageRatios: {
+            textEncoder: median(pairs.map((p) => p.timings.textEncoderMs / p.native.textMs)),
+            unetPerCall: median(unetRatios),
+            vae: median(pairs.map((p) => p.timings.vaeMs / p.native.vaeMs)),
+          },
+          unetPerCallSpread: spread(unetRatios),
         });
       }
     }
   }
-  const nativeRows = [...native].map(([size, n]) => ({ size, ...n }));
+  // Native medians per size over every pair taken at that size.
+  const nativeRows = sizesGrid.filter((size) => raw.some((r) => r.size === size)).map((size) => {
+    const at = raw.filter((r) => r.size === size).map((r) => r.native);
+    return { size, textMs: median(at.map((n) => n.textMs)), unetMsPerStep: median(at.map((n) => n.unetMsPerStep)), vaeMs: median(at.map((n) => n.vaeMs)), runs: at.length };
+  });
   mkdirSync(out, { recursive: true });
-  const result = { machine, grid: { backends, steps: stepsGrid, sizes: sizesGrid, repeats, prompt: PROMPT, scheduler: 'pack default' }, rows, native: nativeRows };
+  const result = { machine, grid: { backends, steps: stepsGrid, sizes: sizesGrid, repeats, prompt: PROMPT, scheduler: 'pack default', interleaved: true }, rows, native: nativeRows };
   writeFileSync(join(out, 'results.json'), `${JSON.stringify({ ...result, raw }, null, 1)}\n`);
 
   const f = (v: number | undefined, d = 0) => (v === undefined ? '—' : v.toFixed(d));
   const table = [
-    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB; Chromium ${machine.chromium}; ${Object.entries(adapters).map(([b, a]) => `${b}: ${a}`).join('; ')}. Medians of ${repeats}.`,
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB; Chromium ${machine.chromium}; ${Object.entries(adapters).map(([b, a]) => `${b}: ${a}`).join('; ')}. Medians of ${repeats}; each browser run followed by its native run (interleaved), ratios per pair: median [min–max].`,
     '',
     '| backend | size | steps | total ms | text enc ms | UNet ms/step | scheduler ms | VAE ms | overhead % | native total ms | browser / native | UNet call browser / native |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.backend} | ${r.size}² | ${r.steps} | ${f(r.totalMs)} | ${f(r.textEncoderMs)} | ${f(r.unetMsPerStep, 1)} | ${f(r.schedulerMs, 1)} | ${f(r.vaeMs)} | ${f(r.overheadPct, 1)} | ${f(r.nativeTotalMs)} | ${f(r.browserOverNative, 2)} | ${f(r.stageRatios?.unetPerCall, 2)} |`),
+    ...rows.map((r) => `| ${r.backend} | ${r.size}² | ${r.steps} | ${f(r.totalMs)} | ${f(r.textEncoderMs)} | ${f(r.unetMsPerStep, 1)} | ${f(r.schedulerMs, 1)} | ${f(r.vaeMs)} | ${f(r.overheadPct, 1)} | ${f(r.nativeTotalMs)} | ${f(r.browserOverNative, 2)} [${f(r.browserOverNativeSpread?.[0], 2)}–${f(r.browserOverNativeSpread?.[1], 2)}] | ${f(r.stageRatios?.unetPerCall, 2)} [${f(r.unetPerCallSpread?.[0], 2)}–${f(r.unetPerCallSpread?.[1], 2)}] |`),
     ...Object.entries(unavailable).map(([b, why]) => `\n${b}: not measured (${why}).`),
     '',
     '| native onnxruntime-node (CPU) | text enc ms | UNet ms/call (batch 2) | VAE ms |',
