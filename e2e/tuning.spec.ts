@@ -81,3 +81,21 @@ test('decoding in tiles gives nearly the same picture (PSNR ≥ 30 dB at 512²)'
   expect(db).toBeGreaterThanOrEqual(30);
   expect(db).toBeLessThan(Infinity);
 });
+
+test('the cost model is read once per run, not on every denoising step', async ({ app, page }) => {
+  await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', steps: 12, width: 256, height: 256 });
+  await app.generate(); // a first run, so that a cost model exists to be read
+  await page.evaluate(() => {
+    const w = window as unknown as { costReads: number };
+    w.costReads = 0;
+    const get = Storage.prototype.getItem;
+    Storage.prototype.getItem = function (key: string) {
+      if (key.startsWith('pocket-diffusion.cost.')) w.costReads++;
+      return get.call(this, key);
+    };
+  });
+  await app.generate();
+  // as the run starts (progress' time left), then folding the finished run in and the estimate it
+  // updates: three for a 12-step run (it was one more per step)
+  expect(await page.evaluate(() => (window as unknown as { costReads: number }).costReads)).toBeLessThanOrEqual(3);
+});

@@ -3,7 +3,7 @@
 // Every change that matters is one transaction (idb-keyval's setMany / delMany), so a crash or a full
 // disk half-way leaves the records agreeing with the chunks: a file is "verified" only in the same
 // transaction that stores its last chunk, after its SHA-256 matched.
-import { createStore, del, delMany, get, getMany, keys, setMany, type UseStore } from 'idb-keyval';
+import { createStore, delMany, get, getMany, keys, setMany, type UseStore } from 'idb-keyval';
 import type { PackFile, PackManifest } from './manifest';
 
 /** Bytes per stored chunk: big enough that a 1.7 GB UNet is a few hundred records, small enough that a
@@ -117,6 +117,5 @@ export class ChunkStore {
     const all = await keys<string>(this.store);
     const mine = all.filter((k) => typeof k === 'string' && (k === packKey(packId) || k.startsWith(`file/${packId}/`) || k.startsWith(`chunk/${packId}/`)));
     await delMany(mine, this.store);
-    await del(packKey(packId), this.store);
   }
 }

@@ -15,7 +15,6 @@ export interface DownloadOptions {
   readonly fetch?: typeof fetch | undefined;
 }
 
-export { formatBytes };
 
 export function isQuotaError(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { name?: string }).name === 'QuotaExceededError';

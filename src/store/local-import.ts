@@ -6,7 +6,8 @@
 import { createSHA256 } from 'hash-wasm';
 import { PocketError } from '../core/errors';
 import { ChunkStore, chunkCount, emptyFileRecord, type FileRecord, type PackRecord } from './chunk-store';
-import { formatBytes, isQuotaError } from './download';
+import { formatBytes } from '../core/format';
+import { isQuotaError } from './download';
 import { blobLayoutReader, manifestFromLayout, slug, type LayoutHints } from './diffusers-layout';
 import { parseManifest, type PackFile, type PackManifest } from './manifest';
 import { checkFits, type InstallProgress, type StorageEstimator } from './pack-store';

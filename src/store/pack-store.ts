@@ -4,7 +4,8 @@
 import { createSHA256 } from 'hash-wasm';
 import { PocketError } from '../core/errors';
 import { ChunkStore, chunkCount, chunkLength, type FileRecord, type PackRecord } from './chunk-store';
-import { committedBytes, downloadFile, formatBytes, isQuotaError, matchesManifest, unpinned } from './download';
+import { formatBytes } from '../core/format';
+import { committedBytes, downloadFile, isQuotaError, matchesManifest, unpinned } from './download';
 import { parseManifest, type PackFile, type PackManifest } from './manifest';
 
 export interface InstallProgress {

@@ -3,7 +3,7 @@
 // size and state, delete; space used and available; persistent storage).
 import { PocketError } from '../core/errors';
 import { ChunkStore, type PackRecord } from '../store/chunk-store';
-import { formatBytes } from '../store/download';
+import { formatBytes } from '../core/format';
 import { importLocalPack, type LocalFile } from '../store/local-import';
 import type { LayoutHints } from '../store/diffusers-layout';
 import { folderUrl, inspectPack, installManifest, installPack, storageSummary, type InstallOptions, type InstallProgress } from '../store/pack-store';

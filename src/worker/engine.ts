@@ -94,12 +94,14 @@ class StagedSession implements ModelSession {
 /** Failures that say the backend could not take the model (so WASM may), not that the pack or the request is bad. */
 const BACKEND_FAILURES: ReadonlySet<PocketError['code']> = new Set(['model-incompatible', 'unsupported-feature', 'device-lost']);
 
+const ATTENTION_HEADS: Readonly<Record<string, number>> = { 'stable-diffusion-1': 8, 'stable-diffusion-2': 5 };
+
 /** The UNet's first attention level for memory estimates: the manifest's, else SD 1.x's or 2.x's (full
  * latent resolution, 8 or 5 heads) for a pack that declares that architecture. */
 function attentionShape(m: PackManifest): { attention?: { downscale: number; heads: number } } {
   if (m.unet?.attention) return { attention: m.unet.attention };
   // SD 2.x: the same layout, 5 heads of 64 at the first level (attention_head_dim [5, 10, 20, 20]).
-  const heads = ({ 'stable-diffusion-1': 8, 'stable-diffusion-2': 5 } as Record<string, number>)[m.architecture ?? ''];
+  const heads = ATTENTION_HEADS[m.architecture ?? ''];
   return heads ? { attention: { downscale: 1, heads } } : {};
 }
 
