@@ -1,6 +1,7 @@
 // Airplane mode for real: the weight store in IndexedDB and the installable, offline PWA, in a real
 // Chromium against the production build. Each test starts from a fresh browser profile.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { chromium, type Page, type Request } from '@playwright/test';
 import { AppPage, expect, test as base } from './app-page';
@@ -194,4 +195,67 @@ test('a new version waits for the person: the banner appears and Reload switches
   } finally {
     writeFileSync(sw, original);
   }
+});
+
+/** A digest of every record in the weight store (key → SHA-256 of its bytes, or of its JSON). */
+async function storeDigest(page: Page): Promise<Record<string, string>> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((ok, fail) => {
+      const r = indexedDB.open('pocket-diffusion-weights');
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => fail(r.error);
+    });
+    const all = await new Promise<{ keys: IDBValidKey[]; values: unknown[] }>((ok, fail) => {
+      const os = db.transaction('kv').objectStore('kv');
+      const k = os.getAllKeys();
+      const v = os.getAll();
+      v.onsuccess = () => ok({ keys: k.result, values: v.result });
+      v.onerror = () => fail(v.error);
+    });
+    db.close();
+    const out: Record<string, string> = {};
+    for (const [i, key] of all.keys.entries()) {
+      const v = all.values[i];
+      const bytes = v instanceof Uint8Array ? v : new TextEncoder().encode(JSON.stringify(v, (_, x) => (x instanceof Uint8Array ? Array.from(x) : x)));
+      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(bytes)));
+      out[String(key)] = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+    }
+    return out;
+  });
+}
+
+test('a damaged copy of a stored model is refused and the stored one is untouched: it still generates offline', async ({ fresh: app, page, context }) => {
+  await app.open();
+  await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+  const before = await storeDigest(page);
+  expect(Object.keys(before).filter((k) => k.startsWith('chunk/')).length).toBeGreaterThan(0);
+
+  // The built-in pack's own folder, with one byte of its VAE decoder changed: same manifest, same id.
+  const dir = resolve(mkdtempSync(resolve(tmpdir(), 'pack-')), 'shapes-int8');
+  cpSync(resolve('public/models/shapes-int8'), dir, { recursive: true });
+  const vae = resolve(dir, 'vae_decoder/model.onnx');
+  const bytes = readFileSync(vae);
+  bytes[bytes.length - 7]! ^= 0xff;
+  writeFileSync(vae, bytes);
+  await page.locator('#add-model summary').click();
+  await page.locator('#import-folder').setInputFiles(dir);
+  await expect(page.locator('#import-status')).toContainText('Not added: vae_decoder/model.onnx does not match');
+  await expect(page.locator('#import-status')).toContainText('Nothing was changed');
+  expect(await storeDigest(page)).toEqual(before);
+
+  await context.setOffline(true);
+  await page.reload();
+  await app.ready();
+  const { pixels } = await app.generate({ backend: 'wasm', steps: 2, width: 256, height: 256 });
+  expect(new Set(pixels.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(5);
+  expect(await storeDigest(page)).toEqual(before);
+});
+
+test('the same copy of a stored model, picked again, changes nothing and is not read into the store twice', async ({ fresh: app, page }) => {
+  await app.open();
+  const before = await storeDigest(page);
+  await page.locator('#add-model summary').click();
+  await page.locator('#import-folder').setInputFiles(resolve('public/models/shapes-int8'));
+  await expect(page.locator('#import-status')).toContainText('Added "Shapes');
+  expect(await storeDigest(page)).toEqual(before);
 });

@@ -10,7 +10,7 @@ import { formatBytes } from '../core/format';
 import { isQuotaError } from './download';
 import { blobLayoutReader, manifestFromLayout, slug, type LayoutHints } from './diffusers-layout';
 import { parseManifest, type PackFile, type PackManifest } from './manifest';
-import { checkFits, type InstallProgress, type StorageEstimator } from './pack-store';
+import { checkFits, inspectPack, type InstallProgress, type StorageEstimator } from './pack-store';
 
 export interface LocalFile {
   /** The path inside the picked folder, with the folder's own name first ("sd15/unet/model.onnx"). */
@@ -75,7 +75,50 @@ async function storeFile(blob: Blob, packId: string, file: PackFile, store: Chun
   return rec.sha256;
 }
 
-/** Import a picked or dropped folder as a pack; an import under the same id replaces it. */
+/** Hash a local file without storing it (the read pass before a stored pack is touched). */
+async function hashBlob(blob: Blob, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<string> {
+  const hasher = await createSHA256();
+  hasher.init();
+  const step = 4 * 1024 * 1024;
+  for (let o = 0; o < blob.size || o === 0; o += step) {
+    if (signal?.aborted) throw new PocketError('aborted', 'Import cancelled; nothing on this device was changed.');
+    const bytes = new Uint8Array(await blob.slice(o, Math.min(blob.size, o + step)).arrayBuffer());
+    hasher.update(bytes);
+    onBytes(bytes.length);
+    if (blob.size === 0) break;
+  }
+  return hasher.digest('hex');
+}
+
+/**
+ * A folder whose pack is already on the device (same id): nothing stored is touched until the folder's
+ * files are verified. Each is hashed first; a file that does not match the folder's own manifest is
+ * refused with its name; a copy identical to the stored one only fills in what the store lost; a
+ * different copy is refused, and the stored one stays as it was.
+ */
+async function verifyAgainstStored(existing: PackRecord, manifest: PackManifest, files: Map<string, Blob>, opts: ImportOptions): Promise<void> {
+  const total = manifest.files.reduce((a, f) => a + f.size, 0);
+  let read = 0;
+  const digests = new Map<string, string>();
+  for (const f of manifest.files) {
+    const digest = await hashBlob(files.get(f.path)!, opts.signal, (n) => {
+      read += n;
+      opts.onProgress?.({ status: 'verify', file: f.path, loaded: read, total, bytesPerSecond: 0, secondsLeft: null });
+    });
+    if (f.sha256 && digest !== f.sha256) {
+      throw new PocketError('integrity', `${f.path} does not match the pack's manifest (its SHA-256 differs): the file on disk is damaged or from another model. Nothing was changed: "${existing.manifest.name}" on this device is as it was.`, { file: f.path });
+    }
+    digests.set(f.path, digest);
+  }
+  const stored = new Map(existing.manifest.files.map((f) => [f.path, f]));
+  const same = stored.size === manifest.files.length && manifest.files.every((f) => stored.get(f.path)?.size === f.size && stored.get(f.path)?.sha256 === digests.get(f.path));
+  if (!same) {
+    throw new PocketError('bad-request', `A different copy of "${existing.manifest.name}" is already on this device (same id "${existing.id}", other files). Nothing was changed. To replace it, delete it under Storage first, then add this folder.`, { field: 'import' });
+  }
+}
+
+/** Import a picked or dropped folder as a pack. A pack already stored under the same id is never touched
+ * unless the folder is verified to be the same copy (then only what the store lost is written again). */
 export async function importLocalPack(picked: readonly LocalFile[], store: ChunkStore, opts: ImportOptions = {}): Promise<PackRecord> {
   const { name, files } = packRoot(picked);
   let manifest: PackManifest;
@@ -99,7 +142,19 @@ export async function importLocalPack(picked: readonly LocalFile[], store: Chunk
     });
   }
   const total = manifest.files.reduce((a, f) => a + f.size, 0);
+  const existing = await store.getPack(manifest.id);
+  if (existing) {
+    await verifyAgainstStored(existing, manifest, files, opts);
+    // The same copy: write again only the files the store lost (browsers evict), each verified as it goes.
+    const state = await inspectPack(store, existing.manifest);
+    const lost = state.files.filter((f) => !f.verified);
+    await checkFits(lost.reduce((a, f) => a + f.file.size, 0), opts.storage);
+    for (const f of lost) await storeFile(files.get(f.file.path)!, existing.id, f.file, store, opts.signal, () => undefined);
+    opts.onProgress?.({ status: 'ready', loaded: total, total, bytesPerSecond: 0, secondsLeft: 0 });
+    return existing;
+  }
   await checkFits(total, opts.storage);
+  // Leftovers of an earlier import that did not finish (no pack record was written for them).
   await store.dropPack(manifest.id);
   let loaded = 0;
   const pinned: PackFile[] = [];

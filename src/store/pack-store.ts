@@ -9,7 +9,8 @@ import { committedBytes, downloadFile, isQuotaError, matchesManifest, unpinned }
 import { parseManifest, type PackFile, type PackManifest } from './manifest';
 
 export interface InstallProgress {
-  readonly status: 'manifest' | 'download' | 'repair' | 'ready';
+  /** 'verify': a local folder's files hashed before anything stored is touched. */
+  readonly status: 'manifest' | 'verify' | 'download' | 'repair' | 'ready';
   readonly file?: string;
   readonly loaded: number;
   readonly total: number;
