@@ -69,3 +69,15 @@ test('no request leaves localhost while loading and generating', async ({ app })
   expect(app.requests.length).toBeGreaterThan(5);
   expect(foreign).toEqual([]);
 });
+
+test('Auto does not choose a software WebGPU adapter: it runs on WASM and says why; WebGPU chosen still runs, with a warning', async ({ app, page }) => {
+  // This machine's only WebGPU adapter is SwiftShader, a CPU emulation (129.7 s against 2.4 s on WASM for 20 steps at 256²).
+  await expect(page.locator('#backend')).toHaveValue('auto');
+  await expect(page.locator('#model-status')).toContainText('ready on WASM');
+  await expect(page.locator('#model-status')).toContainText('is a software renderer');
+  await expect(page.locator('#model-status')).toContainText('Choose WebGPU to use it anyway');
+  await page.locator('#device summary').click();
+  await expect(page.locator('#device-report')).toContainText('a software renderer (the GPU emulated on the CPU');
+  await app.set({ backend: 'webgpu' });
+  await expect(page.locator('#model-status')).toContainText('Warning: this WebGPU adapter is a software renderer');
+});

@@ -71,13 +71,15 @@ test('a folder whose file does not match its manifest is refused, and the curren
   expect(app.requests.filter((u) => !u.startsWith('http://127.0.0.1'))).toEqual([]);
 });
 
-test('on a GPU without shader-f16, an fp16 model runs on WASM in fp32 and the app says why', async ({ app, page }) => {
-  // SwiftShader's WebGPU adapter has no shader-f16, like Qualcomm's Adreno GPUs in Chrome.
-  await expect(page.locator('#model-status')).toContainText('ready on WebGPU');
+test('on a GPU without shader-f16, an fp16 model is refused on WebGPU with what to do, and runs on WASM in fp32', async ({ app, page }) => {
+  // SwiftShader's WebGPU adapter has no shader-f16, like Qualcomm's Adreno GPUs in Chrome. (Auto would
+  // not choose it at all — it is a software renderer — so WebGPU is chosen explicitly.)
+  await app.set({ backend: 'webgpu' });
   await page.locator('#add-model summary').click();
   await page.locator('#import-folder').setInputFiles(join(FIXTURES, 'sd15-optimum-fp16'));
+  await expect(page.locator('#error')).toContainText('This model\'s text encoder computes in fp16 and this GPU has no shader-f16 support: choose Auto or WASM');
+  await page.locator('#backend').selectOption('auto');
   await expect(page.locator('#model-status')).toContainText('sd15-optimum-fp16 — ready on WASM');
-  await expect(page.locator('#model-status')).toContainText('WebGPU was not used: this model\'s text encoder computes in fp16 and this GPU has no shader-f16 support, so it runs on WASM');
   const { pixels } = await app.generate({ steps: 2, width: 256, height: 256 });
   expect(Math.max(...pixels.filter((_, i) => i % 4 === 0))).toBeGreaterThan(0);
   await expect(page.locator('#error')).toBeHidden();

@@ -16,6 +16,7 @@ test.beforeAll(() => {
 test.afterAll(() => rmSync(resolve(process.cwd(), 'dist/e2e-packs'), { recursive: true, force: true }));
 
 test('an SD 2.1-base repository layout added by its address downloads, pins its hashes and runs on WebGPU', async ({ app, page }) => {
+  await app.set({ backend: 'webgpu' }); // chosen: Auto passes over this machine's software adapter
   await page.locator('#add-model summary').click();
   await page.locator('[data-catalog="sd-2.1-base"] button').click();
   await expect(page.locator('#pack-kind')).toHaveValue('sd-2.1-base');

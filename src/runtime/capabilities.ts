@@ -8,7 +8,9 @@ export interface GpuLike {
 export interface AdapterLike {
   readonly features: { has(name: string): boolean };
   readonly limits: { readonly maxBufferSize: number; readonly maxStorageBufferBindingSize: number };
-  readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly description?: string };
+  readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly description?: string; readonly isFallbackAdapter?: boolean };
+  /** Older Chromium put the flag on the adapter itself. */
+  readonly isFallbackAdapter?: boolean;
 }
 
 export type Backend = 'webgpu' | 'wasm';
@@ -17,6 +19,12 @@ export type BackendChoice = 'auto' | Backend;
 export interface Capabilities {
   readonly webgpu: false | {
     readonly adapter: string;
+    /**
+     * A software renderer (a fallback adapter, or one that names SwiftShader, llvmpipe or a CPU device):
+     * WebGPU emulated on the CPU, many times slower than WASM (SwiftShader here: 129.7 s against 2.4 s for
+     * 20 steps at 256²). "Auto" does not choose it.
+     */
+    readonly software: boolean;
     readonly shaderF16: boolean;
     readonly maxBufferSize: number;
     readonly maxStorageBufferBindingSize: number;
@@ -38,6 +46,9 @@ export function defaultGpu(): GpuLike | undefined {
   return nav()?.gpu;
 }
 
+/** Adapter names that mean WebGPU is emulated on the CPU. */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|warp|\bcpu\b/i;
+
 export async function detectCapabilities(gpu: GpuLike | undefined = defaultGpu()): Promise<Capabilities> {
   let webgpu: Capabilities['webgpu'] = false;
   if (gpu) {
@@ -45,8 +56,10 @@ export async function detectCapabilities(gpu: GpuLike | undefined = defaultGpu()
       const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
       if (adapter) {
         const info = adapter.info;
+        const name = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
         webgpu = {
-          adapter: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter',
+          adapter: name,
+          software: info?.isFallbackAdapter === true || adapter.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(name),
           shaderF16: adapter.features.has('shader-f16'),
           maxBufferSize: adapter.limits.maxBufferSize,
           maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,

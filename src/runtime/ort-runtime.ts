@@ -20,6 +20,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly backend: Backend;
   readonly capabilities: Capabilities;
+  /** Why "auto" chose WASM although a WebGPU adapter was there (it is a software renderer). */
+  readonly autoChoseWasm?: string;
   /**
    * A session over an .onnx file's bytes. Outputs named in gpuOutputs come back on the GPU from every
    * run (WebGPU only); externalData: weights kept outside the .onnx file, by the name the model refers
@@ -36,7 +38,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     throw new PocketError('webgpu-unavailable',
       'WebGPU is not available in this browser or on this device. Choose "WASM" (slower, works everywhere) or try a browser with WebGPU enabled.');
   }
-  const backend: Backend = options.backend === 'auto' ? (capabilities.webgpu ? 'webgpu' : 'wasm') : options.backend;
+  const gpu = capabilities.webgpu;
+  // "auto" means the fastest backend that works: a software WebGPU adapter is slower than WASM.
+  const backend: Backend = options.backend === 'auto' ? (gpu && !gpu.software ? 'webgpu' : 'wasm') : options.backend;
+  const autoChoseWasm = options.backend === 'auto' && gpu && gpu.software
+    ? `this device's WebGPU adapter (${gpu.adapter}) is a software renderer — the GPU emulated on the CPU, many times slower than WASM — so Auto runs on WASM. Choose WebGPU to use it anyway.`
+    : undefined;
   ort.env.logLevel = 'error';
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   if (options.wasmBinary) ort.env.wasm.wasmBinary = options.wasmBinary;
@@ -55,6 +62,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   return {
     backend,
     capabilities,
+    ...(autoChoseWasm ? { autoChoseWasm } : {}),
     async createSession(model, name, gpuOutputs = [], externalData = []) {
       const keepOnGpu = backend === 'webgpu' ? gpuOutputs : [];
       let session: ort.InferenceSession;

@@ -9,7 +9,7 @@ export async function renderDeviceReport(list: HTMLElement, loaded: EngineInfo):
   const space = await storageSummary(navigator.storage);
   const rows: [string, string][] = [
     ['Backend in use', loaded.backend === 'webgpu' ? 'WebGPU' : 'WASM (CPU)'],
-    ['WebGPU adapter', c.webgpu ? c.webgpu.adapter : 'none (WebGPU unavailable)'],
+    ['WebGPU adapter', c.webgpu ? `${c.webgpu.adapter}${c.webgpu.software ? ' — a software renderer (the GPU emulated on the CPU, slower than WASM)' : ''}` : 'none (WebGPU unavailable)'],
     ['shader-f16', c.webgpu ? (c.webgpu.shaderF16 ? 'yes' : 'no (fp16 models cannot run on WebGPU here)') : '—'],
     ['Max buffer size', c.webgpu ? formatBytes(c.webgpu.maxBufferSize) : '—'],
     ['Max storage binding', c.webgpu ? formatBytes(c.webgpu.maxStorageBufferBindingSize) : '—'],

@@ -200,8 +200,12 @@ async function loadModel(): Promise<void> {
       select.value = [...select.options].some((o) => o.value === keep) ? keep : fallback;
     }
     const fellBack = reply.fallbackReason ? ` WebGPU was not used: ${reply.fallbackReason}` : '';
+    const gpu = reply.capabilities.webgpu;
+    const software = reply.backend === 'webgpu' && gpu && gpu.software
+      ? ' Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.'
+      : '';
     const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
-    ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}${fellBack}`;
+    ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}${fellBack}${software}`;
     // A model's own defaults (SD-Turbo: 1 step, no guidance) unless the person set these.
     if (!ui.steps.dataset.touched) ui.steps.value = String(defaults.steps);
     if (!ui.guidance.dataset.touched) ui.guidance.value = String(defaults.guidanceScale);

@@ -243,6 +243,7 @@ export class Engine implements PocketEngine {
       pack = await loadOn('wasm');
       fallbackReason = String(err.detail?.fallback ?? err.message);
     }
+    fallbackReason ??= pack.runtime.autoChoseWasm;
     const m = pack.manifest;
     this.pack = pack;
     this.key = key;

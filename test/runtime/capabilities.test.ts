@@ -12,7 +12,17 @@ describe('detectCapabilities', () => {
   it('reads the adapter: name, shader-f16, buffer limits', async () => {
     const gpu: GpuLike = { requestAdapter: async () => adapter(false) };
     const c = await detectCapabilities(gpu);
-    expect(c.webgpu).toEqual({ adapter: 'qualcomm adreno-7xx', shaderF16: false, maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 27 });
+    expect(c.webgpu).toEqual({ adapter: 'qualcomm adreno-7xx', software: false, shaderF16: false, maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 27 });
+  });
+
+  it.each([
+    ['a fallback adapter', { info: { vendor: 'google', architecture: '', isFallbackAdapter: true } }],
+    ['the older flag on the adapter', { isFallbackAdapter: true, info: { vendor: 'google' } }],
+    ['SwiftShader by name', { info: { vendor: 'google', architecture: 'swiftshader' } }],
+    ['Mesa\'s llvmpipe', { info: { vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' } }],
+  ])('calls %s a software renderer', async (_, over) => {
+    const c = await detectCapabilities({ requestAdapter: async () => ({ ...adapter(false), ...over }) });
+    expect(c.webgpu && c.webgpu.software).toBe(true);
   });
 
   it('reports no WebGPU when there is no adapter or the request throws', async () => {
@@ -31,6 +41,17 @@ describe('createRuntime', () => {
     const err = await createRuntime({ backend: 'webgpu', gpu: { requestAdapter: async () => null } }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'webgpu-unavailable' });
     expect(String((err as Error).message)).toMatch(/WASM/);
+  });
+
+  it('on auto, does not choose a software WebGPU adapter, and says why; WebGPU chosen explicitly still runs it', async () => {
+    const swiftshader: GpuLike = { requestAdapter: async () => ({ ...adapter(false), info: { vendor: 'google', architecture: 'swiftshader' } }) };
+    const auto = await createRuntime({ backend: 'auto', gpu: swiftshader, numThreads: 1 });
+    expect(auto.backend).toBe('wasm');
+    expect(auto.autoChoseWasm).toMatch(/google swiftshader\) is a software renderer .* Choose WebGPU to use it anyway/);
+    expect((await createRuntime({ backend: 'webgpu', gpu: swiftshader, numThreads: 1 })).backend).toBe('webgpu');
+    const real = await createRuntime({ backend: 'auto', gpu: { requestAdapter: async () => adapter(true) }, numThreads: 1 });
+    expect(real.backend).toBe('webgpu');
+    expect(real.autoChoseWasm).toBeUndefined();
   });
 
   it('falls back to WASM on auto without an adapter', async () => {
