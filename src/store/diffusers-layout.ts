@@ -5,8 +5,9 @@
 // config.json files. From those it writes the app's manifest, so a folder on disk or a repository URL
 // is installed exactly like a pack that ships one. Sizes and SHA-256s the layout cannot know are
 // pinned when the files are first stored (see local-import.ts and catalog.ts).
+import { DEFAULT_DOWNSCALE } from '../core/pipeline/request';
 import { PocketError } from '../core/errors';
-import type { SchedulerConfig } from '../core/schedulers';
+import type { SchedulerConfig, SchedulerName } from '../core/schedulers';
 import type { FileRole, PackFile, PackManifest } from './manifest';
 
 /** What a layout is read through: a folder of local files, or a server with the repository's files. */
@@ -33,7 +34,7 @@ const NETWORKS = ['text_encoder', 'unet', 'vae_decoder'] as const;
 export const EXTERNAL_DATA_NAMES = ['weights.pb', 'model.onnx_data', 'model.onnx.data'] as const;
 
 /** diffusers' scheduler classes → the app's samplers. */
-const SCHEDULER_CLASSES: Readonly<Record<string, string>> = {
+const SCHEDULER_CLASSES: Readonly<Record<string, SchedulerName>> = {
   PNDMScheduler: 'pndm', DDIMScheduler: 'ddim', EulerDiscreteScheduler: 'euler', EulerAncestralDiscreteScheduler: 'euler-ancestral',
   DPMSolverMultistepScheduler: 'dpmpp-2m', LCMScheduler: 'lcm',
 };
@@ -96,9 +97,12 @@ export async function manifestFromLayout(reader: LayoutReader, hints: LayoutHint
   const rawScheduler = (await json<Record<string, unknown>>(reader, 'scheduler/scheduler_config.json'))!;
   const scheduler = Object.fromEntries(SCHEDULER_KEYS.filter((k) => rawScheduler[k] !== undefined && rawScheduler[k] !== null).map((k) => [k, rawScheduler[k]])) as unknown as SchedulerConfig;
   if (!(scheduler.num_train_timesteps > 0) || typeof scheduler.beta_start !== 'number') throw incompatible('scheduler/scheduler_config.json has no training schedule');
-  const vaeConfig = (await json<{ scaling_factor?: number; latent_channels?: number }>(reader, 'vae_decoder/config.json')) ?? {};
+  const vaeConfig = (await json<{ scaling_factor?: number; latent_channels?: number; block_out_channels?: unknown[] }>(reader, 'vae_decoder/config.json')) ?? {};
   const unetConfig = (await json<{ sample_size?: number; cross_attention_dim?: number }>(reader, 'unet/config.json')) ?? {};
-  const native = (unetConfig.sample_size ?? 64) * 8;
+  // diffusers' vae_scale_factor: 2 ** (len(block_out_channels) - 1) — 8 for every SD's KL-f8.
+  const blocks = Array.isArray(vaeConfig.block_out_channels) ? vaeConfig.block_out_channels.length : 0;
+  const downscaleFactor = blocks > 0 ? 2 ** (blocks - 1) : DEFAULT_DOWNSCALE;
+  const native = (unetConfig.sample_size ?? 64) * downscaleFactor;
   const className = String(rawScheduler['_class_name'] ?? '');
 
   return {
@@ -108,9 +112,9 @@ export async function manifestFromLayout(reader: LayoutReader, hints: LayoutHint
     architecture: unetConfig.cross_attention_dim === 1024 ? 'stable-diffusion-2' : 'stable-diffusion-1',
     files,
     tokenizer: { maxLength, bosTokenId: token('bos_token', '<|startoftext|>'), eosTokenId: token('eos_token', '<|endoftext|>'), padTokenId: token('pad_token', '<|endoftext|>') },
-    vae: { scalingFactor: vaeConfig.scaling_factor ?? 0.18215, latentChannels: vaeConfig.latent_channels ?? 4, downscaleFactor: 8 },
+    vae: { scalingFactor: vaeConfig.scaling_factor ?? 0.18215, latentChannels: vaeConfig.latent_channels ?? 4, downscaleFactor },
     scheduler,
-    image: { defaultWidth: native, defaultHeight: native, minSize: 256, maxSize: Math.max(native, 1024), multipleOf: 8, ...hints.image },
+    image: { defaultWidth: native, defaultHeight: native, minSize: 256, maxSize: Math.max(native, 1024), multipleOf: downscaleFactor, ...hints.image },
     defaults: { steps: 20, guidanceScale: 7.5, scheduler: SCHEDULER_CLASSES[className] ?? 'pndm', negativePrompt: '', ...hints.defaults },
     totalBytes: files.reduce((a, f) => a + f.size, 0),
   };

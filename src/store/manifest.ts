@@ -3,7 +3,7 @@
 // training/shapes/export.py; a real SD 1.5 ONNX export is described by the same fields.
 import { PocketError } from '../core/errors';
 import type { ImageLimits } from '../core/pipeline/request';
-import { isSchedulerName, SCHEDULERS, type SchedulerConfig } from '../core/schedulers';
+import { isSchedulerName, SCHEDULERS, type SchedulerConfig, type SchedulerName } from '../core/schedulers';
 import { LIMITS } from '../core/pipeline/request';
 import type { TokenizerConfig } from '../core/tokenizer/clip-tokenizer';
 
@@ -40,7 +40,7 @@ export interface PackManifest {
   /** The UNet's first attention level (a downscale of the latents) and its heads, for memory estimates. */
   readonly unet?: { readonly attention?: { readonly downscale: number; readonly heads: number } };
   readonly image: { readonly defaultWidth: number; readonly defaultHeight: number; readonly minSize: number; readonly maxSize: number; readonly multipleOf: number };
-  readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: string; readonly negativePrompt: string };
+  readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: SchedulerName; readonly negativePrompt: string };
   readonly totalBytes: number;
 }
 

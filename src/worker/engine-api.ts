@@ -7,6 +7,7 @@ import type { PreviewImage } from '../core/pipeline/preview';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { TileOptions } from '../core/pipeline/tiled-vae';
 import type { Backend, BackendChoice, Capabilities } from '../runtime/capabilities';
+import type { SchedulerName } from '../core/schedulers';
 
 export interface LoadParams {
   /** A pack stored on the device (the worker reads IndexedDB) or, in Node, whatever the engine's opener takes. */
@@ -19,7 +20,7 @@ export interface LoadParams {
 export interface PackDefaults {
   readonly steps: number;
   readonly guidanceScale: number;
-  readonly scheduler: string;
+  readonly scheduler: SchedulerName;
   readonly width: number;
   readonly height: number;
 }
@@ -49,7 +50,7 @@ export interface EngineProgress {
   readonly elapsedMs: number;
   /** Since the denoising loop began (what the pace of the steps is measured from). */
   readonly loopElapsedMs: number;
-  /** Every few steps: the current estimate of the picture (fast: 1/8 size; vae: full size). */
+  /** Every few steps: the current estimate of the picture (fast: one pixel per latent pixel; vae: full size). */
   readonly preview?: PreviewImage;
 }
 

@@ -226,6 +226,8 @@ export class Engine implements PocketEngine {
   async load(params: LoadParams, options: { readonly signal?: AbortSignal } = {}): Promise<EngineInfo> {
     const lowMemory = params.lowMemory === true;
     const key = `${params.packId}|${params.backend}|${lowMemory}`;
+    // A load cancelled while it waited (the person switched again) leaves the loaded pack alone.
+    if (options.signal?.aborted) throw aborted();
     if (this.pack && this.info && this.key === key) return this.info;
     await this.dispose();
     const read = this.setup.open(params.packId);

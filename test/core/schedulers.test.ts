@@ -1,7 +1,9 @@
 // Every sampler against diffusers (../shared/fixtures/schedulers.json), plus the contract they share.
 import { describe, expect, it } from 'vitest';
 import { createScheduler, SCHEDULERS, type SchedulerConfig, type SchedulerName } from '../../src/core/schedulers';
-import { readShared } from '../shared';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readShared, REPO } from '../shared';
 
 interface Case {
   scheduler: string;
@@ -187,6 +189,21 @@ describe('timesteps round like numpy (half to even), as diffusers computes them'
     expect(s.timesteps.length).toBe(c.timesteps.length);
     // Integer timesteps exactly; Euler's fractional "linspace" ones were float32 in diffusers.
     s.timesteps.forEach((t, i) => expect(Math.abs(t - c.timesteps[i]!)).toBeLessThanOrEqual(Number.isInteger(c.timesteps[i]) ? 0 : 1e-4));
+  });
+
+  // Every step count from 1 to 100, computed by the recipe with numpy (training/shapes/fixtures.py).
+  const numpyCases: { scheduler: SchedulerName; timestep_spacing: 'linspace' | 'trailing'; num_inference_steps: number; timesteps: number[] }[] =
+    JSON.parse(readFileSync(resolve(REPO, 'test/fixtures/packs/timesteps-numpy.json'), 'utf8')).cases;
+  it('every step count from 1 to 100, both spacings, as numpy gives them', () => {
+    const wrong: string[] = [];
+    for (const c of numpyCases) {
+      const s = createScheduler(c.scheduler, { ...SD15_SCHEDULE, timestep_spacing: c.timestep_spacing });
+      s.setTimesteps(c.num_inference_steps);
+      const ok = s.timesteps.length === c.timesteps.length && s.timesteps.every((t, i) => Math.abs(t - c.timesteps[i]!) <= (Number.isInteger(c.timesteps[i]) ? 0 : 1e-9));
+      if (!ok) wrong.push(`${c.scheduler} ${c.timestep_spacing} × ${c.num_inference_steps}`);
+    }
+    expect(numpyCases.length).toBe(600);
+    expect(wrong).toEqual([]);
   });
 
   it('the cases the issue names: linspace at 7 steps, trailing at 16 (SD-Turbo\'s spacing)', () => {

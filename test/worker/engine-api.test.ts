@@ -72,6 +72,18 @@ describe('load', () => {
     await engine.dispose();
   });
 
+  it('a load cancelled before its turn leaves the loaded pack loaded', async () => {
+    const engine = await nodeEngine();
+    await engine.load({ packId: BUILTIN_PACK, backend: 'wasm' });
+    const pack = engine.loaded;
+    const ac = new AbortController();
+    ac.abort();
+    const err = await engine.load({ packId: BUILTIN_PACK, backend: 'wasm', lowMemory: true }, { signal: ac.signal }).catch((e: unknown) => e);
+    expect((err as PocketError).code).toBe('aborted');
+    expect(engine.loaded).toBe(pack);
+    await engine.dispose();
+  });
+
   it('keeps the loaded pack when nothing changed, and reports the pack\'s figures', async () => {
     const r = countingReader();
     const engine = await nodeEngine({ open: r.open });

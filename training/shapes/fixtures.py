@@ -230,8 +230,34 @@ def write_variant(v: Variant, out: Path, tokenizer_dir: Path, seed: int = 0) -> 
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
+def reference_timesteps(max_steps: int = 100, T: int = 1000) -> list[dict]:
+    """The timesteps diffusers' set_timesteps gives, by its own numpy formulas (numpy rounds half to even,
+    and np.linspace / np.arange place their points their way), for n = 1 … max_steps: the figures the
+    app's schedulers are checked against beyond ../shared/fixtures/timesteps.json's step counts."""
+    cases = []
+    for n in range(1, max_steps + 1):
+        ddim = {  # DDIMScheduler / PNDMScheduler._timesteps
+            "linspace": np.linspace(0, T - 1, n).round()[::-1].astype(np.int64),
+            "trailing": np.round(np.arange(T, 0, -T / n)).astype(np.int64) - 1,
+        }
+        euler = {  # EulerDiscreteScheduler
+            "linspace": np.linspace(0, T - 1, n, dtype=float)[::-1],
+            "trailing": np.arange(T, 0, -T / n).round() - 1,
+        }
+        dpm = {  # DPMSolverMultistepScheduler
+            "linspace": np.linspace(0, T - 1, n + 1).round()[::-1][:-1].astype(np.int64),
+            "trailing": np.arange(T, 0, -T / n).round().astype(np.int64) - 1,
+        }
+        for scheduler, by in (("ddim", ddim), ("euler", euler), ("dpmpp-2m", dpm)):
+            for spacing, ts in by.items():
+                cases.append({"scheduler": scheduler, "timestep_spacing": spacing, "num_inference_steps": n,
+                              "timesteps": [float(t) if scheduler == "euler" else int(t) for t in ts]})
+    return cases
+
+
 def stage_fixtures(out: Path, tokenizer_dir: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    (out / "timesteps-numpy.json").write_text(json.dumps({"about": reference_timesteps.__doc__, "cases": reference_timesteps()}) + "\n")
     index = []
     for i, v in enumerate(VARIANTS):
         write_variant(v, out / v.name, tokenizer_dir, seed=i)

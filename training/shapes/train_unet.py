@@ -180,8 +180,8 @@ def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels
         step += 1
         decay = min(0.999, (1 + step) / (10 + step))
         with torch.no_grad():
-            for n, p in zip(names, params):
-                ema[n].mul_(decay).add_(p.detach(), alpha=1 - decay)
+            for name, p in zip(names, params):
+                ema[name].mul_(decay).add_(p.detach(), alpha=1 - decay)
         hist.append(loss.item())
         if step % 100 == 0:
             print(f"unet step {step}/{steps} loss {np.mean(hist[-100:]):.4f} lr {lr:.2e} "

@@ -156,6 +156,11 @@ def test_unet_ema_is_kept_by_parameter_name_and_older_positional_checkpoints_sti
     text, unet, _ = checkpoints.load_text_unet(work)
     assert torch.equal(unet.conv_in.weight, ema["unet.conv_in.weight"])
     names = checkpoints.text_unet_names(text, unet)
+    # The order the stage kept EMA weights in before: the text encoder's, the UNet's without the pooled-text
+    # embedding, then the pooled-text embedding's — which is where unet.parameters() lists it.
+    main = [f"unet.{n}" for n, _ in unet.named_parameters() if not n.startswith("text_embedding.")]
+    pooled = [f"unet.{n}" for n, _ in unet.named_parameters() if n.startswith("text_embedding.")]
+    assert names == [f"text.{n}" for n, _ in text.named_parameters()] + main + pooled
     legacy = {k: v for k, v in state.items() if not k.startswith("ema.")}
     legacy.update({f"ema.{i}": ema[n] for i, n in enumerate(names) if n in ema})
     w = tmp_path / "work"

@@ -65,7 +65,16 @@ export class TextEncoderNet {
       try {
         for (const p of prompts) {
           const t = await this.encode([p]);
-          parts.push(t.location === 'device' ? await t.download() : t);
+          if (t.location !== 'device') {
+            parts.push(t);
+            continue;
+          }
+          try {
+            parts.push(await t.download());
+          } catch (e) {
+            t.dispose();
+            throw e;
+          }
         }
       } finally {
         for (const t of parts) if (t.location === 'device') t.dispose();

@@ -1,5 +1,5 @@
 // A live preview of the denoising without the VAE: each latent pixel (c channels) mapped linearly to
-// RGB, one preview pixel per latent pixel (1/8 of the image's size). The map is the pack's
+// RGB, one preview pixel per latent pixel (1/8 of the image's size for SD's VAE). The map is the pack's
 // `vae.latentRgbFactors` / `latentRgbBias`, fitted by least squares between latents and their decoded
 // images (training/shapes/export.py does it for the built-in pack; the same idea gives the
 // latent-to-RGB factors people use for SD 1.5 previews).

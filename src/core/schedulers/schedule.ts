@@ -62,11 +62,18 @@ export function roundHalfEven(x: number): number {
 
 /** diffusers' "trailing" spacing: np.round(np.arange(T, 0, -T / n)) - 1 (SD-Turbo's). */
 export function trailingTimesteps(T: number, n: number): number[] {
-  const ratio = T / n;
-  const ts: number[] = [];
-  // np.arange computes start + i * step (no running sum), and stops before reaching 0.
-  for (let i = 0; T - i * ratio > 0; i++) ts.push(roundHalfEven(T - i * ratio) - 1);
-  return ts;
+  return arange(T, 0, -T / n).map((t) => roundHalfEven(t) - 1);
+}
+
+/**
+ * numpy.arange(start, stop, step) as numpy computes it: ceil((stop − start) / step) points, the i-th
+ * start + i · d with d = (start + step) − start. A running test against `stop` instead lets rounding
+ * leftovers through (an extra timestep of −1 at 19 steps, 937 for numpy's 936 at 48).
+ */
+export function arange(start: number, stop: number, step: number): number[] {
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const d = start + step - start;
+  return Array.from({ length: n }, (_, i) => (i === 0 ? start : start + i * d));
 }
 
 /** numpy.linspace, computed as numpy does (start + i · step, the last point exactly `end`), so that
