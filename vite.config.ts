@@ -45,8 +45,8 @@ export default defineConfig({
           { src: 'icons/icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
         ],
         screenshots: [
-          { src: 'screenshots/wide.png', sizes: '1280x800', type: 'image/png', form_factor: 'wide', label: 'Generating on the built-in model' },
-          { src: 'screenshots/narrow.png', sizes: '540x960', type: 'image/png', form_factor: 'narrow', label: 'Pocket Diffusion on a phone' },
+          { src: 'screenshots/wide.png', sizes: '1280x800', type: 'image/png', form_factor: 'wide', label: 'A picture generated on the built-in model' },
+          { src: 'screenshots/narrow.png', sizes: '390x844', type: 'image/png', form_factor: 'narrow', label: 'A picture generated on a phone' },
         ],
       },
       workbox: {

@@ -55,12 +55,12 @@ test('cancel mid-run, then generate again', async ({ app }) => {
 test('an invalid request shows its message and keeps the settings', async ({ app }) => {
   await app.set({ steps: 0 });
   await app.page.locator('#generate').click();
-  await expect(app.page.locator('#error')).toContainText('Steps must be a whole number from 1 to 100');
+  await expect(app.page.locator('#steps-error')).toContainText('Steps must be a whole number from 1 to 100');
   await expect(app.page.locator('#steps')).toHaveAttribute('aria-invalid', 'true');
   await expect(app.page.locator('#prompt')).toHaveValue(RED_CIRCLE.prompt);
   await app.set({ steps: 101 });
   await app.page.locator('#generate').click();
-  await expect(app.page.locator('#error')).toContainText('got 101');
+  await expect(app.page.locator('#steps-error')).toContainText('got 101');
 });
 
 test('no request leaves localhost while loading and generating', async ({ app }) => {

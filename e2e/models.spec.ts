@@ -9,7 +9,7 @@ import { expect, test } from './app-page';
 const FIXTURES = resolve(process.cwd(), 'test/fixtures/packs');
 
 test('a static-shape SD 1.5 export picked from disk runs at its one size, and stays after a reload', async ({ app, page }) => {
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('#import-folder').setInputFiles(join(FIXTURES, 'sd15-static'));
   await expect(page.locator('#import-status')).toContainText('Added "Fixture: sd15-static"');
   await app.ready();
@@ -33,7 +33,7 @@ test('the static-shape export runs on WebGPU too: its batch-1 text encoder\'s GP
   // onnxruntime-web fixes an output's location when the session is created; the engine keeps text
   // embeddings on the GPU, and this export's text encoder runs once per prompt, so both halves of the
   // guidance pair come back as GPU tensors that must be read back before they are joined.
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('#import-folder').setInputFiles(join(FIXTURES, 'sd15-static'));
   await expect(page.locator('#import-status')).toContainText('Added "Fixture: sd15-static"');
   const { width, pixels } = await app.generate({ backend: 'webgpu', steps: 1, prompt: 'an astronaut riding a horse' });
@@ -45,7 +45,7 @@ test('the static-shape export runs on WebGPU too: its batch-1 text encoder\'s GP
 
 test('a layout-only fp16 export (optimum\'s) gets its manifest written from its configs and runs', async ({ app, page }) => {
   await app.set({ backend: 'wasm' });
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('#import-folder').setInputFiles(join(FIXTURES, 'sd15-optimum-fp16'));
   await expect(page.locator('#import-status')).toContainText('Added "sd15-optimum-fp16"');
   await expect(page.locator('#model-status')).toContainText('sd15-optimum-fp16 — ready on WASM');
@@ -62,7 +62,7 @@ test('a folder whose file does not match its manifest is refused, and the curren
   const bytes = readFileSync(damaged);
   bytes[bytes.length - 3]! ^= 0xff;
   writeFileSync(damaged, bytes);
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('#import-folder').setInputFiles(join(dir, 'sd15-diffusers'));
   await expect(page.locator('#import-status')).toContainText('Not added: text_encoder/model.onnx does not match the pack\'s manifest');
   await expect(page.locator('#model-status')).toContainText('Shapes (stand-in SD 1.x, int8) — ready on');
@@ -75,7 +75,7 @@ test('on a GPU without shader-f16, an fp16 model is refused on WebGPU with what 
   // SwiftShader's WebGPU adapter has no shader-f16, like Qualcomm's Adreno GPUs in Chrome. (Auto would
   // not choose it at all — it is a software renderer — so WebGPU is chosen explicitly.)
   await app.set({ backend: 'webgpu' });
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('#import-folder').setInputFiles(join(FIXTURES, 'sd15-optimum-fp16'));
   await expect(page.locator('#error')).toContainText('This model\'s text encoder computes in fp16 and this GPU has no shader-f16 support: choose Auto or WASM');
   await page.locator('#backend').selectOption('auto');

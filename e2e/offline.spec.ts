@@ -237,7 +237,7 @@ test('a damaged copy of a stored model is refused and the stored one is untouche
   const bytes = readFileSync(vae);
   bytes[bytes.length - 7]! ^= 0xff;
   writeFileSync(vae, bytes);
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('#import-folder').setInputFiles(dir);
   await expect(page.locator('#import-status')).toContainText('Not added: vae_decoder/model.onnx does not match');
   await expect(page.locator('#import-status')).toContainText('Nothing was changed');
@@ -254,7 +254,7 @@ test('a damaged copy of a stored model is refused and the stored one is untouche
 test('the same copy of a stored model, picked again, changes nothing and is not read into the store twice', async ({ fresh: app, page }) => {
   await app.open();
   const before = await storeDigest(page);
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('#import-folder').setInputFiles(resolve('public/models/shapes-int8'));
   await expect(page.locator('#import-status')).toContainText('Added "Shapes');
   expect(await storeDigest(page)).toEqual(before);

@@ -41,7 +41,7 @@ test('the comparison grid fills with one image per step count, each with its tim
   await page.locator('#compare-run').click();
   await expect(page.locator('#compare-status')).toHaveText('Done: 5 images.', { timeout: 200_000 });
   const captions = await page.locator('#compare-grid figcaption').allTextContents();
-  expect(captions.map((c) => c.split(' · ')[0])).toEqual(['1 steps', '4 steps', '8 steps', '20 steps', '50 steps']);
+  expect(captions.map((c) => c.split(' · ')[0])).toEqual(['1 step', '4 steps', '8 steps', '20 steps', '50 steps']);
   for (const c of captions) expect(c).toMatch(/256×256 · [\d.]+ s$/);
 });
 

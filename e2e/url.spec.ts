@@ -17,10 +17,15 @@ test.afterAll(() => rmSync(resolve(process.cwd(), 'dist/e2e-packs'), { recursive
 
 test('an SD 2.1-base repository layout added by its address downloads, pins its hashes and runs on WebGPU', async ({ app, page }) => {
   await app.set({ backend: 'webgpu' }); // chosen: Auto passes over this machine's software adapter
-  await page.locator('#add-model summary').click();
+  await page.locator('#add-model > summary').click();
   await page.locator('[data-catalog="sd-2.1-base"] button').click();
   await expect(page.locator('#pack-kind')).toHaveValue('sd-2.1-base');
+  await expect(page.locator('[data-catalog="sd-2.1-base"] [data-variant="fp16"]')).toContainText('Can this device run it? no');
   await page.locator('#pack-url').fill(`${new URL(page.url()).origin}/e2e-packs/sd21-layout/`);
+  await page.locator('#pack-url-add').click();
+  // Before the first byte: this machine (a software GPU, WASM's 4 GB) cannot run the real model; asked again.
+  await expect(page.locator('#import-status')).toContainText('This device probably cannot run Stable Diffusion 2.1-base');
+  expect(app.requests.filter((u) => u.includes('/e2e-packs/'))).toEqual([]);
   await page.locator('#pack-url-add').click();
   await expect(page.locator('#import-status')).toContainText('Added "Stable Diffusion 2.1-base"');
   await expect(page.locator('#model-status')).toContainText('Stable Diffusion 2.1-base — ready on WebGPU');

@@ -1,6 +1,6 @@
 // Before a run: how long it will take on this device and how big its largest GPU buffer will be. Time
 // comes from this device's own measured runs: a UNet step costs about the same per latent pixel at any
-// size, the VAE about the same per image pixel (src/ui/estimate.ts keeps the figures per pack and backend).
+// size, the VAE about the same per image pixel (src/ui/prefs.ts keeps the figures per pack and backend).
 import { formatBytes } from './format';
 import { DEFAULT_DOWNSCALE } from './pipeline/request';
 
@@ -60,11 +60,17 @@ export function largestAttentionBytes(run: RunShape, attention: AttentionShape, 
   return batch * attention.heads * tokens * tokens * 4;
 }
 
-export function describeEstimate(costs: CostModel | undefined, run: RunShape, attention: AttentionShape | undefined, batch: number, maxBufferSize: number | undefined): { text: string; warning: string } {
+/**
+ * Before a run: its time on this device and, on a GPU, its largest buffer. `maxBufferSize` is the GPU's
+ * limit when the run is on WebGPU, undefined on WASM (where no GPU buffer exists, so none is shown).
+ * Steps outside what a request allows get no estimate but a sentence.
+ */
+export function describeEstimate(costs: CostModel | undefined, run: RunShape, attention: AttentionShape | undefined, batch: number, maxBufferSize: number | undefined, maxSteps = 100): { text: string; warning: string } {
+  if (run.steps > maxSteps + 1) return { text: `no estimate: steps go up to ${maxSteps}`, warning: '' };
   const time = costs ? `about ${(estimateMs(costs, run) / 1000).toFixed(1)} s on this device` : 'time: run once at any size to measure this device';
   let memory = '';
   let warning = '';
-  if (attention) {
+  if (attention && maxBufferSize !== undefined) {
     const bytes = largestAttentionBytes(run, attention, batch);
     memory = ` · largest GPU buffer ≈ ${formatBytes(bytes)}`;
     if (maxBufferSize !== undefined && bytes > maxBufferSize) {
@@ -72,4 +78,22 @@ export function describeEstimate(costs: CostModel | undefined, run: RunShape, at
     }
   }
   return { text: `${time}${memory}`, warning };
+}
+
+/** Qualcomm's MWC 2023 headline: SD 1.5, 20 steps at 512×512 in under 15 s on a phone. */
+export const HEADLINE = Object.freeze({ ms: 15_000, steps: 20, width: 512, height: 512 });
+
+/**
+ * The verdict under a finished picture, comparing like with like: a run at the headline's 20 steps and
+ * 512×512 is judged against 15 s as it is; any other run shows its own figures and, where this device's
+ * cost model has them, a projection to 20 steps at 512×512, labelled as one.
+ */
+export function describeVerdict(run: { readonly steps: number; readonly width: number; readonly height: number; readonly totalMs: number; readonly itPerSecond: number }, projectedMs: number | undefined): string {
+  const own = `${(run.totalMs / 1000).toFixed(1)} s for ${run.steps} step${run.steps === 1 ? '' : 's'} at ${run.width}×${run.height} (${run.itPerSecond.toFixed(2)} it/s)`;
+  const side = (ms: number) => (ms <= HEADLINE.ms ? 'under' : 'over');
+  if (run.steps === HEADLINE.steps && run.width === HEADLINE.width && run.height === HEADLINE.height) {
+    return `${own} — ${side(run.totalMs)} the 15-second headline (20 steps at 512×512 on a phone).`;
+  }
+  if (projectedMs === undefined) return `${own}. Run 20 steps at 512×512 to compare with the 15-second headline.`;
+  return `${own}. Projected for 20 steps at 512×512 on this device: about ${(projectedMs / 1000).toFixed(1)} s — ${side(projectedMs)} the 15-second headline (a projection from this device's measured runs).`;
 }

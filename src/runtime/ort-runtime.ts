@@ -42,7 +42,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // "auto" means the fastest backend that works: a software WebGPU adapter is slower than WASM.
   const backend: Backend = options.backend === 'auto' ? (gpu && !gpu.software ? 'webgpu' : 'wasm') : options.backend;
   const autoChoseWasm = options.backend === 'auto' && gpu && gpu.software
-    ? `this device's WebGPU adapter (${gpu.adapter}) is a software renderer — the GPU emulated on the CPU, many times slower than WASM — so Auto runs on WASM. Choose WebGPU to use it anyway.`
+    ? `its adapter (${gpu.adapter}) is a software renderer, slower than the CPU. Choose WebGPU to use it anyway.`
     : undefined;
   ort.env.logLevel = 'error';
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;

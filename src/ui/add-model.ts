@@ -2,14 +2,13 @@
 // store does the work (ModelPanel: local import, download); this panel gathers the input, says what
 // happened, and hands the added pack to the page to make it the active one.
 import { PocketError } from '../core/errors';
-import { formatBytes } from '../core/format';
-import { CATALOG, type CatalogEntry } from '../store/catalog';
+import type { Capabilities } from '../runtime/capabilities';
+import { CATALOG, canRun, gb, type CatalogEntry } from '../store/catalog';
 import type { PackRecord } from '../store/chunk-store';
 import type { LocalFile } from '../store/local-import';
 import { droppedFiles, pickedFiles } from './folder-files';
 import type { ModelPanel } from './model-panel';
 import { $ } from './dom';
-
 
 export class AddModelPanel {
   private readonly el = {
@@ -23,8 +22,12 @@ export class AddModelPanel {
     catalog: $<HTMLUListElement>('catalog'),
   };
 
-  constructor(private readonly models: ModelPanel, private readonly onAdded: (pack: PackRecord) => Promise<void>) {
+  /** The address a person chose to fetch although this device cannot run the model (asked once). */
+  private confirmed: string | undefined;
+
+  constructor(private readonly models: ModelPanel, private readonly onAdded: (pack: PackRecord) => Promise<void>, private readonly capabilities: () => Capabilities | undefined) {
     for (const entry of CATALOG) this.el.catalog.append(this.catalogItem(entry));
+    $<HTMLSpanElement>('layout-files').textContent = CATALOG[0]!.layout.join(', ');
     this.el.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       void this.addFromUrl();
@@ -58,17 +61,36 @@ export class AddModelPanel {
     const li = document.createElement('li');
     li.dataset.catalog = entry.id;
     const use = Object.assign(document.createElement('button'), { type: 'button', textContent: `Add ${entry.name}…` });
+    const about = Object.assign(document.createElement('div'), { className: 'catalog-about', hidden: true });
+    use.setAttribute('aria-expanded', 'false');
     use.addEventListener('click', () => {
       this.el.kind.value = entry.id;
-      this.el.url.focus();
-      this.el.status.textContent = `Give the address of your copy of ${entry.name} (${entry.repository}) and press "Add from address", or pick its folder.`;
+      about.replaceChildren(...this.describe(entry));
+      about.hidden = false;
+      use.setAttribute('aria-expanded', 'true');
+      this.confirmed = undefined;
+      this.el.status.textContent = `Then pick the folder of your copy of ${entry.name}, drop it here, or give its address and press "Add from address".`;
     });
-    li.append(
-      Object.assign(document.createElement('strong'), { textContent: entry.name }),
-      Object.assign(document.createElement('span'), { textContent: ` — ${entry.description} About ${formatBytes(entry.approxBytes)}. Layout: ${entry.layout.join(', ')}.` }),
-      use,
-    );
+    li.append(Object.assign(document.createElement('strong'), { textContent: entry.name }),
+      Object.assign(document.createElement('span'), { textContent: ` — ${entry.description}` }), use, about);
     return li;
+  }
+
+  /** Where to get it, what each export weighs, and whether this device can run it. */
+  private describe(entry: CatalogEntry): HTMLElement[] {
+    const caps = this.capabilities();
+    const rows = entry.variants.map((v) => {
+      const verdict = caps ? canRun(v, caps) : undefined;
+      const li = document.createElement('li');
+      li.dataset.variant = v.precision;
+      if (verdict) li.dataset.verdict = verdict.verdict;
+      const label = { yes: 'probably yes', maybe: 'slowly, on the CPU', no: 'no' } as const;
+      li.textContent = `${v.precision} export: about ${gb(v.totalBytes)} to download (the UNet alone ${gb(v.unetBytes)}). Can this device run it? ${verdict ? `${label[verdict.verdict]} — ${verdict.why}` : 'load a model first to check this device'}`;
+      return li;
+    });
+    const list = Object.assign(document.createElement('ul'), { className: 'variants' });
+    list.append(...rows);
+    return [Object.assign(document.createElement('p'), { textContent: entry.whereToFind }), list];
   }
 
   private chosenEntry(): CatalogEntry | undefined {
@@ -92,6 +114,17 @@ export class AddModelPanel {
     if (!url) {
       this.el.status.textContent = 'Give the address of a model folder first.';
       return;
+    }
+    // Before the first byte of a multi-GB download: say when this device cannot run it, and ask once more.
+    const entry = this.chosenEntry();
+    const caps = this.capabilities();
+    if (entry && caps && this.confirmed !== url) {
+      const verdicts = entry.variants.map((v) => canRun(v, caps));
+      if (verdicts.every((v) => v.verdict === 'no')) {
+        this.confirmed = url;
+        this.el.status.textContent = `This device probably cannot run ${entry.name}: ${verdicts[0]!.why} Nothing was downloaded. Press "Add from address" again to download it anyway.`;
+        return;
+      }
     }
     this.el.status.textContent = 'Reading the model\'s files…';
     try {

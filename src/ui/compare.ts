@@ -1,31 +1,62 @@
 // The comparison view: the same prompt and seed across several step counts or sizes, run one after
-// another on the loaded engine, shown side by side with their timings.
+// another on the loaded engine, shown side by side with their timings; each picture can be downloaded
+// or kept in the History.
 import { PocketError } from '../core/errors';
 import type { GenerateRequest } from '../core/pipeline/request';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { PocketEngine } from '../worker/engine-api';
 import { drawPixels } from './dom';
 
-export async function runComparison(engine: PocketEngine, requests: readonly GenerateRequest[], grid: HTMLElement, options: { signal: AbortSignal; onStart: (i: number) => void }): Promise<void> {
+export interface CompareOptions {
+  readonly signal: AbortSignal;
+  readonly onStart: (i: number) => void;
+  /** Also run for every picture (the cost model learns from it). */
+  readonly onResult?: (r: GenerateResult) => void;
+  /** "Keep in History" for one picture. */
+  readonly onKeep: (r: GenerateResult, png: Blob) => Promise<void>;
+}
+
+export async function runComparison(engine: PocketEngine, requests: readonly GenerateRequest[], grid: HTMLElement, options: CompareOptions): Promise<void> {
   grid.replaceChildren();
   for (const [i, request] of requests.entries()) {
     if (options.signal.aborted) throw new PocketError('aborted', 'Comparison cancelled.');
     options.onStart(i);
     const r = await engine.generate(request, { signal: options.signal });
-    grid.append(figure(r));
+    options.onResult?.(r);
+    grid.append(figure(r, options.onKeep));
   }
 }
 
-function figure(r: GenerateResult): HTMLElement {
+const steps = (n: number) => `${n} step${n === 1 ? '' : 's'}`;
+
+function figure(r: GenerateResult, onKeep: CompareOptions['onKeep']): HTMLElement {
   const fig = document.createElement('figure');
   const canvas = document.createElement('canvas');
   drawPixels(canvas, r);
   const q = r.request;
+  const what = `${steps(q.steps)}, ${q.width}×${q.height}`;
   canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', `${q.steps} steps, ${q.width}×${q.height}`);
+  canvas.setAttribute('aria-label', what);
   const caption = Object.assign(document.createElement('figcaption'), {
-    textContent: `${q.steps} steps · ${q.width}×${q.height} · ${(r.timings.totalMs / 1000).toFixed(2)} s`,
+    textContent: `${steps(q.steps)} · ${q.width}×${q.height} · ${(r.timings.totalMs / 1000).toFixed(2)} s`,
   });
-  fig.append(canvas, caption);
+  const save = Object.assign(document.createElement('a'), { textContent: 'Download', download: `pocket-diffusion-${q.seed}-${q.steps}steps-${q.width}.png`, href: '#' });
+  save.setAttribute('aria-label', `Download the picture of ${what}`);
+  const keep = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Keep in History' });
+  keep.setAttribute('aria-label', `Keep the picture of ${what} in History`);
+  keep.disabled = true;
+  canvas.toBlob((png) => {
+    if (!png) return;
+    save.href = URL.createObjectURL(png);
+    keep.disabled = false;
+    keep.addEventListener('click', async () => {
+      keep.disabled = true;
+      await onKeep(r, png);
+      keep.textContent = 'Kept in History';
+    });
+  }, 'image/png');
+  const actions = Object.assign(document.createElement('div'), { className: 'compare-actions' });
+  actions.append(save, keep);
+  fig.append(canvas, caption, actions);
   return fig;
 }

@@ -4,6 +4,7 @@ import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
 import type { ValidRequest } from '../core/pipeline/request';
 import type { Timings } from '../core/pipeline/text-to-image';
 import { $ } from './dom';
+import { shortPrompt } from './result';
 
 export interface HistoryEntry {
   readonly id: string;
@@ -44,16 +45,18 @@ export class HistoryPanel {
     const url = URL.createObjectURL(e.png);
     this.urls.push(url);
     const q = e.request;
-    const caption = `“${q.prompt}” · ${q.width}×${q.height} · ${q.steps} steps · ${q.scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
+    const prompt = shortPrompt(q.prompt);
+    const caption = `“${prompt}” · ${q.width}×${q.height} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${q.scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
     // The caption beside it says what it shows; the thumbnail itself is decoration to a screen reader.
     const img = Object.assign(document.createElement('img'), { src: url, alt: '', width: 96, height: Math.round((96 * q.height) / q.width) });
     const text = Object.assign(document.createElement('span'), { textContent: caption });
     const rerun = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Re-run' });
-    rerun.setAttribute('aria-label', `Re-run ${q.prompt}, seed ${q.seed}`);
+    rerun.setAttribute('aria-label', `Re-run ${prompt}, seed ${q.seed}`);
     rerun.addEventListener('click', () => this.onRerun(q));
     const save = Object.assign(document.createElement('a'), { href: url, download: `pocket-diffusion-${q.seed}.png`, textContent: 'Download' });
+    save.setAttribute('aria-label', `Download ${prompt}, seed ${q.seed}`);
     const remove = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete' });
-    remove.setAttribute('aria-label', `Delete ${q.prompt}, seed ${q.seed} from history`);
+    remove.setAttribute('aria-label', `Delete ${prompt}, seed ${q.seed} from history`);
     remove.addEventListener('click', async () => {
       await del(e.id, this.store);
       await this.render();

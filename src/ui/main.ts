@@ -1,53 +1,43 @@
-// The page: reads the controls into a request, runs it on the engine worker, shows progress, the
-// image, its settings and timings against the 15-second headline, and offers it as a PNG.
+// The page's wiring: the form (form.ts), the result view (result.ts), the model list and download
+// (model-panel.ts), adding models (add-model.ts), Compare, History and the device report, around one
+// PocketEngine — EngineClient, the engine worker's proxy. What the page remembers is in prefs.ts.
 import { PocketError } from '../core/errors';
-import { randomSeed } from '../core/random';
-import { SCHEDULERS } from '../core/schedulers';
-import type { PreviewImage } from '../core/pipeline/preview';
-import type { GenerateRequest } from '../core/pipeline/request';
-import type { BackendChoice } from '../runtime/capabilities';
-import { EngineClient } from '../worker/engine-client';
-import { comparisonRequests, type CompareMode } from '../core/compare';
+import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
 import { describeEstimate } from '../core/estimate';
-import { runComparison } from './compare';
-import { renderDeviceReport } from './device-report';
-import { loadCosts, recordRun } from './estimate';
-import { HistoryPanel } from './history';
-import { AddModelPanel } from './add-model';
-import { ModelPanel } from './model-panel';
+import type { PreviewImage } from '../core/pipeline/preview';
+import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
+import type { GenerateResult } from '../core/pipeline/text-to-image';
+import type { BackendChoice } from '../runtime/capabilities';
 import type { PackRecord } from '../store/chunk-store';
 import { folderUrl, inspectPack } from '../store/pack-store';
-import { setUpPwa } from './pwa';
 import type { EngineInfo } from '../worker/engine-api';
-import type { GenerateResult } from '../core/pipeline/text-to-image';
-import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
+import { EngineClient } from '../worker/engine-client';
+import { AddModelPanel } from './add-model';
+import { runComparison } from './compare';
+import { renderDeviceReport } from './device-report';
 import { $, drawPixels } from './dom';
+import { GenerateForm } from './form';
+import { HistoryPanel } from './history';
+import { ModelPanel } from './model-panel';
+import { prefs } from './prefs';
+import { setUpPwa, shellCached } from './pwa';
+import { ResultView } from './result';
 
 // The built-in pack ships with the app; `?pack=<folder URL>` points the app at another pack's manifest.
 const URL_PACK = new URLSearchParams(location.search).get('pack');
 const BUILTIN_SOURCE = `${import.meta.env.BASE_URL}models/shapes-int8/`;
 const PACK_SOURCE = URL_PACK ?? BUILTIN_SOURCE;
-/** The model the person chose last (a stored pack's id); the built-in one when none was chosen. */
-const ACTIVE_KEY = 'pocket-diffusion.model';
 const BUILTIN_OPTION = 'built-in';
-const HEADLINE_MS = 15_000;
+/** The built-in pack's name before its manifest is read: the same as its manifest says. */
+const BUILTIN_NAME = 'Shapes (stand-in SD 1.x, int8)';
 
 const ui = {
   form: $<HTMLFormElement>('controls'),
-  prompt: $<HTMLTextAreaElement>('prompt'),
   promptNote: $<HTMLParagraphElement>('prompt-note'),
-  negative: $<HTMLInputElement>('negative'),
-  steps: $<HTMLInputElement>('steps'),
-  width: $<HTMLSelectElement>('width'),
-  height: $<HTMLSelectElement>('height'),
-  guidance: $<HTMLInputElement>('guidance'),
-  seed: $<HTMLInputElement>('seed'),
-  seedMode: $<HTMLSelectElement>('seed-mode'),
   preview: $<HTMLCanvasElement>('preview'),
   previewVae: $<HTMLInputElement>('preview-vae'),
   tiledVae: $<HTMLInputElement>('tiled-vae'),
   lowMemory: $<HTMLInputElement>('low-memory'),
-  scheduler: $<HTMLSelectElement>('scheduler'),
   backend: $<HTMLSelectElement>('backend'),
   generate: $<HTMLButtonElement>('generate'),
   cancel: $<HTMLButtonElement>('cancel'),
@@ -55,12 +45,6 @@ const ui = {
   progressText: $<HTMLParagraphElement>('progress-text'),
   error: $<HTMLParagraphElement>('error'),
   status: $<HTMLParagraphElement>('model-status'),
-  output: $<HTMLElement>('output'),
-  canvas: $<HTMLCanvasElement>('image'),
-  settings: $<HTMLParagraphElement>('settings'),
-  timings: $<HTMLTableElement>('timings'),
-  verdict: $<HTMLParagraphElement>('verdict'),
-  download: $<HTMLAnchorElement>('download'),
   estimate: $<HTMLParagraphElement>('estimate'),
   estimateWarning: $<HTMLParagraphElement>('estimate-warning'),
   compareMode: $<HTMLSelectElement>('compare-mode'),
@@ -70,23 +54,17 @@ const ui = {
   deviceReport: $<HTMLElement>('device-report'),
   model: $<HTMLSelectElement>('model'),
 };
+const form = new GenerateForm(() => showEstimate());
+const readyOffline = $<HTMLParagraphElement>('ready-offline');
+const result = new ResultView();
+
 
 const engine = new EngineClient();
 // `?history=off` (the benchmark) keeps runs out of the history so that saving images does not compete
 // with the next run for the CPU.
 const keepHistory = new URLSearchParams(location.search).get('history') !== 'off';
 const history = new HistoryPanel((request) => {
-  ui.prompt.value = request.prompt;
-  ui.negative.value = request.negativePrompt;
-  ui.steps.value = String(request.steps);
-  ui.width.value = String(request.width);
-  ui.height.value = String(request.height);
-  ui.guidance.value = String(request.guidanceScale);
-  ui.seed.value = String(request.seed);
-  ui.seedMode.value = 'fixed';
-  ui.seed.readOnly = false;
-  ui.scheduler.value = request.scheduler;
-  showEstimate();
+  form.fill(request);
   ui.form.requestSubmit();
 });
 const models = new ModelPanel({
@@ -96,9 +74,9 @@ const models = new ModelPanel({
     else void models.ensure(source).catch(showError);
   },
   onDeleted: (packId) => {
-    if (localStorage.getItem(ACTIVE_KEY) === packId) {
+    if (prefs.activeModel() === packId) {
       // The chosen model is gone: the built-in one is the choice again.
-      localStorage.removeItem(ACTIVE_KEY);
+      prefs.setActiveModel(null);
       if (loaded?.packId === packId) {
         void loadModel();
         return;
@@ -118,10 +96,10 @@ const models = new ModelPanel({
 function fillModelSelect(packs: readonly PackRecord[]): void {
   const builtinUrl = folderOf(BUILTIN_SOURCE);
   const options = packs.map((p) => new Option(p.manifest.name, p.source === builtinUrl ? BUILTIN_OPTION : p.id));
-  if (!options.some((o) => o.value === BUILTIN_OPTION)) options.unshift(new Option('Shapes (built-in stand-in)', BUILTIN_OPTION));
+  if (!options.some((o) => o.value === BUILTIN_OPTION)) options.unshift(new Option(BUILTIN_NAME, BUILTIN_OPTION));
   ui.model.replaceChildren(...options);
   // With ?pack=, the list shows that pack (and is locked to it).
-  ui.model.value = URL_PACK ? packs.find((p) => p.source === folderOf(URL_PACK))?.id ?? '' : localStorage.getItem(ACTIVE_KEY) ?? BUILTIN_OPTION;
+  ui.model.value = URL_PACK ? packs.find((p) => p.source === folderOf(URL_PACK))?.id ?? '' : prefs.activeModel() ?? BUILTIN_OPTION;
   if (!ui.model.value && !URL_PACK) ui.model.value = BUILTIN_OPTION;
   ui.model.disabled = !!URL_PACK;
 }
@@ -130,35 +108,31 @@ const folderOf = (source: string) => folderUrl(new URL(source, location.href).hr
 
 /** The stored pack to run: the one chosen in the Model list, or the built-in / `?pack=` one. */
 async function activePack(): Promise<PackRecord> {
-  const chosen = URL_PACK ? null : localStorage.getItem(ACTIVE_KEY);
+  const chosen = URL_PACK ? null : prefs.activeModel();
   if (chosen && chosen !== BUILTIN_OPTION) {
     const stored = await models.store.getPack(chosen);
     if (stored && (await inspectPack(models.store, stored.manifest)).complete) return stored;
     if (stored && !stored.source.startsWith('local:')) return models.ensure(stored.source);
     if (stored) throw new PocketError('integrity', `Part of "${stored.manifest.name}" is missing from this device (the browser may have evicted it). Import its folder again under "Add a model", or choose another model.`);
-    localStorage.removeItem(ACTIVE_KEY);
+    prefs.setActiveModel(null);
   }
   return models.ensure(PACK_SOURCE);
 }
 let loaded: EngineInfo | undefined;
 let running: AbortController | undefined;
 
-for (const [name, s] of Object.entries(SCHEDULERS)) ui.scheduler.add(new Option(s.label, name));
-
 function showError(e: unknown): void {
   const err = PocketError.from(e);
+  // A bad field's message sits beside the field; everything else under Generate.
+  if (err.code === 'bad-request' && form.showError(err)) return;
   ui.error.textContent = err.message;
   ui.error.hidden = false;
-  const field = err.detail?.field;
-  const input = typeof field === 'string' ? ({ steps: ui.steps, width: ui.width, height: ui.height, guidanceScale: ui.guidance, seed: ui.seed, prompt: ui.prompt } as Record<string, HTMLElement>)[field] : undefined;
-  input?.setAttribute('aria-invalid', 'true');
-  input?.focus();
 }
 
 function clearError(): void {
   ui.error.hidden = true;
   ui.error.textContent = '';
-  for (const el of ui.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  form.clearErrors();
 }
 
 // Each load supersedes the previous one (a backend change during a download, say): the previous one is
@@ -176,6 +150,7 @@ async function loadModel(): Promise<void> {
   loaded = undefined;
   clearError();
   ui.status.textContent = 'Checking the model on this device…';
+  readyOffline.hidden = true;
   try {
     const pack = await activePack();
     if (seq !== loadSeq) return;
@@ -184,21 +159,8 @@ async function loadModel(): Promise<void> {
     const reply = await engine.load({ packId: pack.id, backend: ui.backend.value as BackendChoice, lowMemory: ui.lowMemory.checked }, { signal: load.signal });
     if (seq !== loadSeq) return;
     loaded = reply;
-    const { limits, defaults } = reply;
-    if (!ui.scheduler.dataset.touched) ui.scheduler.value = defaults.scheduler;
-    for (const select of [ui.width, ui.height]) {
-      const keep = select.value;
-      select.replaceChildren();
-      if (limits.fixed) {
-        // An export with baked-in latent size runs at that one size only.
-        const v = String(select === ui.width ? limits.fixed[0] : limits.fixed[1]);
-        select.add(new Option(v, v));
-      } else {
-        for (let v = limits.minSize; v <= limits.maxSize; v += limits.multipleOf) select.add(new Option(String(v), String(v)));
-      }
-      const fallback = String(select === ui.width ? defaults.width : defaults.height);
-      select.value = [...select.options].some((o) => o.value === keep) ? keep : fallback;
-    }
+    form.applyPack(reply.limits, reply.defaults);
+    const { limits } = reply;
     const fellBack = reply.fallbackReason ? ` WebGPU was not used: ${reply.fallbackReason}` : '';
     const gpu = reply.capabilities.webgpu;
     const software = reply.backend === 'webgpu' && gpu && gpu.software
@@ -206,18 +168,15 @@ async function loadModel(): Promise<void> {
       : '';
     const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
     ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}${fellBack}${software}`;
-    // A model's own defaults (SD-Turbo: 1 step, no guidance) unless the person set these.
-    if (!ui.steps.dataset.touched) ui.steps.value = String(defaults.steps);
-    if (!ui.guidance.dataset.touched) ui.guidance.value = String(defaults.guidanceScale);
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
-    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
-      const [w, h] = b.dataset.size!.split('x');
-      const offered = (sel: HTMLSelectElement, v: string | undefined) => [...sel.options].some((o) => o.value === v);
-      b.disabled = !(offered(ui.width, w) && offered(ui.height, h));
-    }
     showEstimate();
     void renderDeviceReport(ui.deviceReport, reply);
+    void shellCached().then((cached) => {
+      if (!cached || seq !== loadSeq) return;
+      readyOffline.textContent = 'Ready offline: the model is stored on this device and the app is cached.';
+      readyOffline.hidden = false;
+    });
   } catch (e) {
     if (seq !== loadSeq) return;
     ui.status.textContent = 'The model is not loaded.';
@@ -225,24 +184,10 @@ async function loadModel(): Promise<void> {
   }
 }
 
-function readRequest(): GenerateRequest {
-  if (ui.seedMode.value === 'random') ui.seed.value = String(randomSeed());
-  const num = (el: HTMLInputElement | HTMLSelectElement) => (el.value.trim() === '' ? Number.NaN : Number(el.value));
-  return {
-    prompt: ui.prompt.value,
-    negativePrompt: ui.negative.value,
-    steps: num(ui.steps),
-    width: num(ui.width),
-    height: num(ui.height),
-    guidanceScale: num(ui.guidance),
-    seed: num(ui.seed),
-    scheduler: ui.scheduler.value,
-  };
-}
-
 function showEstimate(): void {
   if (!loaded) return;
-  const run = { steps: Number(ui.steps.value), width: Number(ui.width.value), height: Number(ui.height.value), downscaleFactor: loaded.downscaleFactor };
+  const shape = form.shape();
+  const run = { steps: shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor };
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
     ui.estimateWarning.hidden = true;
@@ -250,8 +195,8 @@ function showEstimate(): void {
   }
   const w = loaded.capabilities.webgpu;
   const gpu = loaded.backend === 'webgpu' && w ? Math.min(w.maxBufferSize, w.maxStorageBufferBindingSize) : undefined;
-  const batch = Number(ui.guidance.value) > 1 ? 2 : 1;
-  const { text, warning } = describeEstimate(loadCosts(loaded.packId, loaded.backend), { ...run, batch }, loaded.attention, batch, gpu);
+  const batch = shape.guidance > 1 ? 2 : 1;
+  const { text, warning } = describeEstimate(prefs.costs(loaded.packId, loaded.backend), { ...run, batch }, loaded.attention, batch, gpu);
   ui.estimate.textContent = `Estimate: ${text}.`;
   ui.estimateWarning.textContent = warning;
   ui.estimateWarning.hidden = !warning;
@@ -267,54 +212,25 @@ function drawPreview(img: PreviewImage): void {
   ui.preview.hidden = false;
 }
 
-/** Fold the run into this device's cost model and keep the image in the history. */
-function remember(r: GenerateResult): void {
-  if (!loaded) return;
+/** A finished run: folded into this device's cost model, shown (with its projection to the headline's
+ * run from the updated model), and kept in the history. */
+function finished(r: GenerateResult): void {
+  const info = loaded;
   const t = r.timings;
   const unet = t.unetMs.reduce((a, b) => a + b, 0);
-  recordRun(loaded.packId, loaded.backend, { steps: t.unetMs.length, width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor: loaded.downscaleFactor },
-    unet + t.schedulerMs, t.vaeMs, t.totalMs - t.previewMs);
+  const costs = info
+    ? prefs.recordRun(info.packId, info.backend, { steps: t.unetMs.length, width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor: info.downscaleFactor },
+      unet + t.schedulerMs, t.vaeMs, t.totalMs - t.previewMs)
+    : undefined;
   showEstimate();
-  const { packName } = loaded;
-  const backend = backendLabel(loaded);
-  if (!keepHistory) return;
-  ui.canvas.toBlob((png) => {
+  result.show(r, { backend: info ? backendLabel(info) : '', costs, downscaleFactor: info?.downscaleFactor ?? 8 });
+  ui.promptNote.textContent = r.droppedTokens.prompt ? `The model reads 75 tokens: the last ${r.droppedTokens.prompt} of your prompt were ignored.` : '';
+  if (!keepHistory || !info) return;
+  const { packName } = info;
+  const backend = backendLabel(info);
+  result.canvas.toBlob((png) => {
     if (png) void history.add({ request: r.request, timings: t, backend, packName, png });
   }, 'image/png');
-}
-
-function showResult(r: GenerateResult): void {
-  drawPixels(ui.canvas, r);
-  const q = r.request;
-  ui.settings.textContent = `“${q.prompt}” · ${q.width}×${q.height} · ${q.steps} steps · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${loaded ? backendLabel(loaded) : ''}`;
-  const t = r.timings;
-  const unet = t.unetMs.reduce((a, b) => a + b, 0);
-  const rows: [string, number][] = [
-    ['Tokenizer', t.tokenizeMs], ['Text encoder', t.textEncoderMs], [`UNet (${t.unetMs.length} calls, ${(unet / t.unetMs.length).toFixed(0)} ms each)`, unet],
-    ['Scheduler', t.schedulerMs], ['VAE decoder', t.vaeMs],
-    ...(t.previewMs > 0 ? [['Full-quality previews', t.previewMs] as [string, number]] : []),
-    ['Overhead (outside the stages)', Math.max(0, t.totalMs - t.tokenizeMs - t.textEncoderMs - unet - t.schedulerMs - t.vaeMs - t.previewMs)],
-    ['Total', t.totalMs],
-  ];
-  ui.timings.replaceChildren(...rows.map(([k, v]) => {
-    const tr = document.createElement('tr');
-    tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: `${(v / 1000).toFixed(2)} s` }));
-    return tr;
-  }));
-  const itPerSecond = t.unetMs.length / ((unet + t.schedulerMs) / 1000);
-  const under = t.totalMs <= HEADLINE_MS;
-  ui.verdict.textContent = `${(t.totalMs / 1000).toFixed(1)} s at ${itPerSecond.toFixed(2)} it/s — ${under ? 'under' : 'over'} the 15-second headline (20 steps at 512×512 on a phone).`;
-  ui.promptNote.textContent = r.droppedTokens.prompt ? `The model reads 75 tokens: the last ${r.droppedTokens.prompt} of your prompt were ignored.` : '';
-  ui.canvas.toBlob((blob) => {
-    if (!blob) return;
-    URL.revokeObjectURL(ui.download.href);
-    ui.download.href = URL.createObjectURL(blob);
-    ui.download.download = `pocket-diffusion-${q.seed}.png`;
-  }, 'image/png');
-  ui.output.hidden = false;
-  // For scripts that drive the page (scripts/bench.ts): the run's exact figures.
-  ui.output.dataset.timings = JSON.stringify({ ...r.timings, request: r.request });
-  ui.output.dataset.generation = String(Number(ui.output.dataset.generation ?? 0) + 1);
 }
 
 /** A generation or a comparison starts: one at a time, cancellable, the device fixed until it ends. */
@@ -348,9 +264,9 @@ ui.form.addEventListener('submit', async (ev) => {
   ui.progressText.textContent = 'Encoding the prompt…';
   let failure: PocketError | undefined;
   // Read once per run, not on every step.
-  const costs = loaded ? loadCosts(loaded.packId, loaded.backend) : undefined;
+  const costs = loaded ? prefs.costs(loaded.packId, loaded.backend) : undefined;
   try {
-    const r = await engine.generate(readRequest(), {
+    const r = await engine.generate(form.read(), {
       signal: run.signal,
       preview: ui.previewVae.checked ? 'vae' : 'fast',
       ...(ui.tiledVae.checked ? { vaeTiles: DEFAULT_TILES } : {}),
@@ -359,7 +275,8 @@ ui.form.addEventListener('submit', async (ev) => {
         ui.progress.value = p.step;
         // The loop's steps so far give the pace; the VAE's share comes from this device's cost model.
         const perStep = p.loopElapsedMs / p.step;
-        const vae = costs ? (costs.vaeMsPerMegapixel * Number(ui.width.value) * Number(ui.height.value)) / 1e6 : 0;
+        const { width, height } = form.shape();
+        const vae = costs ? (costs.vaeMsPerMegapixel * width * height) / 1e6 : 0;
         const eta = ((p.totalSteps - p.step) * perStep + vae) / 1000;
         ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps} · ${(p.elapsedMs / 1000).toFixed(1)} s · ${(1000 / perStep).toFixed(2)} it/s · about ${eta.toFixed(1)} s left`;
         if (p.preview) drawPreview(p.preview);
@@ -367,9 +284,11 @@ ui.form.addEventListener('submit', async (ev) => {
     });
     ui.progressText.textContent = `Done in ${(r.timings.totalMs / 1000).toFixed(1)} s.`;
     ui.preview.hidden = true;
-    showResult(r);
-    remember(r);
-    if (ui.seedMode.value === 'increment') ui.seed.value = String((r.request.seed + 1) >>> 0);
+    finished(r);
+    if (form.el.seedMode.value === 'increment') {
+      form.el.seed.value = String((r.request.seed + 1) >>> 0);
+      form.save();
+    }
   } catch (e) {
     failure = PocketError.from(e);
     ui.progressText.textContent = failure.code === 'aborted' ? 'Cancelled.' : '';
@@ -380,17 +299,39 @@ ui.form.addEventListener('submit', async (ev) => {
 
 ui.cancel.addEventListener('click', () => running?.abort());
 
+const compareValues = $<HTMLInputElement>('compare-values');
+const compareValuesError = $<HTMLParagraphElement>('compare-values-error');
+ui.compareMode.addEventListener('change', () => {
+  if (loaded) compareValues.value = defaultCompareValues(ui.compareMode.value as CompareMode, loaded.limits).join(', ');
+});
+
 ui.compareRun.addEventListener('click', async () => {
   if (running || !loaded) return;
+  const info = loaded;
+  compareValues.removeAttribute('aria-invalid');
+  compareValuesError.hidden = true;
+  let requests;
+  try {
+    const mode = ui.compareMode.value as CompareMode;
+    requests = comparisonRequests(form.read(), mode, info.limits, parseCompareValues(compareValues.value, mode, info.limits));
+  } catch (e) {
+    const err = PocketError.from(e);
+    if (err.detail?.field !== 'compareValues') return showError(err);
+    compareValues.setAttribute('aria-invalid', 'true');
+    compareValuesError.textContent = err.message;
+    compareValuesError.hidden = false;
+    compareValues.focus();
+    return;
+  }
   const run = beginRun();
-  const requests = comparisonRequests(readRequest(), ui.compareMode.value as CompareMode, loaded.limits);
   let failure: PocketError | undefined;
   try {
     await runComparison(engine, requests, ui.compareGrid, {
       signal: run.signal,
       onStart: (i) => { ui.compareStatus.textContent = `Running ${i + 1} of ${requests.length}…`; },
+      onKeep: (r, png) => history.add({ request: r.request, timings: r.timings, backend: backendLabel(info), packName: info.packName, png }),
     });
-    ui.compareStatus.textContent = `Done: ${requests.length} images.`;
+    ui.compareStatus.textContent = `Done: ${requests.length} image${requests.length === 1 ? '' : 's'}.`;
   } catch (e) {
     failure = PocketError.from(e);
     ui.compareStatus.textContent = failure.code === 'aborted' ? 'Comparison cancelled.' : '';
@@ -398,50 +339,32 @@ ui.compareRun.addEventListener('click', async () => {
     endRun(failure);
   }
 });
-for (const el of [ui.steps, ui.width, ui.height, ui.guidance]) el.addEventListener('input', showEstimate);
-for (const el of [ui.width, ui.height]) el.addEventListener('change', showEstimate);
-ui.scheduler.addEventListener('change', () => { ui.scheduler.dataset.touched = 'yes'; });
 // The device choice is remembered: a person who picked WASM on a GPU that misbehaves keeps it.
-const BACKEND_KEY = 'pocket-diffusion.backend';
-const savedBackend = localStorage.getItem(BACKEND_KEY);
+const savedBackend = prefs.backend();
 if (savedBackend && [...ui.backend.options].some((o) => o.value === savedBackend)) ui.backend.value = savedBackend;
 ui.backend.addEventListener('change', () => {
-  localStorage.setItem(BACKEND_KEY, ui.backend.value);
+  prefs.setBackend(ui.backend.value);
   void loadModel();
 });
 // Low-memory mode: remembered; on by default where the browser reports 4 GB of memory or less.
-const LOW_MEMORY_KEY = 'pocket-diffusion.low-memory';
 const deviceMemory = (navigator as { deviceMemory?: number }).deviceMemory;
-ui.lowMemory.checked = (localStorage.getItem(LOW_MEMORY_KEY) ?? String(deviceMemory !== undefined && deviceMemory <= 4)) === 'true';
+ui.lowMemory.checked = prefs.lowMemory() ?? (deviceMemory !== undefined && deviceMemory <= 4);
 ui.lowMemory.addEventListener('change', () => {
-  localStorage.setItem(LOW_MEMORY_KEY, String(ui.lowMemory.checked));
+  prefs.setLowMemory(ui.lowMemory.checked);
   void loadModel();
 });
-ui.seedMode.addEventListener('change', () => { ui.seed.readOnly = ui.seedMode.value === 'random'; });
-for (const b of document.querySelectorAll<HTMLButtonElement>('[data-steps]')) {
-  b.addEventListener('click', () => { ui.steps.value = b.dataset.steps!; ui.steps.dataset.touched = 'yes'; showEstimate(); });
-}
-for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
-  b.addEventListener('click', () => {
-    const [w, h] = b.dataset.size!.split('x');
-    ui.width.value = w!;
-    ui.height.value = h!;
-    showEstimate();
-  });
-}
-ui.steps.addEventListener('input', () => { ui.steps.dataset.touched = 'yes'; });
-ui.guidance.addEventListener('input', () => { ui.guidance.dataset.touched = 'yes'; });
 ui.model.addEventListener('change', () => {
-  localStorage.setItem(ACTIVE_KEY, ui.model.value);
+  prefs.setActiveModel(ui.model.value === BUILTIN_OPTION ? null : ui.model.value);
   void loadModel();
 });
 
 // A freshly added model becomes the active one.
 const addPanel = new AddModelPanel(models, async (pack) => {
   clearError();
-  localStorage.setItem(ACTIVE_KEY, pack.id);
+  prefs.setActiveModel(pack.id);
   await loadModel();
-});
+}, () => loaded?.capabilities);
 setUpPwa();
+void result.restore();
 void history.render();
 void loadModel();

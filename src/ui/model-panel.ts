@@ -112,11 +112,15 @@ export class ModelPanel {
       this.el.box.dataset.state = 'verified';
       this.el.progress.hidden = true;
       this.el.cancel.hidden = true;
+      // The news is good and stays a moment; then the box folds away ("Ready offline" says the rest).
+      setTimeout(() => {
+        if (this.el.box.dataset.state === 'verified') this.el.box.hidden = true;
+      }, 6000);
       return;
     }
     const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';
     const left = p.secondsLeft !== null ? ` · ${Math.ceil(p.secondsLeft)} s left` : '';
-    const verb = p.status === 'repair' ? 'Repairing' : 'Downloading';
+    const verb = p.status === 'repair' ? 'Repairing' : p.status === 'verify' ? 'Checking' : 'Downloading';
     this.el.text.textContent = `${verb} the model: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
   }
 

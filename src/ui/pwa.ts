@@ -3,10 +3,16 @@
 import { registerSW } from 'virtual:pwa-register';
 import { $ } from './dom';
 
-
 interface BeforeInstallPromptEvent extends Event {
   prompt(): Promise<void>;
   readonly userChoice: Promise<{ outcome: 'accepted' | 'dismissed' }>;
+}
+
+/** Resolves once the service worker is active: the app shell and onnxruntime are cached for offline use. */
+export async function shellCached(): Promise<boolean> {
+  if (!('serviceWorker' in navigator)) return false;
+  const reg = await navigator.serviceWorker.ready;
+  return reg.active !== null;
 }
 
 export function setUpPwa(): void {

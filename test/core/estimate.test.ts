@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { comparisonRequests } from '../../src/core/compare';
-import { describeEstimate, estimateMs, foldRun, largestAttentionBytes } from '../../src/core/estimate';
+import { describeEstimate, describeVerdict, estimateMs, foldRun, largestAttentionBytes } from '../../src/core/estimate';
 
 describe('the cost model', () => {
   it('learns per-latent-pixel UNet cost and per-pixel VAE cost from one run and predicts another size', () => {
@@ -48,5 +48,32 @@ describe('comparisonRequests', () => {
     const runs = comparisonRequests(base, 'size', { minSize: 256, maxSize: 768, multipleOf: 64 });
     expect(runs.map((r) => r.width)).toEqual([256, 384, 512, 640, 768]);
     expect(runs.every((r) => r.width === r.height && r.steps === 20)).toBe(true);
+  });
+});
+
+describe('the verdict under a picture', () => {
+  it('judges a run at 20 steps and 512×512 against the headline as it is', () => {
+    expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 9800, itPerSecond: 2.3 }, 20_000))
+      .toBe('9.8 s for 20 steps at 512×512 (2.30 it/s) — under the 15-second headline (20 steps at 512×512 on a phone).');
+  });
+
+  it('projects any other run to 20 steps at 512² and says it is a projection', () => {
+    const v = describeVerdict({ steps: 1, width: 256, height: 256, totalMs: 400, itPerSecond: 5 }, 23_400);
+    expect(v).toBe('0.4 s for 1 step at 256×256 (5.00 it/s). Projected for 20 steps at 512×512 on this device: about 23.4 s — over the 15-second headline (a projection from this device\'s measured runs).');
+    expect(v).not.toMatch(/^0\.4 s .* under the 15-second headline/);
+  });
+
+  it('without a cost model, says how to compare', () => {
+    expect(describeVerdict({ steps: 4, width: 256, height: 256, totalMs: 800, itPerSecond: 6 }, undefined)).toMatch(/Run 20 steps at 512×512 to compare/);
+  });
+});
+
+describe('the estimate', () => {
+  const costs = foldRun(undefined, { steps: 20, width: 256, height: 256 }, 2000, 100, 2150);
+  it('shows no GPU buffer on WASM, and does not estimate steps out of range', () => {
+    const attention = { downscale: 1, heads: 8 };
+    expect(describeEstimate(costs, { steps: 20, width: 512, height: 512 }, attention, 2, undefined).text).not.toContain('GPU buffer');
+    expect(describeEstimate(costs, { steps: 20, width: 512, height: 512 }, attention, 2, 2 ** 30).text).toContain('largest GPU buffer');
+    expect(describeEstimate(costs, { steps: 1000, width: 512, height: 512 }, attention, 2, undefined).text).toBe('no estimate: steps go up to 100');
   });
 });

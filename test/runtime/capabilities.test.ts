@@ -47,7 +47,7 @@ describe('createRuntime', () => {
     const swiftshader: GpuLike = { requestAdapter: async () => ({ ...adapter(false), info: { vendor: 'google', architecture: 'swiftshader' } }) };
     const auto = await createRuntime({ backend: 'auto', gpu: swiftshader, numThreads: 1 });
     expect(auto.backend).toBe('wasm');
-    expect(auto.autoChoseWasm).toMatch(/google swiftshader\) is a software renderer .* Choose WebGPU to use it anyway/);
+    expect(auto.autoChoseWasm).toMatch(/google swiftshader\) is a software renderer, slower than the CPU. Choose WebGPU to use it anyway/);
     expect((await createRuntime({ backend: 'webgpu', gpu: swiftshader, numThreads: 1 })).backend).toBe('webgpu');
     const real = await createRuntime({ backend: 'auto', gpu: { requestAdapter: async () => adapter(true) }, numThreads: 1 });
     expect(real.backend).toBe('webgpu');

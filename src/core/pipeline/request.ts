@@ -39,7 +39,7 @@ export const DEFAULTS = Object.freeze({
   scheduler: 'pndm' as SchedulerName,
 });
 
-export const LIMITS = Object.freeze({ minSteps: 1, maxSteps: 100, maxGuidance: 30, maxPromptChars: 2000 });
+export const LIMITS = Object.freeze({ minSteps: 1, maxSteps: 100, maxGuidance: 30, maxPromptChars: 20_000 });
 
 /** Fill defaults and check every field once; throws a 'bad-request' PocketError naming the field. */
 export function validateRequest(req: GenerateRequest, limits: ImageLimits): ValidRequest {

@@ -1,0 +1,193 @@
+// The page a newcomer meets (production build, Debian's Chromium), at a desktop and a phone size: the
+// first screen, where errors show, what the verdict compares, what a reload keeps, "Add a model", the
+// smaller things a first visit hits, and accessibility.
+import type { Page } from '@playwright/test';
+import { expect, test } from './app-page';
+
+const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
+
+async function top(page: Page, selector: string): Promise<{ top: number; bottom: number }> {
+  return page.locator(selector).evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { top: r.top + window.scrollY, bottom: r.bottom + window.scrollY };
+  });
+}
+
+for (const [name, viewport] of Object.entries(SIZES)) {
+  test.describe(`${name} (${viewport.width}×${viewport.height})`, () => {
+    test.use({ viewport });
+
+    test('the prompt, Generate and the picture are the first screen; after a run the picture is in view', async ({ app, page }) => {
+      const generate = await top(page, '#generate');
+      const picture = await top(page, '#placeholder');
+      console.log(`${name}: Generate at y=${generate.top.toFixed(0)}–${generate.bottom.toFixed(0)}, picture top at y=${picture.top.toFixed(0)}`);
+      expect(generate.bottom).toBeLessThanOrEqual(viewport.height);
+      expect(picture.top).toBeLessThan(viewport.height);
+      if (name === 'phone') await expect(page.locator('#tuning')).not.toHaveAttribute('open', '');
+      await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await app.generate({ backend: 'wasm', steps: 2, width: 256, height: 256 });
+      const box = await page.locator('#image').boundingBox();
+      expect(box!.y).toBeGreaterThanOrEqual(-1);
+      expect(box!.y).toBeLessThan(viewport.height);
+    });
+
+    test('an invalid field is marked where it is, its message beside it and linked, focus on it', async ({ app, page }) => {
+      void app; // opens the page
+      await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
+      await page.locator('#steps').fill('0');
+      // Fold the settings again (on the phone they start folded): the error must open them.
+      await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = false; });
+      await page.locator('#generate').click();
+      await expect(page.locator('#steps')).toHaveAttribute('aria-invalid', 'true');
+      await expect(page.locator('#steps-error')).toBeVisible();
+      await expect(page.locator('#steps-error')).toContainText('Steps must be a whole number from 1 to 100; got 0.');
+      expect(await page.locator('#steps').getAttribute('aria-describedby')).toContain('steps-error');
+      await expect(page.locator('#steps')).toBeFocused();
+      await expect(page.locator('#steps')).toHaveCSS('border-top-color', 'rgb(255, 138, 138)');
+      const err = await top(page, '#steps-error');
+      const field = await top(page, '#steps');
+      expect(err.top - field.bottom).toBeLessThan(40);
+      await page.locator('#steps').fill('');
+      await page.locator('#generate').click();
+      await expect(page.locator('#steps-error')).toHaveText('Steps is empty: enter a number.');
+      await expect(page.locator('#steps-error')).not.toContainText('NaN');
+      // Fixed: the mark goes at the next run.
+      await page.locator('#steps').fill('2');
+      await page.locator('#width').selectOption('256');
+      await page.locator('#height').selectOption('256');
+      await page.locator('#prompt').focus();
+      await page.keyboard.press('Control+Enter');
+      await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
+      await expect(page.locator('#steps')).not.toHaveAttribute('aria-invalid', 'true');
+      await expect(page.locator('#steps-error')).toBeHidden();
+    });
+  });
+}
+
+test('the verdict compares like with like: a 1-step 256² run shows its own figures and a labelled projection', async ({ app, page }) => {
+  await app.generate({ backend: 'wasm', steps: 1, width: 256, height: 256 });
+  const verdict = (await page.locator('#verdict').textContent())!;
+  expect(verdict).toMatch(/^[\d.]+ s for 1 step at 256×256 \([\d.]+ it\/s\)\. Projected for 20 steps at 512×512 on this device: about [\d.]+ s — (under|over) the 15-second headline \(a projection from this device's measured runs\)\.$/);
+  expect(verdict).not.toMatch(/^[\d.]+ s for 1 step at 256×256 .* — under the 15-second headline \(20 steps/);
+});
+
+test('a reload keeps the settings and the last picture; History is as it was', async ({ app, page }) => {
+  await app.set({ backend: 'wasm', prompt: 'a yellow star on a black background', negative: 'blurry', steps: 3, width: 320, height: 256, guidance: 5, seed: 11, scheduler: 'euler' });
+  await page.locator('#seed-mode').selectOption('increment');
+  const before = await app.generate();
+  await expect(page.locator('#seed')).toHaveValue('12');
+  await page.reload();
+  await app.ready();
+  const want: [string, string][] = [['#prompt', 'a yellow star on a black background'], ['#negative', 'blurry'], ['#steps', '3'], ['#width', '320'], ['#height', '256'],
+    ['#guidance', '5'], ['#seed', '12'], ['#seed-mode', 'increment'], ['#scheduler', 'euler'], ['#backend', 'wasm']];
+  for (const [sel, v] of want) await expect(page.locator(sel), sel).toHaveValue(v);
+  await expect(page.locator('#image')).toBeVisible();
+  await expect(page.locator('#output')).toHaveAttribute('data-restored', 'yes');
+  await expect(page.locator('#settings')).toContainText('a yellow star on a black background');
+  expect((await app.pixels()).pixels).toEqual(before.pixels);
+  await expect(page.locator('#history-list li')).toHaveCount(1);
+});
+
+test('"Add a model": three plain steps, sizes per export, where SD 1.5 lives now, and a verdict for this device', async ({ app, page }) => {
+  void app; // opens the page
+  await page.locator('#add-model > summary').click();
+  await expect(page.locator('#add-model ol.steps > li')).toHaveCount(3);
+  await page.locator('[data-catalog="sd-1.5"] button').click();
+  const about = page.locator('[data-catalog="sd-1.5"] .catalog-about');
+  await expect(about).toContainText('was taken down in 2024');
+  await expect(about.locator('[data-variant="fp32"]')).toContainText('fp32 export: about 4.13 GB to download (the UNet alone 3.44 GB)');
+  await expect(about.locator('[data-variant="fp16"]')).toContainText('fp16 export: about 2.06 GB to download (the UNet alone 1.72 GB)');
+  // This machine: WebGPU is SwiftShader, and WASM's 4 GB cannot hold SD 1.5's UNet in fp32.
+  await expect(about.locator('[data-variant="fp16"]')).toHaveAttribute('data-verdict', 'no');
+  await expect(about.locator('[data-variant="fp16"]')).toContainText('Can this device run it? no — This device\'s WebGPU is a software renderer');
+  // The jargon is folded under "Details".
+  await expect(page.locator('#pack-kind')).toBeHidden();
+  await expect(page.locator('#add-model .more')).not.toHaveAttribute('open', '');
+});
+
+test('smaller things: a long prompt is kept whole, Compare takes typed values and keeps its pictures, the estimate is honest', async ({ app, page }) => {
+  const long = Array.from({ length: 500 }, (_, i) => `word${i}`).join(' ');
+  await page.locator('#prompt').fill(long);
+  await expect(page.locator('#prompt')).toHaveValue(long);
+  await app.generate({ backend: 'wasm', steps: 1, width: 256, height: 256 });
+  await expect(page.locator('#prompt-note')).toContainText('the last');
+  const caption = (await page.locator('#settings').textContent())!;
+  expect(caption.length).toBeLessThan(300);
+  expect(caption).toContain('…');
+  await expect(page.locator('#settings')).toContainText('· 1 step ·');
+
+  await page.locator('#prompt').fill('a red circle on a blue background');
+  await page.locator('#compare-values').fill('1, 3');
+  await page.locator('#compare-run').click();
+  await expect(page.locator('#compare-status')).toHaveText('Done: 2 images.', { timeout: 200_000 });
+  expect(await page.locator('#compare-grid figcaption').allTextContents()).toEqual([expect.stringMatching(/^1 step · 256×256/), expect.stringMatching(/^3 steps · 256×256/)]);
+  await expect(page.locator('#compare-grid figure').first().locator('a')).toHaveAttribute('href', /^blob:/);
+  const before = await page.locator('#history-list li').count();
+  await page.locator('#compare-grid figure').nth(1).getByRole('button', { name: /Keep the picture of 3 steps/ }).click();
+  await expect(page.locator('#history-list li')).toHaveCount(before + 1);
+  await page.locator('#compare-values').fill('1, banana');
+  await page.locator('#compare-run').click();
+  await expect(page.locator('#compare-values-error')).toHaveText('"banana" is not a step count: use whole numbers from 1 to 100.');
+  await expect(page.locator('#compare-values')).toHaveAttribute('aria-invalid', 'true');
+
+  // On WASM there is no GPU buffer to estimate; 1000 steps is out of range, not "about 152.7 s".
+  await expect(page.locator('#estimate')).not.toContainText('GPU buffer');
+  await page.locator('#steps').fill('1000');
+  await expect(page.locator('#estimate')).toHaveText('Estimate: no estimate: steps go up to 100.');
+});
+
+test('the page says when it is ready offline; "Downloaded and verified" folds away; one name for the built-in model', async ({ app, page }) => {
+  await expect(page.locator('#ready-offline')).toHaveText('Ready offline: the model is stored on this device and the app is cached.', { timeout: 60_000 });
+  await expect(page.locator('#pack-download')).toBeHidden({ timeout: 15_000 });
+  expect(await page.locator('#model option').allTextContents()).toEqual(['Shapes (stand-in SD 1.x, int8)']);
+  await expect(page.locator('#model-status')).toContainText('Shapes (stand-in SD 1.x, int8) — ready on');
+  void app;
+});
+
+test('accessibility: a finished picture is announced, Generate is an early Tab stop, contrast, distinct link names', async ({ app, page }) => {
+  await expect(page.locator('#progress-text')).toHaveAttribute('aria-live', 'polite');
+  await expect(page.locator('#result-text')).toHaveAttribute('role', 'status');
+  await page.locator('body').click({ position: { x: 1, y: 1 } });
+  let stops = 0;
+  for (; stops < 10; stops++) {
+    await page.keyboard.press('Tab');
+    if (await page.locator('#generate').evaluate((el) => el === document.activeElement)) break;
+  }
+  expect(stops + 1).toBeLessThanOrEqual(4);
+
+  const ratios = await page.evaluate(() => {
+    const rgb = (c: string) => (c.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
+    const lum = (c: string) => {
+      const [r, g, b] = rgb(c).map((v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const ratio = (a: string, b: string) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x! + 0.05) / (y! + 0.05); };
+    const prompt = document.getElementById('negative')!;
+    const field = getComputedStyle(prompt).backgroundColor;
+    const page = getComputedStyle(document.body).backgroundColor;
+    return {
+      placeholder: ratio(getComputedStyle(prompt, '::placeholder').color, field),
+      border: ratio(getComputedStyle(prompt).borderTopColor, page),
+    };
+  });
+  expect(ratios.placeholder).toBeGreaterThanOrEqual(4.5);
+  expect(ratios.border).toBeGreaterThanOrEqual(3);
+
+  await app.generate({ backend: 'wasm', steps: 1, width: 256, height: 256, seed: 1 });
+  await app.generate({ seed: 2 });
+  const names = await page.locator('#history-list a').evaluateAll((as) => as.map((a) => a.getAttribute('aria-label')));
+  expect(names).toHaveLength(2);
+  expect(new Set(names).size).toBe(2);
+  expect(names.every((n) => n && n.startsWith('Download '))).toBe(true);
+});
+
+test('the web manifest\'s screenshots exist at the sizes it states (written by scripts/screenshots.ts)', async ({ page }) => {
+  const manifest = await (await page.request.get('/manifest.webmanifest')).json() as { screenshots: { src: string; sizes: string; form_factor: string }[] };
+  expect(manifest.screenshots.map((s) => s.form_factor).sort()).toEqual(['narrow', 'wide']);
+  for (const s of manifest.screenshots) {
+    const png = await (await page.request.get(`/${s.src}`)).body();
+    // PNG: width and height are the IHDR chunk's first 8 bytes, big-endian, at offset 16.
+    expect(`${png.readUInt32BE(16)}x${png.readUInt32BE(20)}`, s.src).toBe(s.sizes);
+  }
+});

@@ -1,0 +1,207 @@
+// The form ↔ GenerateRequest: the controls, presets and size options from the pack's limits, an invalid
+// field marked where it is (aria-invalid, its message beside it and linked by aria-describedby, focus on
+// it), and the settings remembered across reloads (prefs.ts).
+import { badRequest, PocketError } from '../core/errors';
+import { randomSeed } from '../core/random';
+import { SCHEDULERS } from '../core/schedulers';
+import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
+import type { PackDefaults } from '../worker/engine-api';
+import { $ } from './dom';
+import { prefs, type FormSettings } from './prefs';
+
+type Field = 'prompt' | 'steps' | 'width' | 'height' | 'guidanceScale' | 'seed' | 'scheduler';
+
+export class GenerateForm {
+  readonly el = {
+    form: $<HTMLFormElement>('controls'),
+    tuning: $<HTMLDetailsElement>('tuning'),
+    prompt: $<HTMLTextAreaElement>('prompt'),
+    negative: $<HTMLInputElement>('negative'),
+    steps: $<HTMLInputElement>('steps'),
+    width: $<HTMLSelectElement>('width'),
+    height: $<HTMLSelectElement>('height'),
+    guidance: $<HTMLInputElement>('guidance'),
+    seed: $<HTMLInputElement>('seed'),
+    seedMode: $<HTMLSelectElement>('seed-mode'),
+    scheduler: $<HTMLSelectElement>('scheduler'),
+  };
+  /** Sizes remembered from the last visit, applied once the pack's size options exist. */
+  private pendingSize: { width?: string; height?: string } = {};
+
+  constructor(private readonly onChange: () => void) {
+    const e = this.el;
+    for (const [name, s] of Object.entries(SCHEDULERS)) e.scheduler.add(new Option(s.label, name));
+    // Folded on a phone, so that the prompt, Generate and the picture are the first screen.
+    e.tuning.open = window.matchMedia('(min-width: 761px)').matches;
+    e.prompt.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        e.form.requestSubmit();
+      }
+    });
+    for (const el of [e.steps, e.width, e.height, e.guidance]) el.addEventListener('input', () => this.changed());
+    for (const el of [e.width, e.height]) el.addEventListener('change', () => this.changed());
+    for (const el of [e.prompt, e.negative, e.seed, e.seedMode]) el.addEventListener('input', () => this.save());
+    e.scheduler.addEventListener('change', () => {
+      e.scheduler.dataset.touched = 'yes';
+      this.save();
+    });
+    e.steps.addEventListener('input', () => { e.steps.dataset.touched = 'yes'; });
+    e.guidance.addEventListener('input', () => { e.guidance.dataset.touched = 'yes'; });
+    e.seedMode.addEventListener('change', () => {
+      e.seed.readOnly = e.seedMode.value === 'random';
+      this.save();
+    });
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-steps]')) {
+      b.addEventListener('click', () => {
+        e.steps.value = b.dataset.steps!;
+        e.steps.dataset.touched = 'yes';
+        this.changed();
+      });
+    }
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
+      b.addEventListener('click', () => {
+        const [w, h] = b.dataset.size!.split('x');
+        e.width.value = w!;
+        e.height.value = h!;
+        this.changed();
+      });
+    }
+    this.restore(prefs.settings());
+  }
+
+  private changed(): void {
+    this.save();
+    this.onChange();
+  }
+
+  /** The settings as they stand, for the next visit. */
+  save(): void {
+    const e = this.el;
+    const s: FormSettings = {
+      prompt: e.prompt.value, negative: e.negative.value, steps: e.steps.value,
+      width: e.width.value || this.pendingSize.width || '', height: e.height.value || this.pendingSize.height || '',
+      guidance: e.guidance.value, seed: e.seed.value, seedMode: e.seedMode.value, scheduler: e.scheduler.value,
+    };
+    prefs.saveSettings(s);
+  }
+
+  private restore(s: Partial<FormSettings>): void {
+    const e = this.el;
+    if (s.prompt !== undefined) e.prompt.value = s.prompt;
+    if (s.negative !== undefined) e.negative.value = s.negative;
+    if (s.steps) {
+      e.steps.value = s.steps;
+      e.steps.dataset.touched = 'yes';
+    }
+    if (s.guidance) {
+      e.guidance.value = s.guidance;
+      e.guidance.dataset.touched = 'yes';
+    }
+    if (s.seed) e.seed.value = s.seed;
+    if (s.seedMode && [...e.seedMode.options].some((o) => o.value === s.seedMode)) e.seedMode.value = s.seedMode;
+    e.seed.readOnly = e.seedMode.value === 'random';
+    if (s.scheduler && s.scheduler in SCHEDULERS) {
+      e.scheduler.value = s.scheduler;
+      e.scheduler.dataset.touched = 'yes';
+    }
+    this.pendingSize = { ...(s.width ? { width: s.width } : {}), ...(s.height ? { height: s.height } : {}) };
+  }
+
+  /** Fill in a request (a History entry's re-run). */
+  fill(r: { prompt: string; negativePrompt: string; steps: number; width: number; height: number; guidanceScale: number; seed: number; scheduler: string }): void {
+    const e = this.el;
+    e.prompt.value = r.prompt;
+    e.negative.value = r.negativePrompt;
+    e.steps.value = String(r.steps);
+    e.width.value = String(r.width);
+    e.height.value = String(r.height);
+    e.guidance.value = String(r.guidanceScale);
+    e.seed.value = String(r.seed);
+    e.seedMode.value = 'fixed';
+    e.seed.readOnly = false;
+    e.scheduler.value = r.scheduler;
+    this.changed();
+  }
+
+  /** The size options a pack allows (one, for an export with a fixed latent size), and its defaults. */
+  applyPack(limits: ImageLimits, defaults: PackDefaults): void {
+    const e = this.el;
+    if (!e.scheduler.dataset.touched) e.scheduler.value = defaults.scheduler;
+    for (const select of [e.width, e.height]) {
+      const wanted = select.value || (select === e.width ? this.pendingSize.width : this.pendingSize.height);
+      select.replaceChildren();
+      if (limits.fixed) {
+        const v = String(select === e.width ? limits.fixed[0] : limits.fixed[1]);
+        select.add(new Option(v, v));
+      } else {
+        for (let v = limits.minSize; v <= limits.maxSize; v += limits.multipleOf) select.add(new Option(String(v), String(v)));
+      }
+      const fallback = String(select === e.width ? defaults.width : defaults.height);
+      select.value = [...select.options].some((o) => o.value === wanted) ? wanted! : fallback;
+    }
+    this.pendingSize = {};
+    // A model's own defaults (SD-Turbo: 1 step, no guidance) unless the person set these.
+    if (!e.steps.dataset.touched) e.steps.value = String(defaults.steps);
+    if (!e.guidance.dataset.touched) e.guidance.value = String(defaults.guidanceScale);
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
+      const [w, h] = b.dataset.size!.split('x');
+      const offered = (sel: HTMLSelectElement, v: string | undefined) => [...sel.options].some((o) => o.value === v);
+      b.disabled = !(offered(e.width, w) && offered(e.height, h));
+    }
+  }
+
+  /** The request the controls describe; an empty number field is refused here with a sentence. */
+  read(): GenerateRequest {
+    const e = this.el;
+    if (e.seedMode.value === 'random') e.seed.value = String(randomSeed());
+    const num = (el: HTMLInputElement | HTMLSelectElement, field: Field, what: string) => {
+      if (el.value.trim() === '') throw badRequest(field, `${what} is empty: enter a number.`);
+      return Number(el.value);
+    };
+    return {
+      prompt: e.prompt.value,
+      negativePrompt: e.negative.value,
+      steps: num(e.steps, 'steps', 'Steps'),
+      width: num(e.width, 'width', 'The width'),
+      height: num(e.height, 'height', 'The height'),
+      guidanceScale: num(e.guidance, 'guidanceScale', 'Guidance'),
+      seed: num(e.seed, 'seed', 'The seed'),
+      scheduler: e.scheduler.value,
+    };
+  }
+
+  /** The steps, size and guidance as typed, for the estimate (NaN where a field is empty). */
+  shape(): { steps: number; width: number; height: number; guidance: number } {
+    const e = this.el;
+    return { steps: Number(e.steps.value), width: Number(e.width.value), height: Number(e.height.value), guidance: Number(e.guidance.value) };
+  }
+
+  private fieldFor(field: string): { input: HTMLElement; message: HTMLElement } | undefined {
+    const e = this.el;
+    const input = ({ steps: e.steps, width: e.width, height: e.height, guidanceScale: e.guidance, seed: e.seed, prompt: e.prompt, scheduler: e.scheduler } as Partial<Record<string, HTMLElement>>)[field];
+    const message = input && document.getElementById(`${input.id}-error`);
+    return input && message ? { input, message } : undefined;
+  }
+
+  /** A bad request is shown at its field (opened if folded); returns false when no field is named. */
+  showError(err: PocketError): boolean {
+    const field = err.detail?.field;
+    const at = typeof field === 'string' ? this.fieldFor(field) : undefined;
+    if (!at) return false;
+    if (this.el.tuning.contains(at.input)) this.el.tuning.open = true;
+    at.input.setAttribute('aria-invalid', 'true');
+    at.message.textContent = err.message;
+    at.message.hidden = false;
+    at.input.focus();
+    return true;
+  }
+
+  clearErrors(): void {
+    for (const el of this.el.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    for (const el of this.el.form.querySelectorAll<HTMLElement>('.field-error')) {
+      el.hidden = true;
+      el.textContent = '';
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// The result view: the picture, its settings, the verdict against the 15-second headline, per-stage
+// timings and the download; announced when it is ready, scrolled into view where it is below the fold,
+// and kept across reloads (the last picture, in IndexedDB).
+import { createStore, get, set, type UseStore } from 'idb-keyval';
+import { describeVerdict, estimateMs, HEADLINE, type CostModel } from '../core/estimate';
+import type { GenerateResult, Timings } from '../core/pipeline/text-to-image';
+import { SCHEDULERS } from '../core/schedulers';
+import { $, drawPixels } from './dom';
+
+/** A prompt in a caption: the first words, not a 500-word paste. */
+export function shortPrompt(prompt: string, max = 120): string {
+  const p = prompt.trim().replace(/\s+/g, ' ');
+  return p.length <= max ? p : `${p.slice(0, max - 1).trimEnd()}…`;
+}
+
+interface LastPicture {
+  readonly png: Blob;
+  readonly caption: string;
+  readonly verdict: string;
+}
+
+export class ResultView {
+  private readonly el = {
+    output: $<HTMLElement>('output'),
+    placeholder: $<HTMLParagraphElement>('placeholder'),
+    canvas: $<HTMLCanvasElement>('image'),
+    settings: $<HTMLParagraphElement>('settings'),
+    timings: $<HTMLTableElement>('timings'),
+    verdict: $<HTMLParagraphElement>('verdict'),
+    download: $<HTMLAnchorElement>('download'),
+  };
+  private store: UseStore | undefined;
+
+  get canvas(): HTMLCanvasElement {
+    return this.el.canvas;
+  }
+
+  private db(): UseStore {
+    this.store ??= createStore('pocket-diffusion-ui', 'kv');
+    return this.store;
+  }
+
+  /** The picture of the last visit, as it was left. */
+  async restore(): Promise<void> {
+    const last = await get<LastPicture>('last-picture', this.db()).catch(() => undefined);
+    if (!last || this.el.output.dataset.generation) return;
+    const img = await createImageBitmap(last.png);
+    const c = this.el.canvas;
+    c.width = img.width;
+    c.height = img.height;
+    c.getContext('2d')!.drawImage(img, 0, 0);
+    this.el.settings.textContent = last.caption;
+    this.el.verdict.textContent = last.verdict;
+    this.setDownload(last.png, 'pocket-diffusion.png');
+    this.showPicture();
+    this.el.output.dataset.restored = 'yes';
+  }
+
+  show(r: GenerateResult, context: { backend: string; costs: CostModel | undefined; downscaleFactor: number }): void {
+    drawPixels(this.el.canvas, r);
+    const q = r.request;
+    this.el.settings.textContent = `“${shortPrompt(q.prompt)}” · ${q.width}×${q.height} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
+    const t = r.timings;
+    const unet = t.unetMs.reduce((a, b) => a + b, 0);
+    this.el.timings.replaceChildren(...timingRows(t, unet).map(([k, v]) => {
+      const tr = document.createElement('tr');
+      tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: `${(v / 1000).toFixed(2)} s` }));
+      return tr;
+    }));
+    // The headline's run on this device: 20 steps (PNDM makes 21 UNet calls), guidance, 512×512.
+    const calls = HEADLINE.steps + (q.scheduler === 'pndm' ? 1 : 0);
+    const projected = context.costs ? estimateMs(context.costs, { steps: calls, width: HEADLINE.width, height: HEADLINE.height, batch: 2, downscaleFactor: context.downscaleFactor }) : undefined;
+    const itPerSecond = t.unetMs.length / ((unet + t.schedulerMs) / 1000);
+    this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs, itPerSecond }, projected);
+    this.showPicture();
+    delete this.el.output.dataset.restored;
+    // For scripts that drive the page (scripts/bench.ts): the run's exact figures.
+    this.el.output.dataset.timings = JSON.stringify({ ...r.timings, request: r.request });
+    this.el.output.dataset.generation = String(Number(this.el.output.dataset.generation ?? 0) + 1);
+    const caption = this.el.settings.textContent;
+    const verdict = this.el.verdict.textContent;
+    this.el.canvas.toBlob((png) => {
+      if (!png) return;
+      this.setDownload(png, `pocket-diffusion-${q.seed}.png`);
+      void set('last-picture', { png, caption, verdict } satisfies LastPicture, this.db()).catch(() => undefined);
+    }, 'image/png');
+    // On a phone the picture may sit below what is on screen: bring it into view.
+    const box = this.el.canvas.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) this.el.canvas.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }
+
+  private setDownload(png: Blob, name: string): void {
+    if (this.el.download.href.startsWith('blob:')) URL.revokeObjectURL(this.el.download.href);
+    this.el.download.href = URL.createObjectURL(png);
+    this.el.download.download = name;
+    this.el.download.hidden = false;
+  }
+
+  private showPicture(): void {
+    this.el.placeholder.hidden = true;
+    this.el.canvas.hidden = false;
+  }
+}
+
+function timingRows(t: Timings, unet: number): [string, number][] {
+  return [
+    ['Tokenizer', t.tokenizeMs], ['Text encoder', t.textEncoderMs], [`UNet (${t.unetMs.length} calls, ${(unet / t.unetMs.length).toFixed(0)} ms each)`, unet],
+    ['Scheduler', t.schedulerMs], ['VAE decoder', t.vaeMs],
+    ...(t.previewMs > 0 ? [['Full-quality previews', t.previewMs] as [string, number]] : []),
+    ['Overhead (outside the stages)', Math.max(0, t.totalMs - t.tokenizeMs - t.textEncoderMs - unet - t.schedulerMs - t.vaeMs - t.previewMs)],
+    ['Total', t.totalMs],
+  ];
+}
