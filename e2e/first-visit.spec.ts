@@ -1,6 +1,7 @@
 // The page a newcomer meets (production build, Debian's Chromium), at a desktop and a phone size: the
 // first screen, where errors show, what the verdict compares, what a reload keeps, "Add a model", the
 // smaller things a first visit hits, and accessibility.
+import { resolve } from 'node:path';
 import type { Page } from '@playwright/test';
 import { expect, test } from './app-page';
 
@@ -89,6 +90,20 @@ test('a reload keeps the settings and the last picture; History is as it was', a
   await expect(page.locator('#history-list li')).toHaveCount(1);
 });
 
+test('settings the person never set do not stick: a model\'s own defaults still apply after a reload', async ({ app, page }) => {
+  await page.locator('#prompt').fill('an astronaut riding a horse');
+  await page.reload();
+  await app.ready();
+  await expect(page.locator('#prompt')).toHaveValue('an astronaut riding a horse');
+  // SD-Turbo's defaults: 1 step, no guidance, Euler.
+  await page.locator('#add-model > summary').click();
+  await page.locator('#import-folder').setInputFiles(resolve('test/fixtures/packs/sd-turbo'));
+  await expect(page.locator('#model-status')).toContainText('ready on', { timeout: 120_000 });
+  await expect(page.locator('#steps')).toHaveValue('1');
+  await expect(page.locator('#guidance')).toHaveValue('1');
+  await expect(page.locator('#scheduler')).toHaveValue('euler');
+});
+
 test('"Add a model": three plain steps, sizes per export, where SD 1.5 lives now, and a verdict for this device', async ({ app, page }) => {
   void app; // opens the page
   await page.locator('#add-model > summary').click();
@@ -146,8 +161,10 @@ test('the page says when it is ready offline; "Downloaded and verified" folds aw
 });
 
 test('accessibility: a finished picture is announced, Generate is an early Tab stop, contrast, distinct link names', async ({ app, page }) => {
-  await expect(page.locator('#progress-text')).toHaveAttribute('aria-live', 'polite');
+  // Progress is not read out at every step; the finished picture is (its caption and verdict).
+  await expect(page.locator('#progress-text')).toHaveAttribute('aria-live', 'off');
   await expect(page.locator('#result-text')).toHaveAttribute('role', 'status');
+  await expect(page.locator('#result-text')).toHaveAttribute('aria-live', 'polite');
   await page.locator('body').click({ position: { x: 1, y: 1 } });
   let stops = 0;
   for (; stops < 10; stops++) {

@@ -87,7 +87,7 @@ export function canRun(v: ExportVariant, c: Capabilities): RunVerdict {
   if (v.precision === 'fp16' && !gpu.shaderF16) return { verdict: wasmFits ? 'maybe' : 'no', why: `This GPU has no shader-f16, so an fp16 export cannot run on it, and ${onWasm}. An fp32 export may run on this GPU.` };
   const limit = Math.min(gpu.maxBufferSize, gpu.maxStorageBufferBindingSize);
   if (v.largestWeightBytes > limit) {
-    return { verdict: 'no', why: `Its largest weight (${gb(v.largestWeightBytes)}) is larger than this GPU's largest buffer (${gb(limit)}), and ${onWasm}.` };
+    return { verdict: wasmFits ? 'maybe' : 'no', why: `Its largest weight (${gb(v.largestWeightBytes)}) is larger than this GPU's largest buffer (${gb(limit)}), and ${onWasm}.` };
   }
   return { verdict: 'yes', why: `Likely, on WebGPU (${gpu.adapter}), if the GPU has about ${gb(v.totalBytes * 1.3)} of memory free (the browser does not say how much it has).` };
 }

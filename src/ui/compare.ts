@@ -16,7 +16,11 @@ export interface CompareOptions {
   readonly onKeep: (r: GenerateResult, png: Blob) => Promise<void>;
 }
 
+/** The pictures' object URLs of the last comparison, revoked when the grid is filled again. */
+const urls: string[] = [];
+
 export async function runComparison(engine: PocketEngine, requests: readonly GenerateRequest[], grid: HTMLElement, options: CompareOptions): Promise<void> {
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
   grid.replaceChildren();
   for (const [i, request] of requests.entries()) {
     if (options.signal.aborted) throw new PocketError('aborted', 'Comparison cancelled.');
@@ -48,11 +52,18 @@ function figure(r: GenerateResult, onKeep: CompareOptions['onKeep']): HTMLElemen
   canvas.toBlob((png) => {
     if (!png) return;
     save.href = URL.createObjectURL(png);
+    urls.push(save.href);
     keep.disabled = false;
     keep.addEventListener('click', async () => {
       keep.disabled = true;
-      await onKeep(r, png);
-      keep.textContent = 'Kept in History';
+      try {
+        await onKeep(r, png);
+        keep.textContent = 'Kept in History';
+      } catch (e) {
+        keep.disabled = false;
+        keep.textContent = 'Not kept (storage failed): try again';
+        console.warn(e);
+      }
     });
   }, 'image/png');
   const actions = Object.assign(document.createElement('div'), { className: 'compare-actions' });

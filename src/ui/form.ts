@@ -46,8 +46,9 @@ export class GenerateForm {
       e.scheduler.dataset.touched = 'yes';
       this.save();
     });
-    e.steps.addEventListener('input', () => { e.steps.dataset.touched = 'yes'; });
-    e.guidance.addEventListener('input', () => { e.guidance.dataset.touched = 'yes'; });
+    // (before the listeners above that save: a typed value counts as the person's)
+    e.steps.addEventListener('input', () => { e.steps.dataset.touched = 'yes'; }, { capture: true });
+    e.guidance.addEventListener('input', () => { e.guidance.dataset.touched = 'yes'; }, { capture: true });
     e.seedMode.addEventListener('change', () => {
       e.seed.readOnly = e.seedMode.value === 'random';
       this.save();
@@ -78,10 +79,13 @@ export class GenerateForm {
   /** The settings as they stand, for the next visit. */
   save(): void {
     const e = this.el;
+    // Steps, guidance and scheduler are kept only once the person set them: until then each model's own
+    // defaults apply (SD-Turbo: 1 step, no guidance, Euler).
+    const touched = (el: HTMLElement) => (el.dataset.touched ? (el as HTMLInputElement).value : '');
     const s: FormSettings = {
-      prompt: e.prompt.value, negative: e.negative.value, steps: e.steps.value,
+      prompt: e.prompt.value, negative: e.negative.value, steps: touched(e.steps),
       width: e.width.value || this.pendingSize.width || '', height: e.height.value || this.pendingSize.height || '',
-      guidance: e.guidance.value, seed: e.seed.value, seedMode: e.seedMode.value, scheduler: e.scheduler.value,
+      guidance: touched(e.guidance), seed: e.seed.value, seedMode: e.seedMode.value, scheduler: touched(e.scheduler),
     };
     prefs.saveSettings(s);
   }
@@ -121,6 +125,7 @@ export class GenerateForm {
     e.seedMode.value = 'fixed';
     e.seed.readOnly = false;
     e.scheduler.value = r.scheduler;
+    for (const el of [e.steps, e.guidance, e.scheduler]) el.dataset.touched = 'yes';
     this.changed();
   }
 

@@ -9,7 +9,6 @@ import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
 import type { PackRecord } from '../store/chunk-store';
-import { folderUrl, inspectPack } from '../store/pack-store';
 import type { EngineInfo } from '../worker/engine-api';
 import { EngineClient } from '../worker/engine-client';
 import { AddModelPanel } from './add-model';
@@ -104,19 +103,14 @@ function fillModelSelect(packs: readonly PackRecord[]): void {
   ui.model.disabled = !!URL_PACK;
 }
 
-const folderOf = (source: string) => folderUrl(new URL(source, location.href).href);
+const folderOf = (source: string) => models.packs.folderOf(source);
 
-/** The stored pack to run: the one chosen in the Model list, or the built-in / `?pack=` one. */
+/** The model to load: the one chosen last (a stored pack), else the built-in (or ?pack=) one. */
 async function activePack(): Promise<PackRecord> {
   const chosen = URL_PACK ? null : prefs.activeModel();
-  if (chosen && chosen !== BUILTIN_OPTION) {
-    const stored = await models.store.getPack(chosen);
-    if (stored && (await inspectPack(models.store, stored.manifest)).complete) return stored;
-    if (stored && !stored.source.startsWith('local:')) return models.ensure(stored.source);
-    if (stored) throw new PocketError('integrity', `Part of "${stored.manifest.name}" is missing from this device (the browser may have evicted it). Import its folder again under "Add a model", or choose another model.`);
-    prefs.setActiveModel(null);
-  }
-  return models.ensure(PACK_SOURCE);
+  const { pack, chosenGone } = await models.active(chosen && chosen !== BUILTIN_OPTION ? chosen : null, PACK_SOURCE);
+  if (chosenGone) prefs.setActiveModel(null);
+  return pack;
 }
 let loaded: EngineInfo | undefined;
 let running: AbortController | undefined;

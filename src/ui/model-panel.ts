@@ -1,18 +1,17 @@
-// The model on the device: make sure a pack is stored and verified before the engine loads it (download
-// with progress, speed, time left and cancel; resume; repair), and the storage panel (packs, their
-// size and state, delete; space used and available; persistent storage).
+// The model on the device, drawn: the download box (progress, speed, time left, cancel, retry) and the
+// storage panel (packs, their size and state, repair, delete; space used and available; persistent
+// storage). What is stored, downloaded and verified is the PackManager's (src/store/packs.ts).
 import { PocketError } from '../core/errors';
-import { ChunkStore, type PackRecord } from '../store/chunk-store';
 import { formatBytes } from '../core/format';
-import { importLocalPack, type LocalFile } from '../store/local-import';
+import type { PackRecord } from '../store/chunk-store';
 import type { LayoutHints } from '../store/diffusers-layout';
-import { folderUrl, inspectPack, installManifest, installPack, storageSummary, type InstallOptions, type InstallProgress } from '../store/pack-store';
-import { addPackFromUrl } from '../store/remote-pack';
+import type { LocalFile } from '../store/local-import';
+import { storageSummary, type InstallProgress } from '../store/pack-store';
+import { PackManager } from '../store/packs';
 import { $ } from './dom';
 
-
 export class ModelPanel {
-  readonly store = new ChunkStore();
+  readonly packs = new PackManager({ storage: navigator.storage, online: () => navigator.onLine, base: location.href });
   private readonly el = {
     box: $<HTMLDivElement>('pack-download'),
     progress: $<HTMLProgressElement>('pack-progress'),
@@ -24,8 +23,6 @@ export class ModelPanel {
     list: $<HTMLUListElement>('pack-list'),
   };
   private download: AbortController | undefined;
-  /** One install per pack source at a time (a double click, a backend change mid-download). */
-  private readonly inflight = new Map<string, Promise<PackRecord>>();
 
   constructor(private readonly events: {
     readonly onRetry: () => void;
@@ -36,62 +33,60 @@ export class ModelPanel {
     /** A pack imported from local files must be imported again to repair it: open the folder picker. */
     readonly onReimport: () => void;
   }) {
-    this.el.cancel.addEventListener('click', () => this.download?.abort());
+    this.el.cancel.addEventListener('click', () => {
+      this.download?.abort();
+      this.packs.cancelAll();
+    });
     this.el.retry.addEventListener('click', () => this.events.onRetry());
   }
 
   /** The stored pack that came from `source`, downloading or repairing whatever is missing first. */
-  async ensure(source: string): Promise<PackRecord> {
-    const abs = folderUrl(new URL(source, location.href).href);
-    const running = this.inflight.get(abs);
-    if (running) return running;
-    const job = this.ensureOnce(abs).finally(() => this.inflight.delete(abs));
-    this.inflight.set(abs, job);
-    return job;
+  ensure(source: string): Promise<PackRecord> {
+    return this.job((opts) => this.packs.ensure(source, opts));
   }
 
-  private async ensureOnce(abs: string): Promise<PackRecord> {
-    const stored = (await this.store.listPacks()).find((p) => p.source === abs);
-    if (stored && (await inspectPack(this.store, stored.manifest)).complete) {
-      void this.refresh();
-      return stored;
-    }
-    if (!navigator.onLine) {
-      throw new PocketError('network', stored
-        ? `Part of "${stored.manifest.name}" is missing from this device and it is offline. Connect once and press Retry: only the missing part is downloaded.`
-        : 'The model has not been downloaded to this device yet, and it is offline. Connect once to download it; after that the app works offline.');
-    }
-    // A pack whose manifest came from a repository layout resumes from its stored manifest.
-    if (stored?.layout) return this.install(abs, (opts) => installManifest(stored.manifest, stored.source, this.store, opts, true));
-    return this.install(abs);
+  /** The pack to load (the one chosen last, else the default source's), fetched if it must be. */
+  active(chosen: string | null, defaultSource: string): Promise<{ pack: PackRecord; chosenGone: boolean }> {
+    // The box shows only once something is fetched: a stored, complete pack loads without it.
+    return this.job((opts) => this.packs.active(chosen, defaultSource, opts));
   }
 
   /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
   addFromUrl(url: string, hints?: Partial<LayoutHints>): Promise<PackRecord> {
-    return this.install(url, (opts) => addPackFromUrl(url, this.store, { ...opts, relativeTo: location.href, ...(hints ? { hints } : {}) }));
+    return this.job((opts) => this.packs.addFromUrl(url, hints, opts));
   }
 
-  private async install(source: string, run: (opts: InstallOptions) => Promise<PackRecord> = (opts) => installPack(source, this.store, opts)): Promise<PackRecord> {
-    // Asked for, not awaited: some browsers show a prompt, and the download need not wait for it.
-    void navigator.storage?.persist?.().then((granted) => {
-      this.el.persist.textContent = granted ? 'Persistent storage granted: the browser will not evict the models under storage pressure.' : 'Persistent storage was not granted: under storage pressure the browser may evict models (the app then offers a repair).';
-    }, () => undefined);
+  /** Runs a store job with the download box: progress, cancel, and Retry when it stops. */
+  private async job<T>(run: (opts: { signal: AbortSignal; onProgress: (p: InstallProgress) => void }) => Promise<T>): Promise<T> {
     this.download = new AbortController();
-    this.el.box.hidden = false;
-    this.el.progress.hidden = false;
-    this.el.cancel.hidden = false;
-    this.el.retry.hidden = true;
-    this.el.cancel.disabled = false;
-    try {
-      return await run({
-        signal: this.download.signal,
-        storage: navigator.storage,
-        onProgress: (p) => this.showProgress(p),
+    let shown = false;
+    const show = () => {
+      if (shown) return;
+      shown = true;
+      // Asked for, not awaited: some browsers show a prompt, and the download need not wait for it.
+      void this.packs.persist().then((granted) => {
+        if (granted === undefined) return;
+        this.el.persist.textContent = granted ? 'Persistent storage granted: the browser will not evict the models under storage pressure.' : 'Persistent storage was not granted: under storage pressure the browser may evict models (the app then offers a repair).';
       });
+      this.el.box.hidden = false;
+      this.el.box.dataset.state = 'downloading';
+      this.el.progress.hidden = false;
+      this.el.cancel.hidden = false;
+      this.el.retry.hidden = true;
+      this.el.cancel.disabled = false;
+    };
+    try {
+      return await run({ signal: this.download.signal, onProgress: (p) => { show(); this.showProgress(p); } });
     } catch (e) {
       const err = PocketError.from(e);
-      this.el.text.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : 'Download stopped.';
-      this.el.retry.hidden = false;
+      // A failure before any progress (the space check, the network) still offers Retry; a stored pack
+      // that lost part of a local import is the page's message to show (Retry cannot fetch it).
+      if (shown || (err.code !== 'aborted' && err.code !== 'integrity')) {
+        this.el.box.hidden = false;
+        this.el.box.dataset.state = 'stopped';
+        this.el.text.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : 'Download stopped.';
+        this.el.retry.hidden = false;
+      }
       throw err;
     } finally {
       this.download = undefined;
@@ -134,10 +129,8 @@ export class ModelPanel {
     this.el.cancel.disabled = false;
     this.el.retry.hidden = true;
     try {
-      return await importLocalPack(files, this.store, {
-        ...(hints ? { hints } : {}),
+      return await this.packs.importFolder(files, hints, {
         signal: this.download.signal,
-        storage: navigator.storage,
         onProgress: (p) => {
           if (p.status !== 'ready') {
             this.el.progress.max = Math.max(1, p.total);
@@ -171,13 +164,12 @@ export class ModelPanel {
 
   /** Redraw the storage panel. */
   async refresh(): Promise<void> {
-    const [packs, space] = await Promise.all([this.store.listPacks(), storageSummary(navigator.storage)]);
+    const [packs, space] = await Promise.all([this.packs.list(), storageSummary(navigator.storage)]);
     this.el.summary.textContent = space.quota
       ? `This site uses ${formatBytes(space.usage)} of ${formatBytes(space.quota)} the browser allows it (${formatBytes(Math.max(0, space.quota - space.usage))} free).`
       : 'This browser does not report storage use.';
     if (space.persisted) this.el.persist.textContent = 'Persistent storage granted: the browser will not evict the models under storage pressure.';
-    const items = await Promise.all(packs.map(async (pack) => {
-      const state = await inspectPack(this.store, pack.manifest);
+    const items = packs.map(({ pack, state }) => {
       const li = document.createElement('li');
       li.dataset.pack = pack.id;
       li.dataset.state = state.complete ? 'verified' : 'incomplete';
@@ -196,20 +188,15 @@ export class ModelPanel {
       del.setAttribute('aria-label', `Delete ${pack.manifest.name}`);
       del.addEventListener('click', async () => {
         // A download of this pack in flight stops first, so it cannot write chunks after the delete.
-        const running = this.inflight.get(pack.source);
-        if (running) {
-          this.download?.abort();
-          await running.catch(() => undefined);
-        }
-        await this.store.dropPack(pack.id);
+        await this.packs.remove(pack);
         await this.refresh();
         this.events.onDeleted(pack.id);
       });
       li.append(del);
       return li;
-    }));
+    });
     this.el.list.replaceChildren(...items);
-    this.events.onListed(packs);
+    this.events.onListed(packs.map((p) => p.pack));
     if (!items.length) this.el.list.append(Object.assign(document.createElement('li'), { textContent: 'No models on this device.' }));
   }
 }

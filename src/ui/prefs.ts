@@ -24,6 +24,15 @@ const KEY = {
   cost: (packId: string, backend: string) => `pocket-diffusion.cost.${packId}.${backend}`,
 };
 
+/** A full or blocked localStorage loses the preference, never the page's work. */
+function write(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // nothing to do: the next visit starts from the defaults
+  }
+}
+
 function readJson(key: string): unknown {
   try {
     return JSON.parse(localStorage.getItem(key) ?? 'null');
@@ -39,7 +48,7 @@ export const prefs = {
     return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string'));
   },
   saveSettings(s: FormSettings): void {
-    localStorage.setItem(KEY.settings, JSON.stringify(s));
+    write(KEY.settings, JSON.stringify(s));
   },
   /** A stored pack's id, or null for the built-in one. */
   activeModel(): string | null {
@@ -47,13 +56,13 @@ export const prefs = {
   },
   setActiveModel(id: string | null): void {
     if (id === null) localStorage.removeItem(KEY.model);
-    else localStorage.setItem(KEY.model, id);
+    else write(KEY.model, id);
   },
   backend(): string | null {
     return localStorage.getItem(KEY.backend);
   },
   setBackend(v: string): void {
-    localStorage.setItem(KEY.backend, v);
+    write(KEY.backend, v);
   },
   /** The person's choice, or undefined when they never made one. */
   lowMemory(): boolean | undefined {
@@ -61,7 +70,7 @@ export const prefs = {
     return v === null ? undefined : v === 'true';
   },
   setLowMemory(v: boolean): void {
-    localStorage.setItem(KEY.lowMemory, String(v));
+    write(KEY.lowMemory, String(v));
   },
   costs(packId: string, backend: string): CostModel | undefined {
     const v = readJson(KEY.cost(packId, backend)) as CostModel | null;
@@ -70,7 +79,7 @@ export const prefs = {
   /** Fold one finished run into the device's cost model; returns the model as it now is. */
   recordRun(packId: string, backend: string, run: RunShape, unetAndSchedulerMs: number, vaeMs: number, totalMs: number): CostModel {
     const costs = foldRun(prefs.costs(packId, backend), run, unetAndSchedulerMs, vaeMs, totalMs);
-    localStorage.setItem(KEY.cost(packId, backend), JSON.stringify(costs));
+    write(KEY.cost(packId, backend), JSON.stringify(costs));
     return costs;
   },
 };

@@ -44,7 +44,9 @@ export class ResultView {
   async restore(): Promise<void> {
     const last = await get<LastPicture>('last-picture', this.db()).catch(() => undefined);
     if (!last || this.el.output.dataset.generation) return;
-    const img = await createImageBitmap(last.png);
+    const img = await createImageBitmap(last.png).catch(() => undefined);
+    // A run that finished meanwhile wins.
+    if (!img || this.el.output.dataset.generation) return;
     const c = this.el.canvas;
     c.width = img.width;
     c.height = img.height;
@@ -71,7 +73,8 @@ export class ResultView {
     const calls = HEADLINE.steps + (q.scheduler === 'pndm' ? 1 : 0);
     const projected = context.costs ? estimateMs(context.costs, { steps: calls, width: HEADLINE.width, height: HEADLINE.height, batch: 2, downscaleFactor: context.downscaleFactor }) : undefined;
     const itPerSecond = t.unetMs.length / ((unet + t.schedulerMs) / 1000);
-    this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs, itPerSecond }, projected);
+    // Full-quality previews are the person's extra, not the run's: left out, as the cost model leaves them out.
+    this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs - t.previewMs, itPerSecond, guided: q.guidanceScale > 1 }, projected);
     this.showPicture();
     delete this.el.output.dataset.restored;
     // For scripts that drive the page (scripts/bench.ts): the run's exact figures.

@@ -1,0 +1,114 @@
+// The packs on this device, apart from any page: make sure the pack a source names is stored and
+// verified (download, resume, repair — one job per source at a time), add one from an address or from
+// local files, choose the active one, list and delete. The page's panels only draw what this does.
+import { PocketError } from '../core/errors';
+import { ChunkStore, type PackRecord } from './chunk-store';
+import type { LayoutHints } from './diffusers-layout';
+import { importLocalPack, type LocalFile } from './local-import';
+import { folderUrl, inspectPack, installManifest, installPack, type InstallOptions, type InstallProgress, type PackState, type StorageEstimator } from './pack-store';
+import { addPackFromUrl } from './remote-pack';
+
+export interface PackJobOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: InstallProgress) => void;
+}
+
+export interface PackEnvironment {
+  /** navigator.storage: the quota is checked before a byte is fetched. */
+  readonly storage?: (StorageEstimator & { persist?: () => Promise<boolean> }) | undefined;
+  readonly online?: () => boolean;
+  /** The page's address, against which relative sources resolve. */
+  readonly base: string;
+}
+
+export class PackManager {
+  /** One install per pack source at a time (a double click, a backend change mid-download), with the
+   * controller that cancels it — whoever asked for it. */
+  private readonly inflight = new Map<string, { job: Promise<PackRecord>; stop: AbortController }>();
+
+  constructor(private readonly env: PackEnvironment, readonly store: ChunkStore = new ChunkStore()) {}
+
+  /** A source as the folder URL packs are stored under. */
+  folderOf(source: string): string {
+    return folderUrl(new URL(source, this.env.base).href);
+  }
+
+  /** The stored pack that came from `source`, downloading or repairing whatever is missing first. */
+  ensure(source: string, opts: PackJobOptions = {}): Promise<PackRecord> {
+    const abs = this.folderOf(source);
+    const running = this.inflight.get(abs);
+    if (running) return running.job;
+    const stop = new AbortController();
+    opts.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+    const job = this.ensureOnce(abs, { ...opts, signal: stop.signal }).finally(() => this.inflight.delete(abs));
+    this.inflight.set(abs, { job, stop });
+    return job;
+  }
+
+  /** Stop every download in flight (what arrived is kept, and resumes later). */
+  cancelAll(): void {
+    for (const { stop } of this.inflight.values()) stop.abort();
+  }
+
+  private async ensureOnce(abs: string, opts: PackJobOptions): Promise<PackRecord> {
+    const stored = (await this.store.listPacks()).find((p) => p.source === abs);
+    if (stored && (await inspectPack(this.store, stored.manifest)).complete) return stored;
+    if (this.env.online && !this.env.online()) {
+      throw new PocketError('network', stored
+        ? `Part of "${stored.manifest.name}" is missing from this device and it is offline. Connect once and press Retry: only the missing part is downloaded.`
+        : 'The model has not been downloaded to this device yet, and it is offline. Connect once to download it; after that the app works offline.');
+    }
+    // A pack whose manifest came from a repository layout resumes from its stored manifest.
+    if (stored?.layout) return installManifest(stored.manifest, stored.source, this.store, this.options(opts), true);
+    return installPack(abs, this.store, this.options(opts));
+  }
+
+  /**
+   * The pack to load: the one chosen last (a stored pack's id) if it is complete, repaired from its
+   * source when it is not, else the default source's.
+   */
+  async active(chosen: string | null, defaultSource: string, opts: PackJobOptions = {}): Promise<{ pack: PackRecord; chosenGone: boolean }> {
+    if (chosen) {
+      const stored = await this.store.getPack(chosen);
+      if (stored && (await inspectPack(this.store, stored.manifest)).complete) return { pack: stored, chosenGone: false };
+      if (stored && !stored.source.startsWith('local:')) return { pack: await this.ensure(stored.source, opts), chosenGone: false };
+      if (stored) throw new PocketError('integrity', `Part of "${stored.manifest.name}" is missing from this device (the browser may have evicted it). Import its folder again under "Add a model", or choose another model.`);
+    }
+    return { pack: await this.ensure(defaultSource, opts), chosenGone: chosen !== null };
+  }
+
+  /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
+  addFromUrl(url: string, hints: Partial<LayoutHints> | undefined, opts: PackJobOptions = {}): Promise<PackRecord> {
+    return addPackFromUrl(url, this.store, { ...this.options(opts), relativeTo: this.env.base, ...(hints ? { hints } : {}) });
+  }
+
+  /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */
+  importFolder(files: readonly LocalFile[], hints: Partial<LayoutHints> | undefined, opts: PackJobOptions = {}): Promise<PackRecord> {
+    return importLocalPack(files, this.store, { ...(hints ? { hints } : {}), ...this.options(opts) });
+  }
+
+  /** Every stored pack with its state. */
+  async list(): Promise<{ pack: PackRecord; state: PackState }[]> {
+    const packs = await this.store.listPacks();
+    return Promise.all(packs.map(async (pack) => ({ pack, state: await inspectPack(this.store, pack.manifest) })));
+  }
+
+  /** Delete a pack; a download of it in flight is stopped first, so it writes no chunk after. */
+  async remove(pack: PackRecord): Promise<void> {
+    const running = this.inflight.get(pack.source);
+    if (running) {
+      running.stop.abort();
+      await running.job.catch(() => undefined);
+    }
+    await this.store.dropPack(pack.id);
+  }
+
+  /** Ask for persistent storage (some browsers show a prompt): true when granted. */
+  async persist(): Promise<boolean | undefined> {
+    return this.env.storage?.persist?.().catch(() => undefined);
+  }
+
+  private options(opts: PackJobOptions): InstallOptions {
+    return { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), storage: this.env.storage };
+  }
+}
