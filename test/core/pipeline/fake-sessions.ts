@@ -136,19 +136,21 @@ export class FakeUNet extends Fake {
 }
 
 export class FakeVae extends Fake {
-  constructor(floatType: 'float32' | 'float16' = 'float32') {
+  /** factor: image pixels per latent pixel (SD's VAE: 8). */
+  constructor(floatType: 'float32' | 'float16' = 'float32', private readonly factor = 8) {
     super([{ name: 'latent_sample', type: floatType, shape: ['batch', 4, 'height', 'width'] }],
       [{ name: 'sample', type: floatType, shape: ['batch', 3, 'h8', 'w8'] }]);
   }
   compute(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const z = floats(feeds.latent_sample!);
     const [, , h, w] = feeds.latent_sample!.dims as [number, number, number, number];
-    const H = h * 8;
-    const W = w * 8;
+    const f = this.factor;
+    const H = h * f;
+    const W = w * f;
     const px = new Float32Array(3 * H * W);
     for (let c = 0; c < 3; c++) {
       for (let y = 0; y < H; y++) {
-        for (let x = 0; x < W; x++) px[(c * H + y) * W + x] = Math.tanh(z[(c * h + (y >> 3)) * w + (x >> 3)]!);
+        for (let x = 0; x < W; x++) px[(c * H + y) * W + x] = Math.tanh(z[(c * h + Math.floor(y / f)) * w + Math.floor(x / f)]!);
       }
     }
     return { sample: out(this.inputs[0]!.type as 'float32' | 'float16', px, [1, 3, H, W]) };

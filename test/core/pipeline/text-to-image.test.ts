@@ -123,6 +123,16 @@ describe('generate', () => {
     expect(Array.from(r.pixels)).toEqual(Array.from((await generate(models().m, REQ)).pixels));
   });
 
+  it('reads the pack\'s VAE downscale factor: a factor-4 VAE gets latents of a quarter, not an eighth, of the size', async () => {
+    const v = models();
+    const vae = new FakeVae('float32', 4);
+    const m = { ...v.m, vae: new VaeDecoderNet(vae), downscaleFactor: 4, limits: { ...LIMITS, multipleOf: 4 } };
+    const r = await generate(m, { ...REQ, width: 68, height: 36, steps: 2 });
+    expect([r.width, r.height, r.pixels.length]).toEqual([68, 36, 68 * 36 * 4]);
+    expect(vae.calls[0]!.latent_sample!.dims).toEqual([1, 4, 9, 17]);
+    expect(v.sessions.unet.calls[0]!.sample!.dims.slice(2)).toEqual([9, 17]);
+  });
+
   it('joins a static-batch-1 text encoder\'s GPU outputs for a batch-2 UNet (onnxruntime fixes output locations per session)', async () => {
     // sd15-static's signature on WebGPU: the text encoder's output was put on the GPU when its session
     // was created, so each of the two runs hands back a GPU tensor; they must be read back and joined.
