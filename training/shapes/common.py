@@ -117,3 +117,17 @@ class Deadline:
 
     def passed(self) -> bool:
         return time.time() > self.end
+
+
+def step_with_ema(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list[torch.Tensor],
+                  ema: dict[str, torch.Tensor], named: list[tuple[str, torch.Tensor]], step: int) -> None:
+    """One optimiser step (gradients clipped to norm 1.0), then the EMA of `named` parameters, with the
+    usual warm-up (decay min(0.999, (1 + step) / (10 + step)), `step` counted after this one)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    decay = min(0.999, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for name, p in named:
+            ema[name].mul_(decay).add_(p.detach(), alpha=1 - decay)

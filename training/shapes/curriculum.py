@@ -31,7 +31,7 @@ import torch
 from . import evaluate, world
 from .checkpoints import load_tokenizer, load_vae
 from .common import (SEED, Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
-                     save_sharded, setup_threads, to_tensor, unprefixed, NUM_TRAIN_TIMESTEPS)
+                     save_sharded, setup_threads, step_with_ema, to_tensor, unprefixed, NUM_TRAIN_TIMESTEPS)
 from .models import TextConfig, TextEncoder, UNet, UNetConfig
 from .train_unet import MIN_SNR_GAMMA, OFFSET_NOISE
 
@@ -293,15 +293,8 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         t = sample_timesteps(run, run.batch, rng).to(device)
         noise = torch.randn_like(x0) + OFFSET_NOISE * torch.randn(run.batch, x0.shape[1], 1, 1, device=device)
         loss = diffusion_loss(unet, x0, t, ctx, noise, abar)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
         step += 1
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for k, p in named.items():
-                ema[k].mul_(decay).add_(p.detach(), alpha=1 - decay)
+        step_with_ema(opt, loss, params, ema, list(named.items()), step)
         hist.append(loss.item())
         if step % 100 == 0:
             print(f"{name} step {step}/{run.steps} loss {np.mean(hist[-100:]):.4f} lr {lr:.2e} "

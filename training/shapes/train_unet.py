@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from .checkpoints import ema_by_name, load_tokenizer, load_unet_weights, text_unet_names
 from .common import (SEED, Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
-                     save_sharded, setup_threads, unprefixed, NUM_TRAIN_TIMESTEPS)
+                     save_sharded, setup_threads, step_with_ema, unprefixed, NUM_TRAIN_TIMESTEPS)
 from .models import TextConfig, TextEncoder, UNet, UNetConfig
 from .train_vae import BUCKETS
 
@@ -173,15 +173,8 @@ def stage_unet(work: Path, device: str, steps: int, minutes: float, batch_pixels
         per_sample = (eps - noise).pow(2).mean(dim=(1, 2, 3))  # epsilon prediction, Ho et al. 2020 eq. 14
         snr = abar[t] / (1 - abar[t])
         loss = (per_sample * snr.clamp(max=MIN_SNR_GAMMA) / snr).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
         step += 1
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for name, p in zip(names, params):
-                ema[name].mul_(decay).add_(p.detach(), alpha=1 - decay)
+        step_with_ema(opt, loss, params, ema, list(zip(names, params)), step)
         hist.append(loss.item())
         if step % 100 == 0:
             print(f"unet step {step}/{steps} loss {np.mean(hist[-100:]):.4f} lr {lr:.2e} "
