@@ -86,7 +86,7 @@ ARMS: dict[str, Run] = {
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
-    "b-sizes": "(b) small / medium / large objects (5-18 latent px across), size said",
+    "b-sizes": "(b) small / medium / large objects (5-15 latent px across), size said",
     "c-multi": "(c) half the pictures: 2-3 objects or a counted group",
     "d-256px": "(d) 256 px (32x32 latents), equal wall-clock (1,900 steps)",
     "e-grammar": "(e) the full caption grammar (wordings, grid positions, 15 % unsaid backgrounds)",
