@@ -324,25 +324,26 @@ def with_ema(module: torch.nn.Module, ema: dict[str, torch.Tensor], prefix: str)
 def judge_ema(work: Path, run: Run, text: TextEncoder, unet: UNet, ema: dict[str, torch.Tensor], step: int,
               prompts: int) -> list[dict]:
     te, un = with_ema(text, ema, "text"), with_ema(unet, ema, "unet")
+    # Read once per judged step, not once per guidance scale and batch.
+    tok, decoder, scaling = load_tokenizer(work), load_vae(work).decoder, scaling_factor(work)
+    size = run.world.latent * 8
     rows = []
     for g in EVAL_GUIDANCE:
-        row = judge_single_objects(work, te, un, run.world.latent * 8, g, prompts)
-        rows.append({"step": step, "size": run.world.latent * 8, "guidance": g, **row})
-        print(f"  eval step {step} {run.world.latent * 8}px guidance {g}: "
-              + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
+        row = judge_single_objects(tok, decoder, scaling, te, un, size, g, prompts)
+        rows.append({"step": step, "size": size, "guidance": g, **row})
+        print(f"  eval step {step} {size}px guidance {g}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
     return rows
 
 
-def judge_single_objects(work: Path, text: TextEncoder, unet: UNet, size: int, guidance: float, n: int) -> dict:
+def judge_single_objects(tok, decoder: torch.nn.Module, scaling: float, text: TextEncoder, unet: UNet, size: int,
+                         guidance: float, n: int) -> dict:
     """`recipe.py eval`'s held-in single-object prompts, DDIM 20 steps, judged by its judge."""
-    tok = load_tokenizer(work)
-    decoder = load_vae(work).decoder
     empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
     scenes = evaluate.prompt_set("held_in", n, seed=EVAL_PROMPTS_SEED)
     ids = torch.tensor([tok.encode(p)[0] for _, p in scenes], dtype=torch.int32)
     imgs = np.concatenate([evaluate.sample(text, unet, decoder, ids[i:i + 8], empty, size, size,
-                                           list(range(i, min(n, i + 8))), guidance=guidance,
-                                           scaling=scaling_factor(work)) for i in range(0, n, 8)])
+                                           list(range(i, min(n, i + 8))), guidance=guidance, scaling=scaling)
+                           for i in range(0, n, 8)])
     scores = [evaluate.score(s, evaluate.judge(im)) for (s, _), im in zip(scenes, imgs)]
     return {k: float(np.mean([sc[k] for sc in scores])) for k in ("background", "colour", "shape")}
 
