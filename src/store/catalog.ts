@@ -81,7 +81,7 @@ export function canRun(v: ExportVariant, c: Capabilities): RunVerdict {
   const wasmFits = 2 * v.unetBytes * (v.precision === 'fp16' ? 2 : 1) < WASM_MEMORY_BYTES;
   const onWasm = wasmFits
     ? 'it would run on the CPU (WASM), slowly'
-    : `the CPU fallback (WASM) cannot hold it: its UNet is ${gb(v.unetBytes * (v.precision === 'fp16' ? 2 : 1))} in fp32, and WASM has 4 GB in all`;
+    : `the CPU fallback (WASM) cannot hold it: it computes ${v.precision === 'fp16' ? 'fp16 in fp32, so the UNet becomes' : 'with a UNet of'} ${gb(v.unetBytes * (v.precision === 'fp16' ? 2 : 1))}, and WASM has 4 GB in all`;
   if (!gpu) return { verdict: wasmFits ? 'maybe' : 'no', why: `No WebGPU here, and ${onWasm}.` };
   if (gpu.software) return { verdict: wasmFits ? 'maybe' : 'no', why: `This device's WebGPU is a software renderer (${gpu.adapter}), and ${onWasm}.` };
   if (v.precision === 'fp16' && !gpu.shaderF16) return { verdict: wasmFits ? 'maybe' : 'no', why: `This GPU has no shader-f16, so an fp16 export cannot run on it, and ${onWasm}. An fp32 export may run on this GPU.` };
