@@ -7,7 +7,8 @@ Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `al
 tiny random-weight packs with the signatures of real SD exports, for the app's compatibility tests;
 and `probe`: does the UNet read the object's colour and shape from the prompt, and from which noise
 level does it keep a picture's own outline (diagnostics); `proxy --arm NAME`: the proxy world a UNet
-learns shapes in, or one of its arms (shapes/curriculum.py), and `arms`: their table.
+learns shapes in, or one of its arms (shapes/curriculum.py), and `arms`: their table; `curriculum --stage
+NAME`: one stage of the curriculum that widens the proxy world step by step, and `stages`: its table.
 """
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ DEFAULT_STEPS = {"clip": train_clip.CLIP_STEPS, "vae": 6000, "unet": train_unet.
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "probe", "proxy", "arms", "all"])
+    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "probe", "proxy", "arms", "curriculum",
+                                      "stages", "all"])
     ap.add_argument("--arm", default="proxy", help="with `proxy`: which arm (shapes/curriculum.py ARMS)")
+    ap.add_argument("--stage", dest="curriculum_stage", default="s2-wide", help="with `curriculum`: which stage (shapes/curriculum.py STAGES)")
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
@@ -69,6 +72,12 @@ def main() -> None:
         elif s == "proxy":
             from shapes import curriculum
             curriculum.stage_proxy(a.work, a.arm, a.device, a.minutes, quick_run=a.quick)
+        elif s == "curriculum":
+            from shapes import curriculum
+            curriculum.stage_curriculum(a.work, a.curriculum_stage, a.device, a.minutes, quick_run=a.quick)
+        elif s == "stages":
+            from shapes import curriculum
+            print(curriculum.stages_table(a.work))
         elif s == "arms":
             from shapes import curriculum
             print(curriculum.arms_table(a.work))

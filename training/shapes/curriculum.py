@@ -35,27 +35,36 @@ from .common import (SEED, Deadline, alphas_cumprod, load_optimizer_state, load_
 from .models import TextConfig, TextEncoder, UNet, UNetConfig
 from .train_unet import MIN_SNR_GAMMA, OFFSET_NOISE
 
-# The held-in single-object prompts of `recipe.py eval` (evaluate.prompt_set's seed for that kind).
-EVAL_PROMPTS_SEED = 99 + len("held_in")
 EVAL_GUIDANCE = (1.0, 4.0, 7.5)
 
 
 @dataclass(frozen=True)
 class World:
     """What the pictures of one training world hold."""
-    latent: int = 16  # latent side: pictures are 8x that (16 -> 128 px)
+    latent: int = 16  # latent width: pictures are 8x that (16 -> 128 px)
+    height: int = 0  # latent height; 0: square
     sizes: bool = False  # small / medium / large objects, the size said ("a small red star"); else medium, unsaid
     multi: bool = False  # half the pictures hold two or three objects or a counted group ("two red stars")
     grammar: bool = False  # the world's caption grammar: wordings, positions on the 3x3 grid, unsaid backgrounds
     scenes: int = 8000  # pictures encoded once into latents
 
+    @property
+    def lat_h(self) -> int:
+        return self.height or self.latent
+
+    def px(self) -> tuple[int, int]:
+        return self.latent * 8, self.lat_h * 8
+
     def key(self) -> str:
-        return (f"{self.latent * 8}px-sizes{int(self.sizes)}-multi{int(self.multi)}-grammar{int(self.grammar)}"
+        size = f"{self.latent * 8}px" if not self.height else f"{self.latent * 8}x{self.height * 8}px"
+        return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}-grammar{int(self.grammar)}"
                 f"-n{self.scenes}")
 
     def radius_scale(self) -> float:
-        """Objects keep the size in latent pixels they have in the world's 256-px pictures."""
-        return 256 / (8 * self.latent)
+        """Below 256 px objects keep the size in latent pixels they have in the world's 256-px pictures; from
+        256 px up they keep the world's own radii (fractions of the shorter side), as a person asking for "a
+        red star" at 512 px expects."""
+        return max(1.0, 256 / (8 * min(self.latent, self.lat_h)))
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,20 @@ class Run:
     high_noise_frac: float = 0.0  # share of timesteps drawn from t >= 500 (the shipped recipe's phases: 0.5)
     text_lr_scale: float = 0.0  # 0: the text encoder stays frozen; else it is fine-tuned at this share of the LR
     evals: tuple[int, ...] = (2500, 5000, 7500)  # steps at which the EMA weights are judged
+    # Other worlds in the same run, each (world, share of the steps, batch); `world` takes the rest of the
+    # steps at `batch`. One world per step: a batch holds pictures of one size.
+    mix: tuple[tuple[World, float, int], ...] = ()
+    init: str = ""  # a curriculum stage starts from this run's weights and EMA (a fresh optimiser and warm-up)
+    judge: tuple[tuple[str, int], ...] = ()  # (prompt kind, px) judged; default: held-in at the world's size
+    guidance: tuple[float, ...] = EVAL_GUIDANCE  # guidance scales judged
+
+    def parts(self) -> list[tuple[World, float, int]]:
+        rest = 1.0 - sum(share for _, share, _ in self.mix)
+        assert rest > 0, "the mix leaves no share for the run's own world"
+        return [(self.world, rest, self.batch), *self.mix]
+
+    def judged(self) -> tuple[tuple[str, int], ...]:
+        return self.judge or (("held_in", self.world.latent * 8),)
 
 
 ARMS: dict[str, Run] = {
@@ -95,9 +118,50 @@ ARM_WHAT = {
 }
 
 
+# ------------------------------------------------------------------ the curriculum
+# Each stage starts from the last one's weights, widens the world by what the arms say costs least first,
+# and keeps a share of the earlier worlds so that nothing learned is forgotten. Stage 1 is the proxy itself.
+WIDE = dict(sizes=True, grammar=True)
+STAGES: dict[str, Run] = {
+    "proxy": ARMS["proxy"],  # stage 1, trained by `recipe.py proxy --arm proxy`
+    # 2: small / medium / large, the world's wordings and grid positions, unsaid backgrounds — at 128 px.
+    "s2-wide": Run(world=World(**WIDE), steps=6000, lr=3e-4, init="proxy", mix=((World(), 0.25, 32),),
+                   evals=(3000, 6000), judge=(("held_in", 128), ("position", 128), ("typed", 128))),
+    # 3: 256 px (32x32 latents), where objects have the world's own radii; 128 px kept.
+    "s3-256px": Run(world=World(latent=32, **WIDE), batch=16, steps=4000, lr=2e-4, init="s2-wide",
+                    mix=((World(**WIDE), 0.3, 32), (World(latent=32), 0.1, 16)), evals=(2000, 4000),
+                    judge=(("held_in", 256), ("position", 256), ("held_out", 256)), guidance=(4.0, 7.5)),
+    # 4: two or three objects and counted groups, at 256 px where they fit at their own size.
+    "s4-multi": Run(world=World(latent=32, multi=True, **WIDE), batch=16, steps=8000, lr=2e-4, init="s3-256px",
+                    mix=((World(latent=32, **WIDE), 0.3, 16), (World(**WIDE), 0.1, 32)), evals=(4000, 8000),
+                    judge=(("held_in", 256), ("two", 256), ("position", 256)), guidance=(4.0, 7.5)),
+    # 5: 256-512 px, square and not (the pack's 512x512 default among them), several objects kept.
+    "s5-sizes": Run(world=World(latent=64, multi=True, scenes=4000, **WIDE), batch=8, steps=6000, lr=1.5e-4,
+                    init="s4-multi", evals=(3000, 6000),
+                    mix=((World(latent=48, height=32, multi=True, scenes=4000, **WIDE), 0.15, 8),
+                         (World(latent=32, height=48, multi=True, scenes=4000, **WIDE), 0.15, 8),
+                         (World(latent=48, multi=True, scenes=4000, **WIDE), 0.15, 8),
+                         (World(latent=32, multi=True, **WIDE), 0.25, 16)),
+                    judge=(("held_in", 512), ("two", 512), ("held_in", 256), ("two", 256)), guidance=(4.0, 7.5)),
+}
+STAGE_WHAT = {
+    "proxy": "1. the proxy (one medium object, 128 px, plain captions)",
+    "s2-wide": "2. + sizes, wordings, positions (128 px; 25 % proxy world)",
+    "s3-256px": "3. + 256 px (30 % stage-2 world, 10 % 256-px proxy world)",
+    "s4-multi": "4. + 2-3 objects and counted groups at 256 px (40 % single objects)",
+    "s5-sizes": "5. + 256-512 px, square and not (25 % stage-4 world)",
+}
+
+
 def quick(run: Run) -> Run:
-    """Tiny budgets, for the recipe's own tests."""
-    return dataclasses.replace(run, steps=6, evals=(3, 6), world=dataclasses.replace(run.world, scenes=40))
+    """Tiny budgets, for the recipe's own tests: 128-px worlds at most, 40 scenes each, 6 steps."""
+    def small(w: World) -> World:  # at most 128 px, the aspect kept roughly (latent sides stay multiples of 8)
+        k = 16 / max(w.latent, w.lat_h, 16)
+        side = lambda n: max(8, 8 * round(n * k / 8))  # noqa: E731
+        return dataclasses.replace(w, scenes=40, latent=side(w.latent), height=side(w.height) if w.height else 0)
+    return dataclasses.replace(run, steps=6, evals=(3, 6), world=small(run.world),
+                               mix=tuple((small(w), share, 2) for w, share, _ in run.mix),
+                               judge=tuple((kind, 64) for kind, _ in run.judged()), guidance=run.guidance[-1:])
 
 
 # ------------------------------------------------------------------ the world's pictures and captions
@@ -134,7 +198,7 @@ def sample_scene(rng: np.random.Generator, w: World) -> world.Scene:
         top = 1.0 if n > 1 and any(o.position for o in objs) else w.radius_scale()
         # Several objects may not fit at the 256-px scale in 128 px: shrink until they do (never below the world's).
         for attempt in range(8):
-            if world._place(objs, rng, 1.0, max(1.0, top * 0.88 ** attempt)):
+            if world._place(objs, rng, w.latent / w.lat_h, max(1.0, top * 0.88 ** attempt)):
                 break
         else:
             continue
@@ -165,14 +229,14 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
         return torch.load(path)
     vae, tok = load_vae(work, device), load_tokenizer(work)
     rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.key().encode()))
-    px = w.latent * 8
+    pw, ph = w.px()
     lat, ids, caps = [], [], []
     for i in range(0, w.scenes, 64):
         imgs = []
         for _ in range(min(64, w.scenes - i)):
             scene = sample_scene(rng, w)
             cap = caption(scene, rng, w)
-            imgs.append(to_tensor(world.render(scene, px, px)))
+            imgs.append(to_tensor(world.render(scene, pw, ph)))
             caps.append(cap)
             ids.append(tok.encode(cap)[0])
         with torch.no_grad():
@@ -230,8 +294,9 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
     folder = work / "curriculum" / name
     tok = load_tokenizer(work)
     factor = scaling_factor(work)
-    data = world_data(work, run.world, device)
-    latents, ids_all = data["latents"], data["ids"]
+    parts = run.parts()
+    datas = [world_data(work, w, device) for w, _, _ in parts]
+    shares = np.array([share for _, share, _ in parts])
     empty = torch.tensor(tok.encode("")[0], dtype=torch.int32)
     text = clip_text_encoder(work, len(tok.vocab)).to(device)
     unet = UNet(UNetConfig()).to(device)
@@ -247,6 +312,14 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
     ema = {k: p.detach().clone() for k, p in named.items()}
     start, evals = 0, []
     ck = load_sharded(folder)
+    if not ck and run.init:  # a curriculum stage: the last stage's weights and EMA, a fresh optimiser
+        before = load_sharded(work / "curriculum" / run.init)
+        assert before, f"train `{run.init}` first: this stage starts from it"
+        unet.load_state_dict(unprefixed("unet", before[0]))
+        if tuned and any(k.startswith("text.") for k in before[0]):
+            text.load_state_dict(unprefixed("text", before[0]))
+        kept = unprefixed("ema", before[0])
+        ema = {k: kept.get(k, v).to(device).clone() for k, v in ema.items()}
     if ck:
         state, meta = ck
         unet.load_state_dict(unprefixed("unet", state))
@@ -256,12 +329,13 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         assert set(ema) == set(named), "the checkpoint's EMA does not match this run's parameters"
         load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
         start, evals = meta["step"], meta["evals"]
-    frozen_ctx = None
-    if not tuned:  # the frozen encoder's output per distinct caption, computed once
-        uniq, inverse = torch.unique(torch.cat([ids_all, empty[None]]), dim=0, return_inverse=True)
-        with torch.no_grad():
-            hidden = torch.cat([text(uniq[i:i + 256].to(device)) for i in range(0, len(uniq), 256)])
-        frozen_ctx = (hidden, inverse[:-1], inverse[-1])
+    frozen = []
+    if not tuned:  # the frozen encoder's output per distinct caption of each world, computed once
+        for d in datas:
+            uniq, inverse = torch.unique(torch.cat([d["ids"], empty[None]]), dim=0, return_inverse=True)
+            with torch.no_grad():
+                hidden = torch.cat([text(uniq[i:i + 256].to(device)) for i in range(0, len(uniq), 256)])
+            frozen.append((hidden, inverse[:-1], inverse[-1]))
 
     def save(step: int) -> None:
         flat, opt_meta = optimizer_state(opt)
@@ -280,18 +354,20 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
         rng = np.random.default_rng(SEED * 43 + step)
-        idx = torch.from_numpy(rng.integers(0, len(latents), run.batch))
-        x0 = latents[idx].float().to(device) * factor
-        drop = torch.from_numpy(rng.random(run.batch) < 0.1)  # caption dropout for classifier-free guidance
-        if frozen_ctx:
-            hidden, which, empty_at = frozen_ctx
+        part = int(rng.choice(len(parts), p=shares / shares.sum())) if len(parts) > 1 else 0
+        batch, d = parts[part][2], datas[part]
+        idx = torch.from_numpy(rng.integers(0, len(d["latents"]), batch))
+        x0 = d["latents"][idx].float().to(device) * factor
+        drop = torch.from_numpy(rng.random(batch) < 0.1)  # caption dropout for classifier-free guidance
+        if frozen:
+            hidden, which, empty_at = frozen[part]
             ctx = hidden[torch.where(drop, empty_at, which[idx])]
         else:
-            ids = ids_all[idx].clone()
+            ids = d["ids"][idx].clone()
             ids[drop] = empty
             ctx = text(ids.to(device))
-        t = sample_timesteps(run, run.batch, rng).to(device)
-        noise = torch.randn_like(x0) + OFFSET_NOISE * torch.randn(run.batch, x0.shape[1], 1, 1, device=device)
+        t = sample_timesteps(run, batch, rng).to(device)
+        noise = torch.randn_like(x0) + OFFSET_NOISE * torch.randn(batch, x0.shape[1], 1, 1, device=device)
         loss = diffusion_loss(unet, x0, t, ctx, noise, abar)
         step += 1
         step_with_ema(opt, loss, params, ema, list(named.items()), step)
@@ -326,32 +402,39 @@ def judge_ema(work: Path, run: Run, text: TextEncoder, unet: UNet, ema: dict[str
     te, un = with_ema(text, ema, "text"), with_ema(unet, ema, "unet")
     # Read once per judged step, not once per guidance scale and batch.
     tok, decoder, scaling = load_tokenizer(work), load_vae(work).decoder, scaling_factor(work)
-    size = run.world.latent * 8
     rows = []
-    for g in EVAL_GUIDANCE:
-        row = judge_single_objects(tok, decoder, scaling, te, un, size, g, prompts)
-        rows.append({"step": step, "size": size, "guidance": g, **row})
-        print(f"  eval step {step} {size}px guidance {g}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
+    for kind, size in run.judged():
+        for g in run.guidance:
+            row = judge_prompts(tok, decoder, scaling, te, un, kind, size, g, prompts)
+            rows.append({"step": step, "kind": kind, "size": size, "guidance": g, **row})
+            print(f"  eval step {step} {kind} {size}px guidance {g}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()),
+                  flush=True)
     return rows
 
 
-def judge_single_objects(tok, decoder: torch.nn.Module, scaling: float, text: TextEncoder, unet: UNet, size: int,
-                         guidance: float, n: int) -> dict:
-    """`recipe.py eval`'s held-in single-object prompts, DDIM 20 steps, judged by its judge."""
+def judge_prompts(tok, decoder: torch.nn.Module, scaling: float, text: TextEncoder, unet: UNet, kind: str, size: int,
+                  guidance: float, n: int) -> dict:
+    """`recipe.py eval`'s prompts of one kind (held-in single objects: its own 48), DDIM 20 steps, its judge."""
     empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
-    scenes = evaluate.prompt_set("held_in", n, seed=EVAL_PROMPTS_SEED)
+    scenes = evaluate.prompt_set(kind, n, seed=99 + len(kind))
     ids = torch.tensor([tok.encode(p)[0] for _, p in scenes], dtype=torch.int32)
     imgs = np.concatenate([evaluate.sample(text, unet, decoder, ids[i:i + 8], empty, size, size,
                                            list(range(i, min(n, i + 8))), guidance=guidance, scaling=scaling)
                            for i in range(0, n, 8)])
-    scores = [evaluate.score(s, evaluate.judge(im)) for (s, _), im in zip(scenes, imgs)]
-    return {k: float(np.mean([sc[k] for sc in scores])) for k in ("background", "colour", "shape")}
+    return evaluate.mean_scores([evaluate.score(s, evaluate.judge(im)) for (s, _), im in zip(scenes, imgs)])
 
 
 # ------------------------------------------------------------------ stages
 def stage_proxy(work: Path, arm: str, device: str, minutes: float, quick_run: bool = False) -> int:
     run = ARMS[arm]
     return train_run(work, arm, quick(run) if quick_run else run, device, minutes, prompts=4 if quick_run else 48)
+
+
+def stage_curriculum(work: Path, stage: str, device: str, minutes: float, quick_run: bool = False) -> int:
+    run = STAGES[stage]
+    if quick_run:
+        run = dataclasses.replace(quick(run), init=run.init and "proxy")  # the quick chain: each stage from the proxy
+    return train_run(work, stage, run, device, minutes, prompts=4 if quick_run else 48)
 
 
 def arms_table(work: Path) -> str:
@@ -365,4 +448,22 @@ def arms_table(work: Path) -> str:
         for step in sorted({r["step"] for r in rows}):
             cells = {r["guidance"]: f"{r['colour']:.0%} / {r['shape']:.0%}" for r in rows if r["step"] == step}
             lines.append(f"| {ARM_WHAT[name]} | {step:,} | " + " | ".join(cells.get(g, "—") for g in EVAL_GUIDANCE) + " |")
+    return "\n".join(lines)
+
+
+MEASURES = ("colour", "shape", "position", "count", "shapes")
+
+
+def stages_table(work: Path) -> str:
+    """The curriculum's figures: each stage's judged prompt kinds and sizes per guidance at each judged step."""
+    lines = ["| stage | step | prompts | px | guidance | background | colour | shape | position | count | both shapes |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name in STAGES:
+        path = work / "curriculum" / name / "evals.json"
+        if not path.exists():
+            continue
+        for r in json.loads(path.read_text()):
+            cells = [f"{r[k]:.0%}" if k in r else "—" for k in ("background", *MEASURES)]
+            lines.append(f"| {STAGE_WHAT[name]} | {r['step']:,} | {r.get('kind', 'held_in')} | {r['size']} | "
+                         f"{r['guidance']:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -108,23 +108,41 @@ def classify_shape(crop: np.ndarray) -> str:
 
 
 def score(scene: world.Scene, verdict: dict) -> dict:
+    """What the picture got right. A colour or background the prompt left unsaid ("a star") is not judged;
+    a named position is right when the object's centre lies in that third of the picture along each axis."""
     objs = verdict["objects"]
-    res = {"background": verdict["background"] == scene.background}
+    res = {"background": verdict["background"] == scene.background} if scene.background else {}
     if len(scene.objects) == 1:
         o = scene.objects[0]
-        res["colour"] = bool(objs) and objs[0]["colour"] == o.colour
+        if o.colour:
+            res["colour"] = bool(objs) and objs[0]["colour"] == o.colour
         res["shape"] = bool(objs) and objs[0]["shape"] == o.shape
+        if o.position:
+            col, row = world.POSITIONS[o.position]
+            res["position"] = bool(objs) and (min(2, int(objs[0]["cx"] * 3)), min(2, int(objs[0]["cy"] * 3))) == (col, row)
     else:
         res["count"] = len(objs) == len(scene.objects)
-        want = sorted(o.colour for o in scene.objects)
-        res["colour"] = sorted(o["colour"] for o in objs) == want
+        res["colour"] = sorted(o["colour"] for o in objs) == sorted(o.colour for o in scene.objects)
+        res["shapes"] = sorted(o["shape"] for o in objs) == sorted(o.shape for o in scene.objects)
     return res
 
 
+def mean_scores(scores: list[dict]) -> dict:
+    """Each measure's share right, over the prompts that judge it."""
+    keys = list(dict.fromkeys(k for sc in scores for k in sc))
+    return {k: float(np.mean([sc[k] for sc in scores if k in sc])) for k in keys}
+
+
 # ------------------------------------------------------------------ prompt sets
+# Prompts as people type them, for `typed`: articles, bare nouns, capitals, punctuation, colour unsaid.
+TYPED = ("{a} {c} {s}", "{c} {s}", "{A} {C} {S}.", "a {s}", "{c} {s} on {bg}", "A {c} {s}, {bg} background!")
+
+
 def prompt_set(kind: str, n: int, seed: int) -> list[tuple[world.Scene, str]]:
+    """Judged prompts of one kind: held_in / held_out single objects, two objects, position (a named grid cell),
+    typed (TYPED's forms)."""
     rng = np.random.default_rng(seed)
-    out = []
+    out: list[tuple[world.Scene, str]] = []
     held = sorted(world.HELD_OUT)
     while len(out) < n:
         if kind == "two":
@@ -146,6 +164,19 @@ def prompt_set(kind: str, n: int, seed: int) -> list[tuple[world.Scene, str]]:
             text = f"a {c} {s}"
         bg = NAMES[rng.integers(len(NAMES))]
         if any(o.colour == bg for o in objs):
+            continue
+        if kind == "position":
+            cell = list(world.POSITIONS)[len(out) % len(world.POSITIONS)]
+            objs[0].position = cell
+            text += " " + world._POS_PHRASES[cell][0]
+        if kind == "typed":
+            form = TYPED[len(out) % len(TYPED)]
+            o = objs[0]
+            text = form.format(a="an" if o.colour[0] in "aeiou" else "a", A="An" if o.colour[0] in "aeiou" else "A",
+                               c=o.colour, s=o.shape, C=o.colour.capitalize(), S=o.shape.capitalize(), bg=bg)
+            if "{c}" not in form and "{C}" not in form:
+                o.colour = ""
+            out.append((world.Scene(bg if "{bg}" in form else "", objs), text))
             continue
         out.append((world.Scene(bg, objs), f"{text} on a {bg} background"))
     return out
@@ -176,7 +207,7 @@ def stage_eval(work: Path, pack: Path, quick: bool = False) -> None:
                 imgs = np.concatenate(imgs)
                 images[(kind, size, prec)] = imgs
                 scores = [score(s, judge(im)) for (s, _), im in zip(prompts, imgs)]
-                row = {k: float(np.mean([sc[k] for sc in scores])) for k in scores[0]}
+                row = mean_scores(scores)
                 table[f"{kind} {size}px {prec}"] = {**row, "n": n}
                 print(f"{kind:8s} {size}px {prec}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
     psnr = {}

@@ -85,8 +85,9 @@ def _place(objs: list[Obj], rng: np.random.Generator, aspect: float, radius_scal
     for o in free:
         for _ in range(60):
             # Radius is relative to the shorter side; keep the whole object inside the frame.
-            mx = o.r * min(1.0, 1.0 / aspect) + 0.03
-            my = o.r * min(1.0, aspect) + 0.03
+            # (An object wider than the frame, as in a tiny test world, is centred.)
+            mx = min(0.5, o.r * min(1.0, 1.0 / aspect) + 0.03)
+            my = min(0.5, o.r * min(1.0, aspect) + 0.03)
             o.cx = float(rng.uniform(mx, 1 - mx))
             o.cy = float(rng.uniform(my, 1 - my))
             if all(_apart(o, p, aspect) for p in placed):

@@ -73,7 +73,7 @@ def test_an_arm_trains_judges_its_ema_weights_and_resumes(quick_work):
     # EMA kept by parameter name, for the UNet and the fine-tuned text encoder alike
     assert "unet.conv_in.weight" in ema and "text.token_embedding.weight" in ema
     evals = json.loads((work / "curriculum" / "f-text-tuned" / "evals.json").read_text())
-    assert [(r["step"], r["guidance"]) for r in evals] == [(s, g) for s in (3, 6) for g in curriculum.EVAL_GUIDANCE]
+    assert [(r["step"], r["guidance"]) for r in evals] == [(3, 7.5), (6, 7.5)]  # quick runs judge one guidance
     assert all(0 <= r["shape"] <= 1 for r in evals)
     # done: a second call trains nothing and keeps the figures
     out = recipe("proxy", "--arm", "f-text-tuned")
@@ -95,3 +95,55 @@ def test_the_proxy_keeps_the_text_encoder_frozen(quick_work):
     clip = unprefixed("text", load_sharded(work / "clip")[0])
     assert torch.equal(curriculum.clip_text_encoder(work, clip["token_embedding.weight"].shape[0]).token_embedding.weight,
                        clip["token_embedding.weight"])
+
+
+def test_a_curriculum_stage_starts_from_the_last_one_and_mixes_worlds(quick_work):
+    import torch
+    from shapes.common import load_sharded, unprefixed
+
+    work, recipe = quick_work
+    recipe("proxy")
+    recipe("curriculum", "--stage", "s2-wide")
+    before = unprefixed("unet", load_sharded(work / "curriculum" / "proxy")[0])
+    state, meta = load_sharded(work / "curriculum" / "s2-wide")
+    after = unprefixed("unet", state)
+    # six steps inside the 200-step warm-up move the proxy's weights by ~1e-5 (a fresh start differs by ~0.1)
+    assert max((after[k] - before[k]).abs().max().item() for k in before) < 1e-3
+    assert meta["run"]["init"] == "proxy" and len(meta["run"]["mix"]) == 1
+    evals = json.loads((work / "curriculum" / "s2-wide" / "evals.json").read_text())
+    assert {r["kind"] for r in evals} == {"held_in", "position", "typed"}
+    assert all("position" in r for r in evals if r["kind"] == "position")
+    # the last stage mixes square and non-square worlds
+    recipe("curriculum", "--stage", "s5-sizes")
+    assert any("128x64px" in p.name for p in (work / "curriculum" / "data").iterdir())
+    table = recipe("stages")
+    assert "2. + sizes, wordings, positions" in table and "| typed | 64 |" in table and "5. + 256-512 px" in table
+
+
+def test_the_judge_scores_positions_unsaid_colours_and_two_objects():
+    from shapes import evaluate
+
+    typed = evaluate.prompt_set("typed", 12, seed=3)
+    assert any(not s.background for s, _ in typed) and any(not s.objects[0].colour for s, _ in typed)
+    assert any(p != p.lower() for _, p in typed) and any(p.startswith("an ") for _, p in evaluate.prompt_set("typed", 60, 3))
+    for scene, prompt in typed:
+        assert world._place(scene.objects, np.random.default_rng(0), 1.0)
+        o = scene.objects[0]
+        drawn = world.Scene(scene.background or ("white" if o.colour != "white" else "black"),
+                            [world.Obj(o.colour or "red", o.shape, None, None, o.cx, o.cy, o.r)])
+        got = evaluate.score(scene, evaluate.judge(world.render(drawn, 256, 256)))
+        assert got["shape"] and got.get("colour", True) and got.get("background", True), prompt
+        assert ("colour" in got) == bool(o.colour) and ("background" in got) == bool(scene.background)
+    for scene, prompt in evaluate.prompt_set("position", 9, seed=4):
+        rng = np.random.default_rng(0)
+        assert world._place(scene.objects, rng, 1.0)
+        verdict = evaluate.judge(world.render(scene, 256, 256))
+        assert evaluate.score(scene, verdict)["position"], prompt
+        moved = world.Scene(scene.background, [world.Obj(o.colour, o.shape, o.size, o.position, 1 - o.cx, 1 - o.cy, o.r)
+                                               for o in scene.objects])
+        if scene.objects[0].position != "centre":
+            assert not evaluate.score(scene, evaluate.judge(world.render(moved, 256, 256)))["position"], prompt
+    for scene, prompt in evaluate.prompt_set("two", 4, seed=5):
+        assert world._place(scene.objects, np.random.default_rng(1), 1.0)
+        got = evaluate.score(scene, evaluate.judge(world.render(scene, 256, 256)))
+        assert got["count"] and got["colour"] and got["shapes"], prompt
