@@ -8,7 +8,9 @@ tiny random-weight packs with the signatures of real SD exports, for the app's c
 and `probe`: does the UNet read the object's colour and shape from the prompt, and from which noise
 level does it keep a picture's own outline (diagnostics); `proxy --arm NAME`: the proxy world a UNet
 learns shapes in, or one of its arms (shapes/curriculum.py), and `arms`: their table; `curriculum --stage
-NAME`: one stage of the curriculum that widens the proxy world step by step, and `stages`: its table.
+NAME`: one stage of the curriculum that widens the proxy world step by step, and `stages`: its table;
+`sd15-scale`: SD 1.5's three networks at their real size with random weights, fp32 and fp16, in the diffusers
+ONNX layouts (shapes/sd15.py), for the app's real-size paths.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ DEFAULT_STEPS = {"clip": train_clip.CLIP_STEPS, "vae": 6000, "unet": train_unet.
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "probe", "proxy", "arms", "curriculum",
-                                      "stages", "all"])
+                                      "stages", "sd15-scale", "all"])
     ap.add_argument("--arm", default="proxy", help="with `proxy`: which arm (shapes/curriculum.py ARMS)")
     ap.add_argument("--stage", dest="curriculum_stage", default="s2-wide", help="with `curriculum`: which stage (shapes/curriculum.py STAGES)")
     ap.add_argument("--work", type=Path, default=HERE / "work")
@@ -43,6 +45,9 @@ def main() -> None:
                     help="where `fixtures` writes the random-weight packs with real SD exports' signatures")
     ap.add_argument("--clip-tokenizer", type=Path, default=HERE.parent.parent / "shared" / "clip-tokenizer",
                     help="SD's real CLIP vocabulary (vocab.json, merges.txt) for the fixture packs")
+    ap.add_argument("--sd15-out", type=Path, default=HERE / "work" / "sd15-scale",
+                    help="where `sd15-scale` writes SD 1.5-size random-weight packs (several GB; never committed)")
+    ap.add_argument("--forms", default="fp32,fp16", help="with `sd15-scale`: which exports (fp32, fp16)")
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
@@ -81,6 +86,9 @@ def main() -> None:
         elif s == "arms":
             from shapes import curriculum
             print(curriculum.arms_table(a.work))
+        elif s == "sd15-scale":
+            from shapes import sd15
+            sd15.stage_sd15_scale(a.sd15_out, a.clip_tokenizer, a.forms.split(","))
         elif s == "fixtures":
             from shapes import fixtures
             fixtures.stage_fixtures(a.fixtures_out, a.clip_tokenizer)

@@ -192,9 +192,17 @@ def write_variant(v: Variant, out: Path, tokenizer_dir: Path, seed: int = 0) -> 
     else:
         onnx.save_model(u, out / "unet" / "model.onnx")
     onnx.save_model(vae_decoder(v, rng), out / "vae_decoder" / "model.onnx")
+    write_side_files(v, out, tokenizer_dir)
+    if v.manifest:
+        write_manifest(v, out, tokenizer_dir)
+
+
+def write_side_files(v: Variant, out: Path, tokenizer_dir: Path) -> None:
+    """The files diffusers publishes beside the networks: tokenizer, scheduler, configs, model_index.json."""
+    for sub in ("tokenizer", "scheduler"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
     for name in ("vocab.json", "merges.txt"):
         shutil.copyfile(tokenizer_dir / name, out / "tokenizer" / name)
-    # The files diffusers publishes beside the networks (what a layout-only import reads).
     (out / "tokenizer" / "special_tokens_map.json").write_text(json.dumps(
         {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": v.pad_token, "unk_token": "<|endoftext|>"}))
     (out / "tokenizer" / "tokenizer_config.json").write_text(json.dumps({"model_max_length": SEQ, "pad_token": v.pad_token}))
@@ -204,8 +212,10 @@ def write_variant(v: Variant, out: Path, tokenizer_dir: Path, seed: int = 0) -> 
                                                           "cross_attention_dim": v.width}))
     (out / "model_index.json").write_text(json.dumps({"_class_name": "OnnxStableDiffusionPipeline",
                                                       "scheduler": ["diffusers", v.scheduler["_class_name"]]}))
-    if not v.manifest:
-        return
+
+
+def write_manifest(v: Variant, out: Path, tokenizer_dir: Path) -> None:
+    """The app's manifest.json: every file's role, size and SHA-256."""
     vocab = json.loads((tokenizer_dir / "vocab.json").read_text())
     roles = {"text_encoder/model.onnx": "text_encoder", "unet/model.onnx": "unet", "vae_decoder/model.onnx": "vae_decoder",
              "tokenizer/vocab.json": "tokenizer_vocab", "tokenizer/merges.txt": "tokenizer_merges",
@@ -255,12 +265,25 @@ def reference_timesteps(max_steps: int = 100, T: int = 1000) -> list[dict]:
     return cases
 
 
+def write_quantized_reference(pack: Path, out: Path) -> None:
+    """The recipe's own int8 quantizer (shapes/quantize.py) applied to a fixture's networks, weights inline:
+    what the app's streaming quantizer (src/core/quantize) must reproduce byte for byte."""
+    from .quantize import quantize_model
+
+    out.mkdir(parents=True, exist_ok=True)
+    for net in ("text_encoder", "unet", "vae_decoder"):
+        model, _ = quantize_model(onnx.load(str(pack / net / "model.onnx")))
+        onnx.save_model(model, str(out / f"{net}.onnx"))
+
+
 def stage_fixtures(out: Path, tokenizer_dir: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "timesteps-numpy.json").write_text(json.dumps({"about": reference_timesteps.__doc__, "cases": reference_timesteps()}) + "\n")
     index = []
     for i, v in enumerate(VARIANTS):
         write_variant(v, out / v.name, tokenizer_dir, seed=i)
+        if v.name == "sd15-diffusers":
+            write_quantized_reference(out / v.name, out / "quantized-reference" / v.name)
         index.append({"name": v.name, "description": v.description, "manifest": v.manifest, "width": v.width,
                       "floatType": v.float_type, "idsType": v.ids_type, "timestepType": v.timestep_type,
                       "timestepShape": v.timestep_shape, "unetBatch": v.unet_batch, "latent": v.latent,
