@@ -7,10 +7,10 @@
 //   npx tsx scripts/bench-memory.ts [--pack public/models/shapes-int8] [--sizes 512,768] [--steps 2]
 //                                   [--repeats 3] [--out bench/memory.json]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { MB, procStatus as status, watchWasmMemory } from './lib/wasm-memory';
 
 const { values: opt } = parseArgs({
   options: {
@@ -25,31 +25,6 @@ const { values: opt } = parseArgs({
 
 interface Config { size: number; lowMemory: boolean; tiled: boolean }
 interface Sample { baselineMb: number; peakMb: number; loadedMb: number; ms: number; wasmHeapMb: number; wasmAfterLoadMb: number }
-
-const MB = 1024 * 1024;
-const status = (key: string) => Number(/(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(key)) ?? '')?.[1] ?? NaN) * 1024;
-
-/** onnxruntime-web's WASM memory, caught as the module is instantiated (its heap grows and never shrinks). */
-// Typed by hand: the scripts' realm has no DOM (WebAssembly) typings.
-interface WasmMemory { readonly buffer: ArrayBuffer }
-interface WasmApi { Memory: abstract new (...a: never[]) => WasmMemory; instantiate: (source: unknown, imports?: Record<string, unknown>) => Promise<unknown> }
-
-function watchWasmMemory(): () => number {
-  const wa = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-  const memories: WasmMemory[] = [];
-  const collect = (o: unknown) => {
-    if (o && typeof o === 'object') for (const v of Object.values(o)) if (v instanceof wa.Memory) memories.push(v);
-  };
-  const original = wa.instantiate.bind(wa);
-  wa.instantiate = async (source, imports) => {
-    for (const ns of Object.values(imports ?? {})) collect(ns);
-    const result = await original(source, imports);
-    const instance = (result as { instance?: { exports: unknown } }).instance ?? (result as { exports: unknown });
-    collect(instance.exports);
-    return result;
-  };
-  return () => memories.reduce((a, m) => a + m.buffer.byteLength, 0);
-}
 
 async function child(c: Config): Promise<void> {
   const wasmBytes = watchWasmMemory();

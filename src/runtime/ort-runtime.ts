@@ -15,6 +15,30 @@ export interface RuntimeOptions {
   readonly numThreads?: number;
   /** navigator.gpu, or Dawn's GPU object in Node. */
   readonly gpu?: GpuLike;
+  /** Session options that trade memory for speed (scripts/bench-scale-memory.ts measures each). */
+  readonly session?: SessionTuning;
+}
+
+export interface SessionTuning {
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** onnxruntime's CPU arena: freed blocks stay reserved for reuse. */
+  readonly enableCpuMemArena?: boolean;
+  /** Pre-planned activation buffers from the first run's shapes. */
+  readonly enableMemPattern?: boolean;
+  /** onnxruntime session config entries ("session.disable_prepacking": "1", …). */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** ORT's session config keys ("session.disable_prepacking") as the nested object onnxruntime-web flattens. */
+function nested(config: Readonly<Record<string, string>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const parts = key.split('.');
+    let at = out;
+    for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Record<string, unknown>;
+    at[parts[parts.length - 1]!] = value;
+  }
+  return out;
 }
 
 export interface Runtime {
@@ -67,9 +91,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const keepOnGpu = backend === 'webgpu' ? gpuOutputs : [];
       let session: ort.InferenceSession;
       try {
+        const tuning = options.session ?? {};
         session = await ort.InferenceSession.create(model, {
           executionProviders: [backend],
-          graphOptimizationLevel: 'all',
+          graphOptimizationLevel: tuning.graphOptimizationLevel ?? 'all',
+          ...(tuning.enableCpuMemArena !== undefined ? { enableCpuMemArena: tuning.enableCpuMemArena } : {}),
+          ...(tuning.enableMemPattern !== undefined ? { enableMemPattern: tuning.enableMemPattern } : {}),
+          ...(tuning.config ? { extra: nested(tuning.config) } : {}),
           ...(externalData.length ? { externalData: externalData.map((d) => ({ path: d.path, data: d.data })) } : {}),
           ...(keepOnGpu.length ? { preferredOutputLocation: Object.fromEntries(keepOnGpu.map((o) => [o, 'gpu-buffer'] as const)) } : {}),
         });

@@ -9,9 +9,28 @@ export function toHalf(values: Float32Array): Uint16Array {
   return out;
 }
 
+let table: Float32Array | undefined;
+
+/** Every half value's float32, computed once (256 kB): a weight of millions of elements converts by lookup. */
+function halfTable(): Float32Array {
+  if (!table) {
+    const bits = new Uint16Array(65536);
+    for (let i = 0; i < 65536; i++) bits[i] = i;
+    const view = new DataView(bits.buffer);
+    table = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) table[i] = getFloat16(view, i * 2, true);
+  }
+  return table;
+}
+
 export function fromHalf(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
-  const view = new DataView(bits.buffer, bits.byteOffset, bits.byteLength);
-  for (let i = 0; i < bits.length; i++) out[i] = getFloat16(view, i * 2, true);
+  if (bits.length < 4096) {
+    const view = new DataView(bits.buffer, bits.byteOffset, bits.byteLength);
+    for (let i = 0; i < bits.length; i++) out[i] = getFloat16(view, i * 2, true);
+    return out;
+  }
+  const t = halfTable();
+  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]!]!;
   return out;
 }

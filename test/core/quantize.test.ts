@@ -1,0 +1,135 @@
+// The streaming int8 quantizer (src/core/quantize) on the fixture packs' networks (real SD exports'
+// signatures, training/shapes/fixtures.py): the same bytes as the recipe's own quantizer, any chunking,
+// fp16 graphs made float32, and bad input refused with a message.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ByteStream, chunksOf } from '../../src/core/quantize/byte-stream';
+import { dequantize, floatValues, quantizePerChannel } from '../../src/core/quantize/int8';
+import { DataType, EXTERNAL, type Model, type Tensor, decodeModel, encodeModel, num } from '../../src/core/quantize/onnx-proto';
+import { QuantizeError, quantizeOnnx } from '../../src/core/quantize/quantize-onnx';
+import { REPO } from '../shared';
+
+const FIXTURES = resolve(REPO, 'test/fixtures/packs');
+const bytes = (p: string) => new Uint8Array(readFileSync(resolve(FIXTURES, p)));
+const stream = (b: Uint8Array, chunk = 4 << 20) => new ByteStream(chunksOf(b, chunk), b.length);
+
+/** Quantize a fixture network; returns the output model, its data file, and the report. */
+async function quantize(pack: string, net: string, chunk = 4 << 20, activations: 'float32' | 'source' = 'float32') {
+  const parts: Uint8Array[] = [];
+  const { model, report } = await quantizeOnnx(stream(bytes(`${pack}/${net}/model.onnx`), chunk), async (b) => { parts.push(b.slice()); }, {
+    dataFile: 'model.onnx_data',
+    activations,
+    openExternal: async (location) => stream(bytes(`${pack}/${net}/${location}`), chunk),
+  });
+  const data = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return { model: decodeModel(model), bytes: model, data, report };
+}
+
+/** A tensor's bytes, inline or from the output's data file. */
+function tensorBytes(t: Tensor, data: Uint8Array): Uint8Array {
+  if (t.data_location !== EXTERNAL) return t.raw_data!;
+  const get = (k: string) => Number(t.external_data!.find((e) => e.key === k)!.value);
+  return data.subarray(get('offset'), get('offset') + get('length'));
+}
+
+const inits = (m: Model) => new Map((m.graph!.initializer ?? []).map((t) => [t.name!, t]));
+
+describe('quantizeOnnx', () => {
+  it.each(['text_encoder', 'unet', 'vae_decoder'])('gives the %s the same int8 weights and scales as the recipe\'s quantizer', async (net) => {
+    const ours = await quantize('sd15-diffusers', net);
+    const reference = decodeModel(bytes(`quantized-reference/sd15-diffusers/${net}.onnx`));
+    const mine = inits(ours.model);
+    const theirs = inits(reference);
+    expect([...mine.keys()].sort()).toEqual([...theirs.keys()].sort());
+    for (const [name, t] of theirs) {
+      const m = mine.get(name)!;
+      expect(m.data_type, name).toBe(t.data_type);
+      expect((m.dims ?? []).map(num), name).toEqual((t.dims ?? []).map(num));
+      expect(Buffer.from(tensorBytes(m, ours.data)).equals(Buffer.from(tensorBytes(t, new Uint8Array(0)))), name).toBe(true);
+    }
+    const dq = (m: Model) => (m.graph!.node ?? []).filter((n) => n.op_type === 'DequantizeLinear').map((n) => [n.input, n.output, num(n.attribute![0]!.i)]);
+    expect(dq(ours.model)).toEqual(dq(reference));
+  });
+
+  it('reads its source in any chunking and writes the same bytes (64-byte pieces as well as 4 MiB)', async () => {
+    const big = await quantize('sd15-diffusers', 'unet');
+    const small = await quantize('sd15-diffusers', 'unet', 64);
+    expect(Buffer.from(small.bytes).equals(Buffer.from(big.bytes))).toBe(true);
+    expect(Buffer.from(small.data).equals(Buffer.from(big.data))).toBe(true);
+    expect(big.report).toMatchObject({ quantized: 1, sourceFloat: 'float32', activations: 'float32' });
+  });
+
+  it('rewrites an fp16 export as a float32 graph with int8 weights: no fp16 tensor, input or output is left', async () => {
+    for (const net of ['text_encoder', 'unet', 'vae_decoder']) {
+      const { model, report } = await quantize('sd15-optimum-fp16', net);
+      expect(report).toMatchObject({ sourceFloat: 'float16', activations: 'float32' });
+      const g = model.graph!;
+      for (const v of [...(g.input ?? []), ...(g.output ?? []), ...(g.value_info ?? [])]) expect(v.type?.tensor_type?.elem_type, `${net} ${v.name}`).not.toBe(DataType.FLOAT16);
+      for (const t of g.initializer ?? []) expect(t.data_type, `${net} ${t.name}`).not.toBe(DataType.FLOAT16);
+      for (const n of g.node ?? []) {
+        for (const a of n.attribute ?? []) {
+          if (n.op_type === 'Cast' && a.name === 'to') expect(num(a.i), `${net} ${n.name}`).not.toBe(DataType.FLOAT16);
+          if (a.t) expect(a.t.data_type).not.toBe(DataType.FLOAT16);
+        }
+      }
+    }
+  });
+
+  it('keeps an fp16 graph fp16 when asked: a Cast after each DequantizeLinear', async () => {
+    const { model, report } = await quantize('sd15-optimum-fp16', 'text_encoder', 4 << 20, 'source');
+    expect(report.activations).toBe('float16');
+    const nodes = model.graph!.node!;
+    const dq = nodes.filter((n) => n.op_type === 'DequantizeLinear');
+    expect(dq.length).toBeGreaterThan(0);
+    for (const d of dq) {
+      const cast = nodes.find((n) => n.op_type === 'Cast' && n.input?.[0] === d.output![0]);
+      expect(num(cast?.attribute?.[0]?.i)).toBe(DataType.FLOAT16);
+    }
+    expect(model.graph!.input!.find((v) => v.name === 'input_ids')).toBeDefined();
+  });
+
+  it('refuses a truncated weight file with where it ends, and an opset-12 model with what to do', async () => {
+    const full = bytes('sd15-diffusers/unet/weights.pb');
+    await expect(quantizeOnnx(stream(bytes('sd15-diffusers/unet/model.onnx')), async () => undefined, {
+      dataFile: 'x', openExternal: async () => stream(full.subarray(0, full.length - 100)),
+    })).rejects.toThrow(/the file ends early/);
+    const m = decodeModel(bytes('sd15-diffusers/vae_decoder/model.onnx'));
+    m.opset_import = [{ domain: '', version: 12 }];
+    const old = encodeModel(m);
+    await expect(quantizeOnnx(stream(old), async () => undefined, { dataFile: 'x' })).rejects.toThrow(QuantizeError);
+    await expect(quantizeOnnx(stream(old), async () => undefined, { dataFile: 'x' })).rejects.toThrow(/opset 12.*re-export/);
+    await expect(quantizeOnnx(stream(bytes('sd15-diffusers/tokenizer/merges.txt')), async () => undefined, { dataFile: 'x' })).rejects.toThrow();
+  });
+
+  it('stops when its signal is aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(quantizeOnnx(stream(bytes('sd15-diffusers/text_encoder/model.onnx')), async () => undefined, { dataFile: 'x', signal: ac.signal }))
+      .rejects.toThrow(/abort/i);
+  });
+});
+
+describe('int8 arithmetic', () => {
+  it('rounds half to even like numpy, keeps ±127 and gives an all-zero channel scale 1', () => {
+    const w = new Float32Array([1, -1, 0.5, 0, 0, 0]); // channel 0: max 1 → scale 1/127; channel 1: zeros
+    const { q, scale } = quantizePerChannel(w, [2, 3], 0);
+    expect(scale[1]).toBe(1);
+    expect([...q.subarray(0, 3)]).toEqual([127, -127, 64]); // 63.5 → 64 (even)
+    const back = dequantize({ q, scale }, [2, 3], 0);
+    expect(Math.abs(back[2]! - 0.5)).toBeLessThan(scale[0]!);
+  });
+
+  it('reads float16 bytes at any offset', () => {
+    const half = new Uint8Array([0, 0, 0x00, 0x3c, 0x00, 0xc0]); // 0, 1, -2 (little-endian)
+    expect([...floatValues(half.subarray(0, 6), true)]).toEqual([0, 1, -2]);
+    const odd = new Uint8Array(7);
+    odd.set(half, 1);
+    expect([...floatValues(odd.subarray(1), true)]).toEqual([0, 1, -2]);
+  });
+});
