@@ -5,7 +5,7 @@
 // resident set at both points and its peak (VmHWM), above the RSS before anything was read; create and
 // run times. Configurations are run interleaved (A B C … A B C …) and medians reported.
 //
-//   npx tsx scripts/bench-scale-memory.ts --pack training/work/sd15-scale/sd15-scale-fp32-int8 \
+//   npx tsx scripts/bench-scale-memory.ts --pack training/work/sd15-scale/sd15-scale-fp32-int8 (or an fp32 / fp16 export) \
 //       [--network unet] [--latent 32] [--repeats 1] [--configs baseline,no-arena,...] [--out bench/scale-memory.json]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,9 +46,10 @@ async function child(name: string): Promise<void> {
   const heap = watchWasmMemory();
   const { createRuntime } = await import('../src/runtime/ort-runtime');
   const { WASM_BINARY } = await import('./lib/node-engine');
-  const { parseManifest, fileFor, externalDataFor } = await import('../src/store/manifest');
+  const { fileFor, externalDataFor } = await import('../src/store/manifest');
+  const { folderManifest } = await import('./lib/pack-folder');
   const pack = resolve(opt.pack!);
-  const manifest = parseManifest(JSON.parse(await readFile(join(pack, 'manifest.json'), 'utf8')));
+  const manifest = await folderManifest(pack); // its own, or a diffusers layout's (the fp32 / fp16 exports)
   const role = opt.network as 'unet' | 'text_encoder' | 'vae_decoder';
   const runtime = await createRuntime({ backend: 'wasm', wasmBinary: await readFile(WASM_BINARY), numThreads: 1, session: c.session });
   const gc = (globalThis as { gc?: () => void }).gc;

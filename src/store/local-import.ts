@@ -119,9 +119,9 @@ async function verifyAgainstStored(existing: PackRecord, manifest: PackManifest,
 
 /** Import a picked or dropped folder as a pack. A pack already stored under the same id is never touched
  * unless the folder is verified to be the same copy (then only what the store lost is written again). */
-export async function importLocalPack(picked: readonly LocalFile[], store: ChunkStore, opts: ImportOptions = {}): Promise<PackRecord> {
-  const { name, files } = packRoot(picked);
-  let manifest: PackManifest;
+/** The picked folder's manifest: its own (checked against the files there), or one made from its diffusers
+ * layout (hashes empty until the files are read). */
+export async function pickedManifest(name: string, files: ReadonlyMap<string, Blob>, hints: Partial<LayoutHints> = {}): Promise<PackManifest> {
   const own = files.get('manifest.json');
   if (own) {
     let parsed: unknown;
@@ -130,17 +130,24 @@ export async function importLocalPack(picked: readonly LocalFile[], store: Chunk
     } catch {
       throw new PocketError('model-incompatible', 'This folder\'s manifest.json is not valid JSON.');
     }
-    manifest = parseManifest(parsed);
+    const manifest = parseManifest(parsed);
     const wrong = manifest.files.filter((f) => files.get(f.path)?.size !== f.size).map((f) => f.path);
     if (wrong.length) throw new PocketError('model-incompatible', `This folder does not hold the files its manifest lists (missing or of another size: ${wrong.join(', ')}).`);
-  } else {
-    manifest = await manifestFromLayout(blobLayoutReader(files), {
-      id: opts.hints?.id ?? `local-${slug(name)}`, name: opts.hints?.name ?? name,
-      description: opts.hints?.description ?? `Imported from the folder "${name}" on this device.`,
-      ...(opts.hints?.defaults ? { defaults: opts.hints.defaults } : {}),
-      ...(opts.hints?.image ? { image: opts.hints.image } : {}),
-    });
+    return manifest;
   }
+  return manifestFromLayout(blobLayoutReader(files), {
+    id: hints.id ?? `local-${slug(name)}`, name: hints.name ?? name,
+    description: hints.description ?? `Imported from the folder "${name}" on this device.`,
+    ...(hints.defaults ? { defaults: hints.defaults } : {}),
+    ...(hints.image ? { image: hints.image } : {}),
+  });
+}
+
+/** Import a picked or dropped folder as a pack. A pack already stored under the same id is never touched
+ * unless the folder is verified to be the same copy (then only what the store lost is written again). */
+export async function importLocalPack(picked: readonly LocalFile[], store: ChunkStore, opts: ImportOptions = {}): Promise<PackRecord> {
+  const { name, files } = packRoot(picked);
+  const manifest = await pickedManifest(name, files, opts.hints);
   const total = manifest.files.reduce((a, f) => a + f.size, 0);
   const existing = await store.getPack(manifest.id);
   if (existing) {

@@ -9,8 +9,9 @@ import { committedBytes, downloadFile, isQuotaError, matchesManifest, unpinned }
 import { parseManifest, type PackFile, type PackManifest } from './manifest';
 
 export interface InstallProgress {
-  /** 'verify': a local folder's files hashed before anything stored is touched. */
-  readonly status: 'manifest' | 'verify' | 'download' | 'repair' | 'ready';
+  /** 'verify': a local folder's files hashed before anything stored is touched; 'quantize': an export
+   * stored as int8 as it is read (loaded counts the source's bytes). */
+  readonly status: 'manifest' | 'verify' | 'download' | 'quantize' | 'repair' | 'ready';
   readonly file?: string;
   readonly loaded: number;
   readonly total: number;

@@ -5,6 +5,7 @@ import { PocketError } from '../core/errors';
 import { ChunkStore, type PackRecord } from './chunk-store';
 import type { LayoutHints } from './diffusers-layout';
 import { importLocalPack, type LocalFile } from './local-import';
+import { importQuantized } from './quantize-import';
 import { folderUrl, inspectPack, installManifest, installPack, type InstallOptions, type InstallProgress, type PackState, type StorageEstimator } from './pack-store';
 import { addPackFromUrl } from './remote-pack';
 
@@ -83,8 +84,9 @@ export class PackManager {
   }
 
   /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */
-  importFolder(files: readonly LocalFile[], hints: Partial<LayoutHints> | undefined, opts: PackJobOptions = {}): Promise<PackRecord> {
-    return importLocalPack(files, this.store, { ...(hints ? { hints } : {}), ...this.options(opts) });
+  importFolder(files: readonly LocalFile[], hints: Partial<LayoutHints> | undefined, opts: PackJobOptions & { readonly int8?: boolean } = {}): Promise<PackRecord> {
+    const o = { ...(hints ? { hints } : {}), ...this.options(opts) };
+    return opts.int8 ? importQuantized(files, this.store, o) : importLocalPack(files, this.store, o);
   }
 
   /** Every stored pack with its state. */

@@ -19,8 +19,8 @@ export interface PackSource {
 
 export interface FileSink {
   write(bytes: Uint8Array): Promise<void>;
-  /** Done: the file is complete (the sink may now make it visible). */
-  close(): Promise<void>;
+  /** Done: the file is complete, with this size and SHA-256 (the sink may now mark it verified). */
+  close(written: Hashed): Promise<void>;
 }
 
 export interface PackSink {
@@ -41,7 +41,7 @@ export interface QuantizePackResult {
   readonly reports: Readonly<Record<(typeof NETWORKS)[number], QuantizeReport>>;
 }
 
-interface Hashed {
+export interface Hashed {
   readonly size: number;
   readonly sha256: string;
 }
@@ -57,8 +57,9 @@ async function hashing(sink: FileSink): Promise<{ write(b: Uint8Array): Promise<
       await sink.write(b);
     },
     async close() {
-      await sink.close();
-      return { size, sha256: hasher.digest('hex') };
+      const done = { size, sha256: hasher.digest('hex') };
+      await sink.close(done);
+      return done;
     },
   };
 }

@@ -14,6 +14,7 @@ export class AddModelPanel {
   private readonly el = {
     details: $<HTMLDetailsElement>('add-model'),
     folder: $<HTMLInputElement>('import-folder'),
+    int8: $<HTMLInputElement>('import-int8'),
     drop: $<HTMLDivElement>('drop-zone'),
     status: $<HTMLParagraphElement>('import-status'),
     form: $<HTMLFormElement>('url-form'),
@@ -136,9 +137,10 @@ export class AddModelPanel {
 
   private async importFiles(files: readonly LocalFile[]): Promise<void> {
     if (!files.length) return;
-    this.el.status.textContent = `Importing ${files.length} files…`;
+    const int8 = this.el.int8.checked;
+    this.el.status.textContent = int8 ? `Storing ${files.length} files as int8…` : `Importing ${files.length} files…`;
     try {
-      await this.added(await this.models.importFolder(files, this.chosenEntry()), 'checked');
+      await this.added(await this.models.importFolder(files, this.chosenEntry(), int8), int8 ? 'stored as int8' : 'checked');
     } catch (e) {
       this.failed(e, 'Import');
     }

@@ -115,12 +115,12 @@ export class ModelPanel {
     }
     const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';
     const left = p.secondsLeft !== null ? ` · ${Math.ceil(p.secondsLeft)} s left` : '';
-    const verb = p.status === 'repair' ? 'Repairing' : p.status === 'verify' ? 'Checking' : 'Downloading';
+    const verb = p.status === 'repair' ? 'Repairing' : p.status === 'verify' ? 'Checking' : p.status === 'quantize' ? 'Storing as int8' : 'Downloading';
     this.el.text.textContent = `${verb} the model: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
   }
 
   /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */
-  async importFolder(files: readonly LocalFile[], hints?: Partial<LayoutHints>): Promise<PackRecord> {
+  async importFolder(files: readonly LocalFile[], hints?: Partial<LayoutHints>, int8 = false): Promise<PackRecord> {
     this.download = new AbortController();
     this.el.box.hidden = false;
     this.el.box.dataset.state = 'importing';
@@ -130,15 +130,18 @@ export class ModelPanel {
     this.el.retry.hidden = true;
     try {
       return await this.packs.importFolder(files, hints, {
+        int8,
         signal: this.download.signal,
         onProgress: (p) => {
           if (p.status !== 'ready') {
             this.el.progress.max = Math.max(1, p.total);
             this.el.progress.value = p.loaded;
-            this.el.text.textContent = `Copying the model into this browser's storage: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}`;
+            this.el.text.textContent = int8
+              ? `Storing the model as int8 in this browser's storage: ${formatBytes(p.loaded)} of ${formatBytes(p.total)} read`
+              : `Copying the model into this browser's storage: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}`;
             return;
           }
-          this.el.text.textContent = `Imported and checked: ${formatBytes(p.total)}.`;
+          this.el.text.textContent = int8 ? `Stored as int8 and checked: ${formatBytes(p.total)}.` : `Imported and checked: ${formatBytes(p.total)}.`;
           this.el.box.dataset.state = 'verified';
           this.el.progress.hidden = true;
           this.el.cancel.hidden = true;

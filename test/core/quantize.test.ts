@@ -133,3 +133,11 @@ describe('int8 arithmetic', () => {
     expect([...floatValues(odd.subarray(1), true)]).toEqual([0, 1, -2]);
   });
 });
+
+describe('quantizeOnnx on damaged bytes', () => {
+  it('says the file is damaged instead of failing inside the protobuf decoder', async () => {
+    const b = bytes('sd15-diffusers/text_encoder/model.onnx').slice();
+    b.fill(0xff, b.length - 40); // the graph's tail (its inputs, outputs and the opsets) overwritten
+    await expect(quantizeOnnx(stream(b), async () => undefined, { dataFile: 'x' })).rejects.toThrow(QuantizeError);
+  });
+});

@@ -129,7 +129,7 @@ class Quantizer {
         graph = await this.graph(model, model.position + len);
       } else if (field === 8 && wire === 2) {
         const bytes = await model.read(await model.varint());
-        const opset = decodeOpset(bytes);
+        const opset = decoded(decodeOpset, bytes, 'opset');
         if (!opset.domain && num(opset.version) < 13) {
           throw new QuantizeError(`this model is ONNX opset ${num(opset.version)}: per-channel DequantizeLinear needs opset 13 or later; re-export it with a newer opset`);
         }
@@ -174,12 +174,12 @@ class Quantizer {
       const bytes = await s.read(await s.varint());
       if (field === 1) {
         if (this.nodesDone) throw new QuantizeError("this model's graph lists operators after its weights; re-save it with onnx.save_model and try again");
-        this.nodes.push(decodeNode(bytes));
+        this.nodes.push(decoded(decodeNode, bytes, 'operator list'));
       } else if (field === 5) {
         this.startWeights();
-        await this.initializer(decodeTensor(bytes));
+        await this.initializer(decoded(decodeTensor, bytes, 'weights'));
       } else {
-        io.push({ field, v: decodeValueInfo(bytes) });
+        io.push({ field, v: decoded(decodeValueInfo, bytes, 'inputs and outputs') });
       }
       this.progress(s);
     }
@@ -293,6 +293,15 @@ class Quantizer {
         { key: 'length', value: String(bytes.length) },
       ],
     }));
+  }
+}
+
+/** A protobuf message decoded, or a QuantizeError that says the file is damaged (protobufjs throws RangeErrors). */
+function decoded<T>(decode: (b: Uint8Array) => T, bytes: Uint8Array, what: string): T {
+  try {
+    return decode(bytes);
+  } catch (e) {
+    throw new QuantizeError(`its ${what} cannot be read (${e instanceof Error ? e.message : String(e)}): the file is damaged or not an ONNX model`);
   }
 }
 
