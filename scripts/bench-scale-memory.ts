@@ -9,9 +9,11 @@
 //       [--network unet] [--latent 32] [--repeats 1] [--configs baseline,no-arena,...] [--out bench/scale-memory.json]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type HostTensor, hostTensor } from '../src/core/pipeline/model-session';
+import { toHalf } from '../src/core/pipeline/float16';
 import type { SessionTuning } from '../src/runtime/ort-runtime';
 import { MB, procStatus, watchWasmMemory } from './lib/wasm-memory';
 
@@ -39,6 +41,19 @@ const CONFIGS: Readonly<Record<string, { readonly what: string; readonly session
   'no-arena-no-prepack': { what: 'enableCpuMemArena false + disable_prepacking', session: { enableCpuMemArena: false, config: { 'session.disable_prepacking': '1' } } },
 };
 
+/** A file as one buffer, read in pieces (Node's readFile stops at 2 GiB; SD 1.5's fp32 UNet weights are 3.4 GB). */
+async function readWhole(path: string): Promise<Uint8Array> {
+  const fh = await open(path);
+  try {
+    const { size } = await fh.stat();
+    const out = new Uint8Array(size);
+    for (let at = 0; at < size;) at += (await fh.read(out, at, Math.min(1 << 28, size - at), at)).bytesRead;
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
 interface Sample { createMs: number; runMs: number; heapCreatedMb: number; heapRunMb: number; rssCreatedMb: number; rssRunMb: number; peakMb: number }
 
 async function child(name: string): Promise<void> {
@@ -57,7 +72,7 @@ async function child(name: string): Promise<void> {
   const base = procStatus('VmRSS:');
   let model: Uint8Array | undefined = await readFile(join(pack, fileFor(manifest, role).path));
   let external: { path: string; data: Uint8Array }[] | undefined = await Promise.all(
-    externalDataFor(manifest, role).map(async (x) => ({ path: x.name, data: await readFile(join(pack, x.file.path)) })));
+    externalDataFor(manifest, role).map(async (x) => ({ path: x.name, data: await readWhole(join(pack, x.file.path)) })));
   const t0 = performance.now();
   const session = await runtime.createSession(model, role, [], external);
   const createMs = performance.now() - t0;
@@ -70,16 +85,18 @@ async function child(name: string): Promise<void> {
   const heapCreated = heap();
   const rssCreated = procStatus('VmRSS:');
   const L = Number(opt.latent);
-  const feeds: Record<string, { location: 'host'; type: 'float32' | 'int64' | 'int32' | 'float16'; data: Float32Array | BigInt64Array | Int32Array; dims: number[] }> = {};
+  const feeds: Record<string, HostTensor> = {};
   for (const i of session.inputs) {
     const dims = i.name === 'sample' ? [2, 4, L, L] : i.name === 'latent_sample' ? [1, 4, L, L] : i.name === 'encoder_hidden_states' ? [2, 77, 768]
-      : i.name === 'input_ids' ? [1, 77] : i.shape.map((d) => (typeof d === 'number' ? d : i.name === 'timestep' ? 2 : 1));
+      : i.name === 'input_ids' ? [1, 77] : i.shape.map((d) => (typeof d === 'number' ? d : 2));
     const n = dims.reduce((a, d) => a * d, 1);
-    const data = i.type === 'int64' ? new BigInt64Array(n).fill(999n) : i.type === 'int32' ? new Int32Array(n) : Float32Array.from({ length: n }, (_, k) => Math.sin(k) * (i.name === 'timestep' ? 0 : 1) + (i.name === 'timestep' ? 999 : 0));
-    feeds[i.name] = { location: 'host', type: i.type === 'float16' ? 'float32' : i.type, data, dims };
+    const values = Float32Array.from({ length: n }, (_, k) => (i.name === 'timestep' ? 999 : Math.sin(k)));
+    feeds[i.name] = i.type === 'int64' ? hostTensor('int64', new BigInt64Array(n).fill(999n), dims)
+      : i.type === 'int32' ? hostTensor('int32', new Int32Array(n), dims)
+      : i.type === 'float16' ? hostTensor('float16', toHalf(values), dims) : hostTensor('float32', values, dims);
   }
   const t1 = performance.now();
-  await session.run(feeds as never);
+  await session.run(feeds);
   const runMs = performance.now() - t1;
   const sample: Sample = {
     createMs, runMs, heapCreatedMb: heapCreated / MB, heapRunMb: heap() / MB, rssCreatedMb: (rssCreated - base) / MB,

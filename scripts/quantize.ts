@@ -5,7 +5,7 @@
 // manifest, which `npm run generate -- --pack <out>` runs and a web server can host.
 //
 //   npm run quantize -- --in <export folder> --out <pack folder> [--id ID] [--name NAME] [--activations float32|source] [--json]
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PocketError } from '../src/core/errors';
@@ -49,14 +49,18 @@ async function main(): Promise<void> {
   if (a.activations !== 'float32' && a.activations !== 'source') throw new PocketError('bad-request', '--activations is float32 or source');
   const src = resolve(a.in);
   const out = resolve(a.out);
-  if (out === src) throw new PocketError('bad-request', '--out must be another folder than --in');
+  if (out === src || src.startsWith(`${out}/`) || out.startsWith(`${src}/`)) throw new PocketError('bad-request', '--out must be a folder outside --in (and not one that holds it)');
+  // It is replaced: refuse a folder that is not an earlier output (a pack with its manifest), or empty.
+  const existing = await readdir(out).catch(() => [] as string[]);
+  if (existing.length && !existing.includes('manifest.json')) throw new PocketError('bad-request', `${out} is not empty and holds no pack: give a new folder (it would be replaced)`);
   const manifest = await folderManifest(src);
   await rm(out, { recursive: true, force: true });
   const t0 = performance.now();
   let last = 0;
   const result = await quantizePack({
     manifest,
-    open: (path) => fileStream(src, path),
+    // A manifest's pinned hashes are checked as the files are read.
+    open: (path) => fileStream(src, path, manifest.files.find((f) => f.path === path)?.sha256),
   }, folderSink(out), {
     ...(a.id ? { id: a.id } : {}),
     ...(a.name ? { name: a.name } : {}),

@@ -3,7 +3,8 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
-import { ByteStream } from '../../src/core/quantize/byte-stream';
+import type { ByteStream } from '../../src/core/quantize/byte-stream';
+import { checkedStream } from '../../src/store/quantize-import';
 import { manifestFromLayout, slug } from '../../src/store/diffusers-layout';
 import { type PackManifest, parseManifest } from '../../src/store/manifest';
 
@@ -30,8 +31,8 @@ export async function folderManifest(folder: string): Promise<PackManifest> {
   }, { id: slug(name), name });
 }
 
-/** One of the folder's files, streamed in 4 MiB reads. */
-export async function fileStream(folder: string, path: string): Promise<ByteStream> {
+/** One of the folder's files, streamed in 4 MiB reads; with a SHA-256, checked over all its bytes on close. */
+export async function fileStream(folder: string, path: string, sha256 = ''): Promise<ByteStream> {
   const full = join(folder, path);
-  return new ByteStream(createReadStream(full, { highWaterMark: 4 << 20 }), (await stat(full)).size);
+  return checkedStream(createReadStream(full, { highWaterMark: 4 << 20 }), (await stat(full)).size, path, sha256);
 }

@@ -79,8 +79,8 @@ export class PackManager {
   }
 
   /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
-  addFromUrl(url: string, hints: Partial<LayoutHints> | undefined, opts: PackJobOptions = {}): Promise<PackRecord> {
-    return addPackFromUrl(url, this.store, { ...this.options(opts), relativeTo: this.env.base, ...(hints ? { hints } : {}) });
+  addFromUrl(url: string, hints: Partial<LayoutHints> | undefined, opts: PackJobOptions & { readonly int8?: boolean } = {}): Promise<PackRecord> {
+    return addPackFromUrl(url, this.store, { ...this.options(opts), relativeTo: this.env.base, ...(hints ? { hints } : {}), ...(opts.int8 ? { int8: true } : {}) });
   }
 
   /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */

@@ -56,35 +56,41 @@ function chunkSink(store: ChunkStore, packId: string, path: string): FileSink {
 /** A hashing-only sink: what an int8 copy would hold, without storing it (a copy already on the device). */
 const hashOnly: PackSink = { create: async () => ({ write: async () => undefined, close: async () => undefined }) };
 
-/** A picked file as a stream; with a known SHA-256 the whole file is hashed as it passes (the rest drained
+/** A source file as a stream; with a known SHA-256 the whole file is hashed as it passes (the rest drained
  * when the quantizer stops early) and a mismatch fails the import. */
-function pickedStream(blob: Blob, path: string, sha256: string): ByteStream {
-  if (!sha256) return new ByteStream(chunksOfStream(blob.stream()), blob.size);
+export function checkedStream(chunks: AsyncIterable<Uint8Array>, size: number, path: string, sha256: string): ByteStream {
+  if (!sha256) return new ByteStream(chunks, size);
   async function* checked(): AsyncGenerator<Uint8Array> {
     const hasher = await createSHA256();
     hasher.init();
-    const it = chunksOfStream(blob.stream());
+    const it = chunks[Symbol.asyncIterator]();
     try {
-      for await (const c of it) {
-        hasher.update(c);
-        yield c;
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        hasher.update(r.value);
+        yield r.value;
       }
     } finally {
-      for await (const c of it) hasher.update(c);
+      for (let r = await it.next(); !r.done; r = await it.next()) hasher.update(r.value);
       if (hasher.digest('hex') !== sha256) {
         throw new PocketError('integrity', `${path} does not match the pack's manifest (its SHA-256 differs): the file on disk is damaged or from another model. Nothing was kept.`, { file: path });
       }
     }
   }
-  return new ByteStream(checked(), blob.size);
+  return new ByteStream(checked(), size);
 }
 
 /** Import a picked folder (fp32 or fp16) as an int8 pack. */
 export async function importQuantized(picked: readonly LocalFile[], store: ChunkStore, opts: ImportOptions = {}): Promise<PackRecord> {
   const { name, files } = packRoot(picked);
   const source = await pickedManifest(name, files, opts.hints);
+  const sha = (path: string) => source.files.find((f) => f.path === path)?.sha256 ?? '';
+  return storeQuantized(source, async (path) => checkedStream(chunksOfStream(files.get(path)!.stream()), files.get(path)!.size, path, sha(path)), `local:${name}`, store, opts);
+}
+
+/** Quantize a pack's files, read through `open`, into the store as a new int8 pack. */
+export async function storeQuantized(source: PackManifest, open: (path: string) => Promise<ByteStream>, origin: string, store: ChunkStore,
+  opts: Pick<ImportOptions, 'signal' | 'onProgress' | 'storage'> = {}): Promise<PackRecord> {
   const id = `${source.id}-int8`;
-  const open = async (path: string) => pickedStream(files.get(path)!, path, source.files.find((f) => f.path === path)?.sha256 ?? '');
   const options = {
     id,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -98,7 +104,7 @@ export async function importQuantized(picked: readonly LocalFile[], store: Chunk
     if (manifest.files.length !== stored.size || manifest.files.some((f) => stored.get(f.path) !== f.sha256)) {
       throw new PocketError('bad-request', `An int8 copy of "${source.name}" made from other files is already on this device (id "${id}"). Nothing was changed. To replace it, delete it under Storage first, then add this folder.`, { field: 'import' });
     }
-    opts.onProgress?.({ status: 'ready', loaded: 1, total: 1, bytesPerSecond: 0, secondsLeft: 0 });
+    opts.onProgress?.({ status: 'ready', loaded: existing.manifest.totalBytes, total: existing.manifest.totalBytes, bytesPerSecond: 0, secondsLeft: 0 });
     return existing;
   }
   const estimate = int8Estimate(source);
@@ -109,7 +115,7 @@ export async function importQuantized(picked: readonly LocalFile[], store: Chunk
     const record: PackRecord = {
       id,
       manifest: { ...manifest, description: `${source.description ?? source.name} Stored as int8 on this device (weights per output channel; computes in float32).` },
-      source: `local:${name}`,
+      source: origin,
       addedAt: Date.now(),
     };
     await store.putPack(record);

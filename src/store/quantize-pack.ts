@@ -75,10 +75,22 @@ export async function quantizePack(source: PackSource, sink: PackSink, opts: Qua
     const modelFile = m.files.find((f) => f.role === net);
     if (!modelFile) throw new PocketError('model-incompatible', `This model has no ${net} network.`);
     const externals = externalDataFor(m, net);
-    const data = await hashing(await sink.create(`${net}/${DATA_FILE}`));
+    // The data file is created with its first bytes: a network whose weights all fit in its graph has none.
+    let data: Awaited<ReturnType<typeof hashing>> | undefined;
+    const opened: ByteStream[] = [];
+    let reading = modelFile.path;
+    const open = async (path: string) => {
+      reading = path;
+      const s = await source.open(path);
+      opened.push(s);
+      return s;
+    };
     let result;
     try {
-      result = await quantizeOnnx(await source.open(modelFile.path), (b) => data.write(b), {
+      result = await quantizeOnnx(await open(modelFile.path), async (b) => {
+        data ??= await hashing(await sink.create(`${net}/${DATA_FILE}`));
+        await data.write(b);
+      }, {
         dataFile: DATA_FILE,
         activations: opts.activations ?? 'float32',
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -86,15 +98,25 @@ export async function quantizePack(source: PackSource, sink: PackSink, opts: Qua
         openExternal: async (location) => {
           const ext = externals.find((e) => e.name === location);
           if (!ext) throw new PocketError('model-incompatible', `The ${net} network keeps its weights in ${location}, which this model does not include.`);
-          return source.open(ext.file.path);
+          return open(ext.file.path);
         },
       });
+      // Every source file closed: a checked source verifies its hash here, over the bytes past the last weight too.
+      for (const s of opened.splice(0)) await s.close();
     } catch (e) {
+      // A source that fails its hash says more than the parse error its damage caused.
+      for (const s of opened.splice(0)) {
+        try {
+          await s.close();
+        } catch (closing) {
+          if (closing instanceof PocketError && closing.code === 'integrity') throw closing;
+        }
+      }
       if (e instanceof QuantizeError) throw new PocketError('model-incompatible', `The ${net} network cannot be stored as int8: ${e.message}.`);
-      if (e instanceof StreamEndedError) throw new PocketError('integrity', `The ${net} network cannot be stored as int8: ${e.message} — the file is damaged or incomplete.`, { file: modelFile.path });
+      if (e instanceof StreamEndedError) throw new PocketError('integrity', `The ${net} network cannot be stored as int8: ${reading} ${e.message.replace(/^the file /, '')} — the file is damaged or incomplete.`, { file: reading });
       throw e;
     }
-    const dataHash = await data.close();
+    const dataHash = data ? await data.close() : { size: 0, sha256: '' };
     const model = await hashing(await sink.create(`${net}/model.onnx`));
     await model.write(result.model);
     files.push({ path: `${net}/model.onnx`, role: net, ...(await model.close()) });

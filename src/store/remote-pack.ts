@@ -7,6 +7,8 @@ import { manifestFromLayout, slug, type LayoutHints, type LayoutReader } from '.
 import type { ChunkStore, PackRecord } from './chunk-store';
 import type { PackManifest } from './manifest';
 import { fetchManifest, folderUrl, installManifest, type InstallOptions } from './pack-store';
+import { chunksOfStream } from '../core/quantize/byte-stream';
+import { checkedStream, storeQuantized } from './quantize-import';
 
 /**
  * The folder URL a pack's files live under. Accepts the folder itself, its manifest.json or
@@ -72,6 +74,9 @@ export interface AddFromUrlOptions extends InstallOptions {
   readonly hints?: Partial<LayoutHints>;
   /** The page's URL, for a relative address. */
   readonly relativeTo?: string;
+  /** Store it as int8, quantized as it downloads (quantize-import.ts). Not resumable: an interrupted
+   * int8 download starts again, since the quantizer's state is not kept. */
+  readonly int8?: boolean;
 }
 
 /** Install the pack at `input`: its manifest.json if it has one, else its diffusers layout. */
@@ -85,7 +90,7 @@ export async function addPackFromUrl(input: string, store: ChunkStore, opts: Add
     // Only "there is no manifest.json there" leads to the layout; anything else is reported as it is.
     if (!(e instanceof PocketError) || e.code !== 'network' || e.detail?.status !== 404) throw e;
   }
-  if (own) return installManifest(own, base, store, opts);
+  if (own) return opts.int8 ? quantizeFromUrl(own, base, store, opts) : installManifest(own, base, store, opts);
   const reader = httpLayoutReader(base, opts);
   const name = opts.hints?.name ?? (decodeURIComponent(new URL(base).pathname.split('/').filter(Boolean).slice(0, 2).join('/')) || base);
   const manifest = await manifestFromLayout(reader, {
@@ -94,5 +99,32 @@ export async function addPackFromUrl(input: string, store: ChunkStore, opts: Add
     ...(opts.hints?.defaults ? { defaults: opts.hints.defaults } : {}),
     ...(opts.hints?.image ? { image: opts.hints.image } : {}),
   });
-  return installManifest(manifest, base, store, opts, true);
+  return opts.int8 ? quantizeFromUrl(manifest, base, store, opts) : installManifest(manifest, base, store, opts, true);
+}
+
+/** Download a pack's files one after another, each quantized as it arrives, into a new int8 pack. */
+function quantizeFromUrl(manifest: PackManifest, base: string, store: ChunkStore, opts: AddFromUrlOptions): Promise<PackRecord> {
+  const fetcher = opts.fetch ?? fetch;
+  return storeQuantized(manifest, async (path) => {
+    let res: Response;
+    try {
+      res = await fetcher(new URL(path, base).href, { ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      throw new PocketError('network', `${path} could not be downloaded (${String(e)}); nothing of this model was kept. Check the connection and try again.`);
+    }
+    if (!res.ok || !res.body) throw new PocketError('network', `${path} could not be downloaded (HTTP ${res.status}); nothing of this model was kept.`, { status: res.status });
+    const size = manifest.files.find((f) => f.path === path)?.size ?? Number(res.headers.get('Content-Length') ?? NaN);
+    return checkedStream(interrupted(chunksOfStream(res.body), path, opts.signal), size, path, manifest.files.find((f) => f.path === path)?.sha256 ?? '');
+  }, base, store, opts);
+}
+
+/** A download's chunks; a dropped connection becomes a message that says what happened and what to do. */
+async function* interrupted(chunks: AsyncIterable<Uint8Array>, path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  try {
+    yield* chunks;
+  } catch (e) {
+    if (signal?.aborted || e instanceof PocketError) throw e;
+    throw new PocketError('network', `The download of ${path} was interrupted (${e instanceof Error ? e.message : String(e)}); nothing of this model was kept. Try again: a download stored as int8 starts over.`);
+  }
 }

@@ -127,9 +127,10 @@ export class AddModelPanel {
         return;
       }
     }
-    this.el.status.textContent = 'Reading the model\'s files…';
+    const int8 = this.el.int8.checked;
+    this.el.status.textContent = int8 ? 'Reading the model\'s files; it is stored as int8 as it downloads…' : 'Reading the model\'s files…';
     try {
-      await this.added(await this.models.addFromUrl(url, this.chosenEntry()), 'downloaded and checked');
+      await this.added(await this.models.addFromUrl(url, this.chosenEntry(), int8), int8 ? 'downloaded and stored as int8' : 'downloaded and checked');
     } catch (e) {
       this.failed(e, 'Download');
     }

@@ -161,6 +161,7 @@ async function loadModel(): Promise<void> {
       ? ' Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.'
       : '';
     const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
+    ui.status.dataset.networkLoadMs = JSON.stringify(reply.networkLoadMs);
     ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}${fellBack}${software}`;
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;

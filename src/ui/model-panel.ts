@@ -52,8 +52,8 @@ export class ModelPanel {
   }
 
   /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
-  addFromUrl(url: string, hints?: Partial<LayoutHints>): Promise<PackRecord> {
-    return this.job((opts) => this.packs.addFromUrl(url, hints, opts));
+  addFromUrl(url: string, hints?: Partial<LayoutHints>, int8 = false): Promise<PackRecord> {
+    return this.job((opts) => this.packs.addFromUrl(url, hints, { ...opts, int8 }));
   }
 
   /** Runs a store job with the download box: progress, cancel, and Retry when it stops. */
@@ -141,7 +141,7 @@ export class ModelPanel {
               : `Copying the model into this browser's storage: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}`;
             return;
           }
-          this.el.text.textContent = int8 ? `Stored as int8 and checked: ${formatBytes(p.total)}.` : `Imported and checked: ${formatBytes(p.total)}.`;
+          this.el.text.textContent = int8 ? `Stored as int8: ${formatBytes(p.total)}, every file hashed as it was written.` : `Imported and checked: ${formatBytes(p.total)}.`;
           this.el.box.dataset.state = 'verified';
           this.el.progress.hidden = true;
           this.el.cancel.hidden = true;

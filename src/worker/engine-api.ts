@@ -32,6 +32,9 @@ export interface EngineInfo {
   readonly backend: Backend;
   readonly capabilities: Capabilities;
   readonly loadMs: number;
+  /** Per network: reading its files from the store, and creating its session (the last creation when
+   * low-memory mode re-creates it per run). */
+  readonly networkLoadMs: Readonly<Record<'text_encoder' | 'unet' | 'vae_decoder', { readonly readMs: number; readonly createMs: number }>>;
   /** Why "auto" ended up on WASM although WebGPU was there, if it did. */
   readonly fallbackReason?: string;
   readonly lowMemory: boolean;

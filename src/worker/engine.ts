@@ -114,6 +114,7 @@ export class LoadedPack {
     private readonly sessions: readonly ModelSession[],
     readonly loadMs: number,
     readonly lowMemory: boolean,
+    readonly networkLoadMs: EngineInfo['networkLoadMs'],
   ) {}
 
   static async load(read: PackReader, runtimeOptions: RuntimeOptions, options: EngineOptions & { readonly signal?: AbortSignal } = {}): Promise<LoadedPack> {
@@ -133,12 +134,17 @@ export class LoadedPack {
     const onGpu = runtime.backend === 'webgpu' && !staged;
     const sessions: ModelSession[] = [];
     const stages = new Map<string, StagedSession>();
+    const timings = { text_encoder: { readMs: 0, createMs: 0 }, unet: { readMs: 0, createMs: 0 }, vae_decoder: { readMs: 0, createMs: 0 } };
     try {
       const open = async (role: Role, gpuOutputs: string[]) => {
+        const r0 = performance.now();
         const external = await Promise.all(externalDataFor(manifest, role).map(async (x) => ({ path: x.name, data: await read(x.file.path) })));
         const bytes = await read(fileFor(manifest, role).path);
         refuseOversizeForGpu(bytes, role, runtime);
-        return runtime.createSession(bytes, role.replace('_', ' '), gpuOutputs, external);
+        const c0 = performance.now();
+        const s = await runtime.createSession(bytes, role.replace('_', ' '), gpuOutputs, external);
+        timings[role] = { readMs: c0 - r0, createMs: performance.now() - c0 };
+        return s;
       };
       const session = async (role: Role, gpuOutputs: string[] = []) => {
         check();
@@ -171,7 +177,7 @@ export class LoadedPack {
         limits: fixed ? { ...limits, fixed: [fixed[1] * f, fixed[0] * f] } : limits,
         ...(staged ? { afterStage: (stage: Role) => stages.get(stage)!.park() } : {}),
       };
-      return new LoadedPack(manifest, runtime, models, sessions, performance.now() - t0, staged);
+      return new LoadedPack(manifest, runtime, models, sessions, performance.now() - t0, staged, timings);
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release()));
       const err = PocketError.from(e);
@@ -251,7 +257,7 @@ export class Engine implements PocketEngine {
     this.key = key;
     this.info = {
       packId: m.id, packName: m.name, backend: pack.runtime.backend, capabilities: pack.runtime.capabilities,
-      loadMs: pack.loadMs, lowMemory, limits: pack.limits, downscaleFactor: m.vae.downscaleFactor,
+      loadMs: pack.loadMs, networkLoadMs: pack.networkLoadMs, lowMemory, limits: pack.limits, downscaleFactor: m.vae.downscaleFactor,
       defaults: { ...m.defaults, width: m.image.defaultWidth, height: m.image.defaultHeight },
       ...attentionShape(m),
       ...(fallbackReason ? { fallbackReason } : {}),

@@ -140,4 +140,22 @@ describe('quantizeOnnx on damaged bytes', () => {
     b.fill(0xff, b.length - 40); // the graph's tail (its inputs, outputs and the opsets) overwritten
     await expect(quantizeOnnx(stream(b), async () => undefined, { dataFile: 'x' })).rejects.toThrow(QuantizeError);
   });
+
+  it('drops a quantized weight from the graph inputs where an export lists its weights as inputs too', async () => {
+    const m = decodeModel(bytes('sd15-diffusers/text_encoder/model.onnx'));
+    const g = m.graph!;
+    g.input = [...(g.input ?? []), ...(g.initializer ?? []).map((t) => ({ name: t.name!, type: { tensor_type: { elem_type: t.data_type! } } }))];
+    const parts: Uint8Array[] = [];
+    const { model } = await quantizeOnnx(stream(encodeModel(m)), async (b) => { parts.push(b.slice()); }, { dataFile: 'model.onnx_data' });
+    const out = decodeModel(model);
+    const inputs = (out.graph!.input ?? []).map((v) => v.name);
+    expect(inputs).toContain('input_ids');
+    expect(inputs).not.toContain('token_embedding'); // now DequantizeLinear's output
+    const { createRuntime } = await import('../../src/runtime/ort-runtime');
+    const { WASM_BINARY } = await import('../../scripts/lib/node-engine');
+    const runtime = await createRuntime({ backend: 'wasm', wasmBinary: readFileSync(WASM_BINARY), numThreads: 1 });
+    const session = await runtime.createSession(model, 'text encoder', [], [{ path: 'model.onnx_data', data: Buffer.concat(parts) }]);
+    expect(session.inputs.map((i) => i.name)).toEqual(['input_ids']);
+    await session.release();
+  });
 });

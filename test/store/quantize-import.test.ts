@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { ChunkStore } from '../../src/store/chunk-store';
 import type { LocalFile } from '../../src/store/local-import';
 import { readPackFile, storedPackReader } from '../../src/store/pack-store';
-import { importQuantized } from '../../src/store/quantize-import';
+import { checkedStream, importQuantized } from '../../src/store/quantize-import';
+import { chunksOf } from '../../src/core/quantize/byte-stream';
 import { nodeEngine } from '../../scripts/lib/node-engine';
 import { REPO } from '../shared';
 
@@ -72,7 +73,7 @@ describe('importQuantized', () => {
   it('refuses a truncated weight file with the network it belongs to, and keeps nothing', async () => {
     const { db, store } = fresh();
     const cut = picked('sd15-optimum-fp16', (p, b) => (p === 'unet/model.onnx_data' ? b.subarray(0, b.length - 64) : b));
-    await expect(importQuantized(cut, store)).rejects.toMatchObject({ message: expect.stringMatching(/unet network cannot be stored as int8: the file ends early/) });
+    await expect(importQuantized(cut, store)).rejects.toMatchObject({ message: expect.stringMatching(/unet network cannot be stored as int8: unet\/model\.onnx_data ends early/) });
     expect((await entries(db)).length).toBe(0);
   });
 
@@ -94,5 +95,29 @@ describe('importQuantized', () => {
     const files = other.map((f) => (f === te ? { ...f, blob: new Blob([changed]) } : f.path.endsWith('/manifest.json') ? { ...f, blob: new Blob([JSON.stringify(manifest)]) } : f));
     await expect(importQuantized(files, store)).rejects.toMatchObject({ code: 'bad-request', message: expect.stringMatching(/already on this device.*Nothing was changed/) });
     expect(await snapshot(db)).toEqual(before);
+  });
+
+  it('checks a file\'s hash over all its bytes, also those after the last weight the quantizer reads', async () => {
+    const bytes = new Uint8Array(1 << 20).map((_, i) => i * 7);
+    const right = createHash('sha256').update(bytes).digest('hex');
+    const read = async (sha: string) => {
+      const s = checkedStream(chunksOf(bytes, 64 << 10), bytes.length, 'unet/weights.pb', sha);
+      await s.read(100); // the quantizer stops early…
+      await s.close(); // …and closing drains the rest through the hash
+    };
+    await expect(read(right)).resolves.toBeUndefined();
+    await expect(read('0'.repeat(64))).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/unet\/weights\.pb does not match/) });
+  });
+
+  it('refuses a network file (weights inside it) that does not match the manifest, and keeps nothing', async () => {
+    const { db, store } = fresh();
+    const damaged = picked('sd15-diffusers', (p, b) => {
+      if (p !== 'text_encoder/model.onnx') return b;
+      const c = b.slice();
+      for (let i = 0; i < 4; i++) c[(c.length >> 1) + i]! ^= 0x40;
+      return c;
+    });
+    await expect(importQuantized(damaged, store)).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/text_encoder\/model\.onnx does not match/) });
+    expect((await entries(db)).length).toBe(0);
   });
 });

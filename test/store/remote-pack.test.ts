@@ -110,4 +110,24 @@ describe('addPackFromUrl on a repository layout', () => {
     const err = await addPackFromUrl(BASE, new ChunkStore(createStore(`remote-${n++}`, 'kv')), { fetch: server.fetch }).catch((e: unknown) => e);
     expect((err as PocketError).message).toContain('it has no vae_decoder/model.onnx');
   });
+
+  it('stores a layout as int8 as it downloads: each file fetched once, whole, and nothing kept when a file is cut short', async () => {
+    const server = layoutServer();
+    const store = new ChunkStore(createStore(`remote-${n++}`, 'kv'));
+    server.misbehave.cutAfter = new Map([['unet/weights.pb', 1000]]);
+    const err = await addPackFromUrl(BASE, store, { fetch: server.fetch, int8: true }).catch((e: unknown) => e);
+    expect((err as PocketError).message).toMatch(/download of unet\/weights.pb was interrupted.*nothing of this model was kept/);
+    expect(await store.listPacks()).toEqual([]);
+    server.misbehave = {};
+    server.requests.length = 0;
+    const record = await addPackFromUrl(BASE, store, { fetch: server.fetch, int8: true });
+    expect(record.id).toMatch(/-int8$/);
+    const gets = server.requests.filter((r) => r.method === 'GET' && /model\.onnx|weights\.pb/.test(r.path));
+    expect(gets.map((r) => r.path).sort()).toEqual(['text_encoder/model.onnx', 'unet/model.onnx', 'unet/weights.pb', 'vae_decoder/model.onnx']);
+    expect(gets.every((r) => !r.range)).toBe(true);
+    expect((await inspectPack(store, record.manifest)).complete).toBe(true);
+    const unet = await readPackFile(store, record.id, 'unet/model.onnx');
+    expect(sha256(unet)).toBe(record.manifest.files.find((f) => f.path === 'unet/model.onnx')!.sha256);
+    expect(record.manifest.totalBytes).toBeLessThan([...server.files.values()].reduce((a, b) => a + b.length, 0));
+  });
 });

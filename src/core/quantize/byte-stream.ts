@@ -30,6 +30,7 @@ export class ByteStream {
 
   /** Exactly `n` bytes (a copy when they span chunks, a view otherwise). */
   async read(n: number): Promise<Uint8Array> {
+    if (n === 0) return new Uint8Array(0);
     if (!(await this.fill())) throw truncated(this.consumed, n);
     if (this.chunk.length - this.at >= n) {
       const view = this.chunk.subarray(this.at, this.at + n);
@@ -70,6 +71,17 @@ export class ByteStream {
       result += (b & 0x7f) * scale;
       if (b < 0x80) return result;
       scale *= 128;
+    }
+    throw new Error('malformed varint');
+  }
+
+  /** A varint's bytes as they are (re-encoding a negative int64 from a JS number would lose it). */
+  async rawVarint(): Promise<Uint8Array> {
+    const out: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const b = (await this.read(1))[0]!;
+      out.push(b);
+      if (b < 0x80) return Uint8Array.from(out);
     }
     throw new Error('malformed varint');
   }

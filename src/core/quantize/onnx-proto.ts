@@ -44,6 +44,7 @@ export interface Attribute {
   type?: number;
   i?: Int64;
   t?: Tensor;
+  tensors?: Tensor[];
   g?: Graph;
   graphs?: Graph[];
 }

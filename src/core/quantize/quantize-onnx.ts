@@ -107,6 +107,7 @@ class Quantizer {
   private readonly outInits: Uint8Array[] = [];
   private readonly extraNodes: Node[] = [];
   private readonly pending: Pending[] = [];
+  private readonly quantized = new Set<string>();
   private dataBytes = 0;
   private sourceRead = 0;
   private half = 0;
@@ -130,11 +131,12 @@ class Quantizer {
       } else if (field === 8 && wire === 2) {
         const bytes = await model.read(await model.varint());
         const opset = decoded(decodeOpset, bytes, 'opset');
-        if (!opset.domain && num(opset.version) < 13) {
+        if ((!opset.domain || opset.domain === 'ai.onnx') && num(opset.version) < 13) {
           throw new QuantizeError(`this model is ONNX opset ${num(opset.version)}: per-channel DequantizeLinear needs opset 13 or later; re-export it with a newer opset`);
         }
         top.push(lengthField(8, bytes));
       } else {
+        if (field === 25 && this.toF32 && this.half) throw unsupportedRewrite('model-local functions');
         top.push(await copyField(model, field, wire));
       }
       this.progress(model);
@@ -168,6 +170,7 @@ class Quantizer {
     while (s.position < end) {
       const { field, wire } = split(await s.varint());
       if (wire !== 2 || ![1, 5, 11, 12, 13].includes(field)) {
+        if (field === 15 && this.toF32 && this.half) throw unsupportedRewrite('sparse weights');
         kept.push(await copyField(s, field, wire));
         continue;
       }
@@ -191,7 +194,8 @@ class Quantizer {
       ...[...this.extraNodes, ...nodes].map((n) => lengthField(1, encodeNode(n))),
       ...kept,
       ...this.outInits.map((t) => lengthField(5, t)),
-      ...io.map(({ field, v }) => lengthField(field, encodeValueInfo(v))),
+      // A weight also listed as a graph input (keep_initializers_as_inputs exports) is now a node's output.
+      ...io.filter(({ field, v }) => !(field === 11 && this.quantized.has(v.name ?? ''))).map(({ field, v }) => lengthField(field, encodeValueInfo(v))),
     ]);
   }
 
@@ -214,7 +218,9 @@ class Quantizer {
       return;
     }
     if (isFloat(t.data_type)) await this.weight(t, inlineBytes(t));
-    else this.outInits.push(encodeTensor(t)); // shape constants and other integers: as they were
+    // Integers (shape constants; an already-int8 weight): as they were, large raw ones moved to the data file.
+    else if (t.raw_data && t.raw_data.length > INLINE_BYTES) await this.emit({ name: t.name ?? '', dims: (t.dims ?? []).map(num), data_type: t.data_type ?? 0 }, t.raw_data);
+    else this.outInits.push(encodeTensor(t));
   }
 
   /** The source's external data, file by file, in offset order. */
@@ -258,6 +264,7 @@ class Quantizer {
       this.extraNodes.push({ op_type: 'DequantizeLinear', name: `${name}_dq`, input: [qName, sName], output: [dqOut], attribute: [{ name: 'axis', type: 2, i: axis }] });
       if (keepHalf) this.extraNodes.push({ op_type: 'Cast', name: `${name}_cast`, input: [dqOut], output: [name], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT16 }] });
       this.stats.quantized++;
+      this.quantized.add(name);
       this.stats.int8Bytes += q.byteLength + scale.byteLength;
       return;
     }
@@ -296,6 +303,10 @@ class Quantizer {
   }
 }
 
+function unsupportedRewrite(what: string): QuantizeError {
+  return new QuantizeError(`this fp16 export has ${what}, which the float32 rewrite does not cover: add it without int8, or quantize it with "npm run quantize -- --activations source"`);
+}
+
 /** A protobuf message decoded, or a QuantizeError that says the file is damaged (protobufjs throws RangeErrors). */
 function decoded<T>(decode: (b: Uint8Array) => T, bytes: Uint8Array, what: string): T {
   try {
@@ -310,7 +321,7 @@ function split(key: number): { field: number; wire: number } {
 }
 
 async function copyField(s: ByteStream, field: number, wire: number): Promise<Uint8Array> {
-  if (wire === 0) return rawField(field, 0, await s.varint());
+  if (wire === 0) return rawField(field, 0, await s.rawVarint());
   if (wire === 1) return rawField(field, 1, (await s.read(8)).slice());
   if (wire === 5) return rawField(field, 5, (await s.read(4)).slice());
   if (wire === 2) return rawField(field, 2, (await s.read(await s.varint())).slice());
@@ -332,6 +343,7 @@ function inlineBytes(t: Tensor): Uint8Array {
 // ------------------------------------------------------------------ fp16 graph -> float32 graph
 function tensorToFloat32(t: Tensor): Tensor {
   if (t.data_type !== DataType.FLOAT16) return t;
+  if (t.data_location === EXTERNAL) throw new QuantizeError(`the fp16 tensor ${t.name} inside a subgraph is stored outside the model; this export cannot be rewritten to float32: add it without int8, or quantize it with "npm run quantize -- --activations source"`);
   const f = floatValues(inlineBytes(t), true);
   return { ...t, data_type: DataType.FLOAT, raw_data: new Uint8Array(f.buffer), int32_data: [] };
 }
@@ -340,6 +352,7 @@ function nodeToFloat32(n: Node): Node {
   for (const a of n.attribute ?? []) {
     if (n.op_type === 'Cast' && a.name === 'to' && num(a.i) === DataType.FLOAT16) a.i = DataType.FLOAT;
     if (a.type === ATTRIBUTE_TENSOR && a.t) a.t = tensorToFloat32(a.t);
+    if (a.tensors) a.tensors = a.tensors.map(tensorToFloat32);
     if (a.type === ATTRIBUTE_GRAPH && a.g) graphToFloat32(a.g);
     for (const g of a.graphs ?? []) graphToFloat32(g);
   }
