@@ -13,7 +13,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'n
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from '@playwright/test';
-import { launchChromium, startPreview } from './lib/browser';
+import { generateOnPage, launchChromium, pageReady, startPreview } from './lib/browser';
 
 const { values: opt } = parseArgs({
   options: {
@@ -78,25 +78,11 @@ async function peaks<T>(page: Page, work: () => Promise<T>): Promise<{ result: T
   }
 }
 
-async function ready(page: Page): Promise<void> {
-  await page.locator('#model-status').filter({ hasText: 'ready on' }).waitFor({ timeout: 900_000 });
-}
+const ready = (page: Page) => pageReady(page, 900_000);
 
 async function generate(page: Page, s: { steps: number; size: number; guidance: number }) {
   await page.locator('#tuning').evaluate((d) => { (d as unknown as { open: boolean }).open = true; });
-  await page.locator('#steps').fill(String(s.steps));
-  await page.locator('#width').selectOption(String(s.size));
-  await page.locator('#height').selectOption(String(s.size));
-  await page.locator('#guidance').fill(String(s.guidance));
-  await page.locator('#seed').fill('1');
-  const before = Number((await page.locator('#output').getAttribute('data-generation')) ?? 0);
-  await page.locator('#generate').click();
-  const done = page.locator(`#output[data-generation="${before + 1}"]`).waitFor({ state: 'attached', timeout: 1_800_000 });
-  const failed = page.locator('#error').waitFor({ state: 'visible', timeout: 1_800_000 }).then(async () => {
-    throw new Error(`the app refused the run: ${await page.locator('#error').textContent()}`);
-  });
-  await Promise.race([done, failed]);
-  return JSON.parse((await page.locator('#output').getAttribute('data-timings'))!) as { textEncoderMs: number; unetMs: number[]; vaeMs: number; totalMs: number };
+  return generateOnPage<{ textEncoderMs: number; unetMs: number[]; vaeMs: number; totalMs: number }>(page, s, 1_800_000);
 }
 
 async function load(page: Page, backend: 'wasm' | 'webgpu') {

@@ -14,7 +14,7 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Page } from '@playwright/test';
-import { launchChromium, startPreview } from './lib/browser';
+import { generateOnPage, launchChromium, pageReady, startPreview } from './lib/browser';
 import { lineChart, stackedBars } from './lib/svg-plot';
 
 const args = new Map<string, string>();
@@ -62,24 +62,10 @@ const median = (xs: readonly number[]) => {
 };
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
-async function ready(page: Page): Promise<void> {
-  await page.locator('#model-status').filter({ hasText: 'ready on' }).waitFor({ timeout: 300_000 });
-}
+const ready = (page: Page) => pageReady(page);
 
-async function runInBrowser(page: Page, size: number, steps: number): Promise<BrowserTimings> {
-  await page.locator('#prompt').fill(PROMPT);
-  await page.locator('#steps').fill(String(steps));
-  await page.locator('#width').selectOption(String(size));
-  await page.locator('#height').selectOption(String(size));
-  await page.locator('#seed').fill('1');
-  const before = Number((await page.locator('#output').getAttribute('data-generation')) ?? 0);
-  await page.locator('#generate').click();
-  const done = page.locator(`#output[data-generation="${before + 1}"]`).waitFor({ state: 'attached', timeout: 600_000 });
-  const failed = page.locator('#error').waitFor({ state: 'visible', timeout: 600_000 }).then(async () => {
-    throw new Error(`the app refused the run: ${await page.locator('#error').textContent()}`);
-  });
-  await Promise.race([done, failed]);
-  return JSON.parse((await page.locator('#output').getAttribute('data-timings'))!) as BrowserTimings;
+function runInBrowser(page: Page, size: number, steps: number): Promise<BrowserTimings> {
+  return generateOnPage<BrowserTimings>(page, { prompt: PROMPT, steps, size });
 }
 
 /** Native onnxruntime-node on the CPU, all cores: the same three ONNX files, timed per call on demand. */

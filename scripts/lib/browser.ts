@@ -1,7 +1,7 @@
 // What the browser-driven scripts share: the production build served by `vite preview` on a port of
 // their own, and Debian's Chromium with WebGPU through SwiftShader (the same flags as the e2e tests).
 import { spawn } from 'node:child_process';
-import { chromium, type Browser } from '@playwright/test';
+import { chromium, type Browser, type Page } from '@playwright/test';
 
 export interface Preview {
   readonly url: string;
@@ -46,4 +46,28 @@ export function launchChromium(): Promise<Browser> {
     args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader',
       '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** Wait until the page says its model is ready. */
+export async function pageReady(page: Page, timeout = 300_000): Promise<void> {
+  await page.locator('#model-status').filter({ hasText: 'ready on' }).waitFor({ timeout });
+}
+
+/** Fill the form, press Generate, and give the run's timings (the page's #output data-timings). */
+export async function generateOnPage<T>(page: Page, s: { readonly prompt?: string; readonly steps: number; readonly size: number; readonly guidance?: number },
+  timeout = 600_000): Promise<T> {
+  if (s.prompt !== undefined) await page.locator('#prompt').fill(s.prompt);
+  await page.locator('#steps').fill(String(s.steps));
+  await page.locator('#width').selectOption(String(s.size));
+  await page.locator('#height').selectOption(String(s.size));
+  if (s.guidance !== undefined) await page.locator('#guidance').fill(String(s.guidance));
+  await page.locator('#seed').fill('1');
+  const before = Number((await page.locator('#output').getAttribute('data-generation')) ?? 0);
+  await page.locator('#generate').click();
+  const done = page.locator(`#output[data-generation="${before + 1}"]`).waitFor({ state: 'attached', timeout });
+  const failed = page.locator('#error').waitFor({ state: 'visible', timeout }).then(async () => {
+    throw new Error(`the app refused the run: ${await page.locator('#error').textContent()}`);
+  });
+  await Promise.race([done, failed]);
+  return JSON.parse((await page.locator('#output').getAttribute('data-timings'))!) as T;
 }

@@ -77,20 +77,31 @@ function tensor(r: Reader): TensorSize {
 }
 
 function graph(r: Reader, out: TensorSize[]): void {
+  const mine: TensorSize[] = [];
+  // An int8 table read by Gather directly (the app's quantizer gathers rows first, then scales them) is
+  // never dequantized whole: it stays int8 on a GPU.
+  const gathered = new Set<string>();
+  const text = (s: Reader) => new TextDecoder().decode(s.buf.subarray(s.pos, s.end));
   for (const f of r.fields()) {
     if (!f.sub) continue;
-    if (f.field === 5) out.push(tensor(f.sub));
+    if (f.field === 5) mine.push(tensor(f.sub));
     else if (f.field === 1) {
-      // Constant nodes hold tensors in attributes; If/Loop nodes hold subgraphs.
+      // NodeProto: input = 1, op_type = 4; Constant nodes hold tensors in attributes; If/Loop nodes hold subgraphs.
+      let op = '';
+      let first = '';
       for (const n of f.sub.fields()) {
+        if (n.field === 1 && n.sub && !first) first = text(n.sub);
+        else if (n.field === 4 && n.sub) op = text(n.sub);
         if (n.field !== 5 || !n.sub) continue;
         for (const a of n.sub.fields()) {
-          if (a.field === 5 && a.sub) out.push(tensor(a.sub));
+          if (a.field === 5 && a.sub) mine.push(tensor(a.sub));
           else if (a.field === 6 && a.sub) graph(a.sub, out);
         }
       }
+      if (op === 'Gather' && first) gathered.add(first);
     }
   }
+  for (const t of mine) out.push(gathered.has(t.name) ? { ...t, gpuBytes: t.bytes } : t);
 }
 
 /** Every weight tensor (initializers and Constant nodes) of an ONNX model's bytes. */

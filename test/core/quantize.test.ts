@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ByteStream, chunksOf } from '../../src/core/quantize/byte-stream';
 import { dequantize, floatValues, quantizePerChannel } from '../../src/core/quantize/int8';
-import { DataType, EXTERNAL, type Model, type Tensor, decodeModel, encodeModel, num } from '../../src/core/quantize/onnx-proto';
+import { DataType, EXTERNAL, type Model, type Node, type Tensor, decodeModel, encodeModel, num } from '../../src/core/quantize/onnx-proto';
 import { QuantizeError, quantizeOnnx } from '../../src/core/quantize/quantize-onnx';
 import { REPO } from '../shared';
 
@@ -46,15 +46,19 @@ describe('quantizeOnnx', () => {
     const reference = decodeModel(bytes(`quantized-reference/sd15-diffusers/${net}.onnx`));
     const mine = inits(ours.model);
     const theirs = inits(reference);
-    expect([...mine.keys()].sort()).toEqual([...theirs.keys()].sort());
+    // ours adds one small tensor per embedding table (the axes its rows' scales are unsqueezed on)
+    expect([...mine.keys()].filter((k) => !k.endsWith('_rows_axes')).sort()).toEqual([...theirs.keys()].sort());
     for (const [name, t] of theirs) {
       const m = mine.get(name)!;
       expect(m.data_type, name).toBe(t.data_type);
       expect((m.dims ?? []).map(num), name).toEqual((t.dims ?? []).map(num));
       expect(Buffer.from(tensorBytes(m, ours.data)).equals(Buffer.from(tensorBytes(t, new Uint8Array(0)))), name).toBe(true);
     }
-    const dq = (m: Model) => (m.graph!.node ?? []).filter((n) => n.op_type === 'DequantizeLinear').map((n) => [n.input, n.output, num(n.attribute![0]!.i)]);
+    // DequantizeLinear for every quantized weight but the tables read only by Gather (read row by row instead)
+    const gathered = new Set((ours.model.graph!.node ?? []).filter((n) => n.name?.endsWith('_rows')).map((n) => n.input![0]!.replace(/_quantized$/, '')));
+    const dq = (m: Model) => (m.graph!.node ?? []).filter((n) => n.op_type === 'DequantizeLinear' && !gathered.has(n.output![0]!)).map((n) => [n.input, n.output, num(n.attribute![0]!.i)]);
     expect(dq(ours.model)).toEqual(dq(reference));
+    expect(gathered.size).toBe(net === 'text_encoder' ? 1 : 0);
   });
 
   it('reads its source in any chunking and writes the same bytes (64-byte pieces as well as 4 MiB)', async () => {
@@ -81,17 +85,36 @@ describe('quantizeOnnx', () => {
     }
   });
 
-  it('keeps an fp16 graph fp16 when asked: a Cast after each DequantizeLinear', async () => {
-    const { model, report } = await quantize('sd15-optimum-fp16', 'text_encoder', 4 << 20, 'source');
-    expect(report.activations).toBe('float16');
-    const nodes = model.graph!.node!;
-    const dq = nodes.filter((n) => n.op_type === 'DequantizeLinear');
+  it('keeps an fp16 graph fp16 when asked: a Cast after each DequantizeLinear and after each table\'s scaled rows', async () => {
+    const unet = (await quantize('sd15-optimum-fp16', 'unet', 4 << 20, 'source')).model;
+    expect((await quantize('sd15-optimum-fp16', 'unet', 4 << 20, 'source')).report.activations).toBe('float16');
+    const castAfter = (nodes: Node[], out: string) => num(nodes.find((n) => n.op_type === 'Cast' && n.input?.[0] === out)?.attribute?.[0]?.i);
+    const dq = unet.graph!.node!.filter((n) => n.op_type === 'DequantizeLinear');
     expect(dq.length).toBeGreaterThan(0);
-    for (const d of dq) {
-      const cast = nodes.find((n) => n.op_type === 'Cast' && n.input?.[0] === d.output![0]);
-      expect(num(cast?.attribute?.[0]?.i)).toBe(DataType.FLOAT16);
-    }
-    expect(model.graph!.input!.find((v) => v.name === 'input_ids')).toBeDefined();
+    for (const d of dq) expect(castAfter(unet.graph!.node!, d.output![0]!)).toBe(DataType.FLOAT16);
+    const text = (await quantize('sd15-optimum-fp16', 'text_encoder', 4 << 20, 'source')).model.graph!.node!;
+    const scaled = text.filter((n) => n.name?.endsWith('_rows_scaled'));
+    expect(scaled.length).toBe(1);
+    expect(castAfter(text, scaled[0]!.output![0]!)).toBe(DataType.FLOAT16);
+  });
+
+  it('reads an embedding table row by row: the same outputs as DequantizeLinear then Gather, bit for bit, and no float table', async () => {
+    const ours = await quantize('sd15-diffusers', 'text_encoder');
+    const g = ours.model.graph!;
+    expect(g.node!.some((n) => n.op_type === 'DequantizeLinear' && n.output![0] === 'token_embedding')).toBe(false);
+    const { createRuntime } = await import('../../src/runtime/ort-runtime');
+    const { WASM_BINARY } = await import('../../scripts/lib/node-engine');
+    const { hostTensor } = await import('../../src/core/pipeline/model-session');
+    const runtime = await createRuntime({ backend: 'wasm', wasmBinary: readFileSync(WASM_BINARY), numThreads: 1 });
+    const mine = await runtime.createSession(ours.bytes, 'ours', [], [{ path: 'model.onnx_data', data: ours.data }]);
+    const theirs = await runtime.createSession(bytes('quantized-reference/sd15-diffusers/text_encoder.onnx'), 'reference');
+    const ids = hostTensor('int32', Int32Array.from({ length: 77 }, (_, i) => (i * 613 + 49406) % 49408), [1, 77]);
+    const a = (await mine.run({ input_ids: ids })).last_hidden_state!;
+    const b = (await theirs.run({ input_ids: ids })).last_hidden_state!;
+    if (a.location !== 'cpu' || b.location !== 'cpu') throw new Error('expected host tensors');
+    expect(Buffer.from(a.data.buffer).equals(Buffer.from(b.data.buffer))).toBe(true);
+    await mine.release();
+    await theirs.release();
   });
 
   it('refuses a truncated weight file with where it ends, and an opset-12 model with what to do', async () => {

@@ -108,6 +108,9 @@ class Quantizer {
   private readonly extraNodes: Node[] = [];
   private readonly pending: Pending[] = [];
   private readonly quantized = new Set<string>();
+  /** Tables read only by Gather: rows gathered from the int8 table, then scaled (never dequantized whole). */
+  private readonly rowsFirst = new Map<string, { qName: string; sName: string; axesName: string; keepHalf: boolean }>();
+  private readonly consumers = new Map<string, Node[]>();
   private dataBytes = 0;
   private sourceRead = 0;
   private half = 0;
@@ -191,7 +194,7 @@ class Quantizer {
     for (const { v } of io) if (this.toF32) valueInfoToFloat32(v);
     // DequantizeLinear nodes first, so the node list stays in topological order.
     return () => concat([
-      ...[...this.extraNodes, ...nodes].map((n) => lengthField(1, encodeNode(n))),
+      ...[...this.extraNodes, ...nodes.flatMap((n) => this.gatherRows(n))].map((n) => lengthField(1, encodeNode(n))),
       ...kept,
       ...this.outInits.map((t) => lengthField(5, t)),
       // A weight also listed as a graph input (keep_initializers_as_inputs exports) is now a node's output.
@@ -204,6 +207,7 @@ class Quantizer {
     if (this.nodesDone) return;
     this.nodesDone = true;
     this.axes = weightAxes(this.nodes);
+    for (const n of this.nodes) for (const i of n.input ?? []) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
     this.toF32 = this.opts.activations !== 'source';
   }
 
@@ -260,6 +264,17 @@ class Quantizer {
       await this.emit({ name: qName, dims, data_type: DataType.INT8 }, new Uint8Array(q.buffer, q.byteOffset, q.byteLength));
       await this.emit({ name: sName, dims: [dims[axis]!], data_type: DataType.FLOAT }, new Uint8Array(scale.buffer));
       const keepHalf = type === DataType.FLOAT16 && !this.toF32;
+      const readers = this.consumers.get(name) ?? [];
+      if (axis === 0 && readers.length && readers.every((n) => n.op_type === 'Gather' && n.input?.[0] === name && !num(n.attribute?.find((a) => a.name === 'axis')?.i))) {
+        // An embedding table: SD 1.5's is 152 MB as fp32, over the 128 MiB a phone's GPU binds at once.
+        const axesName = `${name}_rows_axes`;
+        this.outInits.push(encodeTensor({ name: axesName, dims: [1], data_type: DataType.INT64, raw_data: new Uint8Array(new BigInt64Array([-1n]).buffer) }));
+        this.rowsFirst.set(name, { qName, sName, axesName, keepHalf });
+        this.stats.quantized++;
+        this.quantized.add(name);
+        this.stats.int8Bytes += q.byteLength + scale.byteLength;
+        return;
+      }
       const dqOut = keepHalf ? `${name}_dequantized` : name;
       this.extraNodes.push({ op_type: 'DequantizeLinear', name: `${name}_dq`, input: [qName, sName], output: [dqOut], attribute: [{ name: 'axis', type: 2, i: axis }] });
       if (keepHalf) this.extraNodes.push({ op_type: 'Cast', name: `${name}_cast`, input: [dqOut], output: [name], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT16 }] });
@@ -278,6 +293,26 @@ class Quantizer {
     this.stats.keptFloat++;
     if (isFloat(outType)) this.stats.floatBytes += out.length;
     await this.emit({ name, dims, data_type: outType }, out);
+  }
+
+  /** Gather(table, ids) -> Gather(q, ids) · Gather(scale, ids)[..., None]: the same values as
+   * DequantizeLinear then Gather (q · scale in float32), with only the gathered rows ever in float. */
+  private gatherRows(n: Node): Node[] {
+    const t = this.rowsFirst.get(n.input?.[0] ?? '');
+    if (n.op_type !== 'Gather' || !t) return [n];
+    const y = n.output![0]!;
+    const ids = n.input![1]!;
+    const base = n.name || y;
+    const out = t.keepHalf ? `${y}_f32` : y;
+    const nodes: Node[] = [
+      { ...n, name: `${base}_rows`, input: [t.qName, ids], output: [`${y}_q`] },
+      { op_type: 'Gather', name: `${base}_row_scales`, input: [t.sName, ids], output: [`${y}_s`] },
+      { op_type: 'Unsqueeze', name: `${base}_row_scales_column`, input: [`${y}_s`, t.axesName], output: [`${y}_s1`] },
+      { op_type: 'Cast', name: `${base}_rows_float`, input: [`${y}_q`], output: [`${y}_f`], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
+      { op_type: 'Mul', name: `${base}_rows_scaled`, input: [`${y}_f`, `${y}_s1`], output: [out] },
+    ];
+    if (t.keepHalf) nodes.push({ op_type: 'Cast', name: `${base}_rows_half`, input: [out], output: [y], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT16 }] });
+    return nodes;
   }
 
   /** A tensor of the output: inside the graph when small, else appended to the external data file. */
