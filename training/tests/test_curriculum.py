@@ -98,7 +98,6 @@ def test_the_proxy_keeps_the_text_encoder_frozen(quick_work):
 
 
 def test_a_curriculum_stage_starts_from_the_last_one_and_mixes_worlds(quick_work):
-    import torch
     from shapes.common import load_sharded, unprefixed
 
     work, recipe = quick_work
