@@ -116,6 +116,9 @@ test('"Add a model": three plain steps, sizes per export, where SD 1.5 lives now
   // This machine: WebGPU is SwiftShader, and WASM's 4 GB cannot hold SD 1.5's UNet in fp32.
   await expect(about.locator('[data-variant="fp16"]')).toHaveAttribute('data-verdict', 'no');
   await expect(about.locator('[data-variant="fp16"]')).toContainText('Can this device run it? no — This device\'s WebGPU is a software renderer');
+  // Stored as int8 it fits WASM here (its UNet takes ~1.2 GB there, README's real-size section).
+  await expect(about.locator('[data-variant="int8"]')).toHaveAttribute('data-verdict', 'maybe');
+  await expect(about.locator('[data-variant="int8"]')).toContainText('about 1.03 GB stored');
   // The jargon is folded under "Details".
   await expect(page.locator('#pack-kind')).toBeHidden();
   await expect(page.locator('#add-model .more')).not.toHaveAttribute('open', '');

@@ -85,6 +85,28 @@ async function generate(page: Page, s: { steps: number; size: number; guidance: 
   return generateOnPage<{ textEncoderMs: number; unetMs: number[]; vaeMs: number; totalMs: number }>(page, s, 1_800_000);
 }
 
+/** One UNet call's time without the rest of a run: DDIM, 2 steps, the progress line's elapsed time at step 1
+ * and at step 2 (one UNet call apart), then Cancel — SwiftShader would need many more minutes for the VAE. */
+async function oneUnetCall(page: Page, s: { size: number; guidance: number }, timeout = 2_400_000): Promise<number> {
+  await page.locator('#tuning').evaluate((d) => { (d as unknown as { open: boolean }).open = true; });
+  await page.locator('#steps').fill('2');
+  await page.locator('#scheduler').selectOption('ddim');
+  await page.locator('#width').selectOption(String(s.size));
+  await page.locator('#height').selectOption(String(s.size));
+  await page.locator('#guidance').fill(String(s.guidance));
+  await page.locator('#generate').click();
+  const elapsed = async (step: number) => {
+    const line = page.locator('#progress-text').filter({ hasText: `Step ${step} of 2` });
+    await line.waitFor({ timeout });
+    return Number(/· ([\d.]+) s/.exec((await line.textContent()) ?? '')?.[1] ?? NaN) * 1000;
+  };
+  const first = await elapsed(1);
+  const second = await elapsed(2);
+  await page.locator('#cancel').click().catch(() => undefined);
+  await page.locator('#progress-text').filter({ hasText: /Cancelled|Done/ }).waitFor({ timeout }).catch(() => undefined);
+  return second - first;
+}
+
 async function load(page: Page, backend: 'wasm' | 'webgpu') {
   await page.locator('#tuning').evaluate((d) => { (d as unknown as { open: boolean }).open = true; });
   const before = await page.locator('#model-status').textContent();
@@ -125,8 +147,8 @@ async function main(): Promise<void> {
     if (opt.webgpu === 'true') {
       try {
         const gpuLoad = await peaks(page, () => load(page, 'webgpu'));
-        const gpuRun = await peaks(page, () => generate(page, { steps: 1, size: Number(opt['webgpu-size']), guidance: Number(opt['webgpu-guidance']) }));
-        rows.webgpu = { loadMs: Math.round(gpuLoad.ms), networkLoadMs: gpuLoad.result, loadPeakMb: gpuLoad.peakMb, run: gpuRun.result, runPeakMb: gpuRun.peakMb,
+        const gpuRun = await peaks(page, () => oneUnetCall(page, { size: Number(opt['webgpu-size']), guidance: Number(opt['webgpu-guidance']) }));
+        rows.webgpu = { loadMs: Math.round(gpuLoad.ms), networkLoadMs: gpuLoad.result, loadPeakMb: gpuLoad.peakMb, unetCallMs: Math.round(gpuRun.result), runPeakMb: gpuRun.peakMb,
           status: await page.locator('#model-status').textContent() };
       } catch (e) {
         rows.webgpu = { failed: String(e) };
@@ -148,7 +170,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(resolve(opt.out!)), { recursive: true });
   writeFileSync(resolve(opt.out!), `${JSON.stringify(rows, null, 1)}\n`);
   console.log(JSON.stringify(rows));
-  const r = rows as { sourceBytes: number; import: { ms: number; peakMb: Record<string, number>; storedBytes: number }; wasm?: { loadMs: number; unetMsPerCall: number; runPeakMb: Record<string, number>; run: { totalMs: number } }; webgpu?: { loadMs?: number; run?: { unetMs: number[] }; runPeakMb?: Record<string, number>; failed?: string }; secondVisit: { weightRequests: number } };
+  const r = rows as { sourceBytes: number; import: { ms: number; peakMb: Record<string, number>; storedBytes: number }; wasm?: { loadMs: number; unetMsPerCall: number; runPeakMb: Record<string, number>; run: { totalMs: number } }; webgpu?: { loadMs?: number; unetCallMs?: number; runPeakMb?: Record<string, number>; failed?: string }; secondVisit: { weightRequests: number } };
   const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB`;
   console.log('\n| measure | value |\n| --- | --- |');
   console.log(`| source (${folder.split('/').pop()}) → stored as int8 | ${gb(r.sourceBytes)} → ${gb(r.import.storedBytes)} |`);
@@ -159,7 +181,7 @@ async function main(): Promise<void> {
     console.log(`| WASM peak: renderer RSS / all Chromium | ${r.wasm.runPeakMb['rss renderer']} / ${r.wasm.runPeakMb['rss all']} MB |`);
   }
   if (r.webgpu?.failed) console.log(`| WebGPU (SwiftShader) | failed: ${r.webgpu.failed} |`);
-  else if (r.webgpu?.run) console.log(`| WebGPU (SwiftShader): load / one UNet call | ${((r.webgpu.loadMs ?? 0) / 1000).toFixed(0)} s / ${(r.webgpu.run.unetMs[0]! / 1000).toFixed(0)} s at ${opt['webgpu-size']}², guidance ${opt['webgpu-guidance']}; GPU process peak RSS ${r.webgpu.runPeakMb?.['rss gpu-process']} MB |`);
+  else if (r.webgpu?.unetCallMs) console.log(`| WebGPU (SwiftShader): load / one UNet call | ${((r.webgpu.loadMs ?? 0) / 1000).toFixed(0)} s / ${(r.webgpu.unetCallMs / 1000).toFixed(0)} s at ${opt['webgpu-size']}², guidance ${opt['webgpu-guidance']}; GPU process peak RSS ${r.webgpu.runPeakMb?.['rss gpu-process']} MB |`);
   console.log(`| second visit: weight requests | ${r.secondVisit.weightRequests} |`);
 }
 

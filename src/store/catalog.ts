@@ -74,6 +74,22 @@ export interface RunVerdict {
 /** Decimal gigabytes, as model sizes are published (SD 1.5's fp32 UNet: 3.44 GB). */
 export const gb = (bytes: number): string => `${(bytes / GB).toFixed(2)} GB`;
 
+/** Stored as int8 on this device (quantize-import.ts): weights a byte each; on WASM the heap holds them once,
+ * as stored (README: SD 1.5's int8 UNet takes 1.2 GB of WASM memory after a call, against 3.9 GB in fp16). */
+export function canRunInt8(v: ExportVariant, c: Capabilities): RunVerdict & { readonly storedBytes: number } {
+  const per = v.precision === 'fp16' ? 2 : 4;
+  const storedBytes = v.totalBytes / per;
+  const unet = v.unetBytes / per;
+  const wasmFits = 1.4 * unet + (storedBytes - unet) * 1.1 < WASM_MEMORY_BYTES * 0.6;
+  const gpu = c.webgpu;
+  if (gpu && !gpu.software) {
+    return { storedBytes, verdict: 'yes', why: `Likely, on WebGPU (${gpu.adapter}) — int8 computes in float32, so it needs no shader-f16 — if the GPU has about ${gb(storedBytes * 2)} free.` };
+  }
+  return wasmFits
+    ? { storedBytes, verdict: 'maybe', why: `On the CPU (WASM), slowly: its UNet takes about ${gb(unet * 1.4)} of WASM's 4 GB${gpu ? ` (this device's WebGPU is a software renderer, ${gpu.adapter})` : ''}.` }
+    : { storedBytes, verdict: 'no', why: 'Even as int8 it does not fit in WASM\'s 4 GB, and this device has no hardware WebGPU.' };
+}
+
 export function canRun(v: ExportVariant, c: Capabilities): RunVerdict {
   const gpu = c.webgpu;
   // onnxruntime-web's WASM backend computes fp16 in fp32, so either way the UNet is held as fp32 weights,

@@ -3,7 +3,7 @@
 // happened, and hands the added pack to the page to make it the active one.
 import { PocketError } from '../core/errors';
 import type { Capabilities } from '../runtime/capabilities';
-import { CATALOG, canRun, gb, type CatalogEntry } from '../store/catalog';
+import { CATALOG, canRun, canRunInt8, gb, type CatalogEntry } from '../store/catalog';
 import type { PackRecord } from '../store/chunk-store';
 import type { LocalFile } from '../store/local-import';
 import { droppedFiles, pickedFiles } from './folder-files';
@@ -89,8 +89,16 @@ export class AddModelPanel {
       li.textContent = `${v.precision} export: about ${gb(v.totalBytes)} to download (the UNet alone ${gb(v.unetBytes)}). Can this device run it? ${verdict ? `${label[verdict.verdict]} — ${verdict.why}` : 'load a model first to check this device'}`;
       return li;
     });
+    // Either export, stored as int8 on this device ("Store it as int8"): the same bytes whichever was given.
+    const v = entry.variants[entry.variants.length - 1]!;
+    const int8 = caps ? canRunInt8(v, caps) : undefined;
+    const q = document.createElement('li');
+    q.dataset.variant = 'int8';
+    if (int8) q.dataset.verdict = int8.verdict;
+    const label = { yes: 'probably yes', maybe: 'slowly, on the CPU', no: 'no' } as const;
+    q.textContent = `Either, stored as int8 on this device (tick "Store it as int8" below): about ${gb(v.totalBytes / (v.precision === 'fp16' ? 2 : 4))} stored. Can this device run it? ${int8 ? `${label[int8.verdict]} — ${int8.why}` : 'load a model first to check this device'}`;
     const list = Object.assign(document.createElement('ul'), { className: 'variants' });
-    list.append(...rows);
+    list.append(...rows, q);
     return [Object.assign(document.createElement('p'), { textContent: entry.whereToFind }), list];
   }
 
@@ -120,7 +128,7 @@ export class AddModelPanel {
     const entry = this.chosenEntry();
     const caps = this.capabilities();
     if (entry && caps && this.confirmed !== url) {
-      const verdicts = entry.variants.map((v) => canRun(v, caps));
+      const verdicts = this.el.int8.checked ? [canRunInt8(entry.variants[0]!, caps)] : entry.variants.map((v) => canRun(v, caps));
       if (verdicts.every((v) => v.verdict === 'no')) {
         this.confirmed = url;
         this.el.status.textContent = `This device probably cannot run ${entry.name}: ${verdicts[0]!.why} Nothing was downloaded. Press "Add from address" again to download it anyway.`;

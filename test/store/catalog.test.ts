@@ -2,7 +2,7 @@
 // README (SD 1.5's fp32 UNet alone is 3.44 GB, fp16 1.72 GB).
 import { describe, expect, it } from 'vitest';
 import type { Capabilities } from '../../src/runtime/capabilities';
-import { CATALOG, canRun } from '../../src/store/catalog';
+import { CATALOG, canRun, canRunInt8 } from '../../src/store/catalog';
 
 const base: Capabilities = { webgpu: false, crossOriginIsolated: true, hardwareConcurrency: 8, wasmThreads: 4 };
 const gpu = (over: Partial<Exclude<Capabilities['webgpu'], false>> = {}): Capabilities => ({
@@ -44,5 +44,16 @@ describe('canRun', () => {
   it('a desktop GPU with shader-f16 likely runs both', () => {
     expect(canRun(fp16, gpu()).verdict).toBe('yes');
     expect(canRun(fp32, gpu()).verdict).toBe('yes');
+  });
+});
+
+describe('canRunInt8', () => {
+  it('stored as int8, SD 1.5 fits WASM without a GPU, and runs on a phone-class GPU without shader-f16', () => {
+    expect(canRunInt8(fp16, base)).toMatchObject({ verdict: 'maybe', why: expect.stringMatching(/WASM/) });
+    expect(canRunInt8(fp32, base).storedBytes).toBeCloseTo(canRunInt8(fp16, base).storedBytes, -6);
+    expect((canRunInt8(fp32, base).storedBytes / 1e9).toFixed(2)).toBe('1.03');
+    const adreno = gpu({ adapter: 'qualcomm adreno', shaderF16: false, maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 28 });
+    expect(canRunInt8(fp16, adreno)).toMatchObject({ verdict: 'yes', why: expect.stringMatching(/no shader-f16/) });
+    expect(canRunInt8(fp16, gpu({ adapter: 'google swiftshader', software: true }))).toMatchObject({ verdict: 'maybe', why: expect.stringMatching(/software renderer/) });
   });
 });
