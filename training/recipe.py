@@ -3,7 +3,11 @@
 
     python3 training/recipe.py STAGE [--work training/work] [--device cpu|cuda] [--minutes 10] [--steps N]
 
-Stages, in order: vocab, clip, vae, latents, unet, export, eval, samples (or `all`); and `fixtures`:
+Stages, in order: vocab, clip, vae, latents, then the curriculum (`curriculum --stage NAME` for each of
+shapes/curriculum.py's STAGES; `proxy` is the first), guidance, export, eval, samples (or `all`); `unet`:
+the single long run the pack was made with before the curriculum (training/README.md tells its story);
+`handoff` / `restore`: write the finished pieces of the work folder into training/checkpoints/ (committed)
+and put them back into a fresh one (shapes/handoff.py); and `fixtures`:
 tiny random-weight packs with the signatures of real SD exports, for the app's compatibility tests;
 and `probe`: does the UNet read the object's colour and shape from the prompt, and from which noise
 level does it keep a picture's own outline (diagnostics); `proxy --arm NAME`: the proxy world a UNet
@@ -28,11 +32,17 @@ DEFAULT_STEPS = {"clip": train_clip.CLIP_STEPS, "vae": 6000, "unet": train_unet.
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples", "fixtures", "probe", "proxy", "arms", "curriculum",
-                                      "stages", "sd15-scale", "all"])
+    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "guidance", "export", "eval", "samples",
+                                      "fixtures", "probe", "proxy", "arms", "curriculum", "stages", "handoff", "restore",
+                                      "sd15-scale", "all"])
     ap.add_argument("--arm", default="proxy", help="with `proxy`: which arm (shapes/curriculum.py ARMS)")
     ap.add_argument("--stage", dest="curriculum_stage", default="s2-wide", help="with `curriculum`: which stage (shapes/curriculum.py STAGES)")
+    ap.add_argument("--from", dest="source", default=None,
+                    help="with guidance, export, eval, samples, probe: the weights — a curriculum stage (default: the "
+                         "last, s5-sizes) or `unet`, the single long run")
     ap.add_argument("--work", type=Path, default=HERE / "work")
+    ap.add_argument("--handoff", type=Path, default=HERE / "checkpoints",
+                    help="with handoff / restore: the committed folder that carries training between sessions")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock allowance of a training stage")
     ap.add_argument("--steps", type=int, default=None, help="total optimiser steps of a training stage "
@@ -51,9 +61,20 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
+    from shapes.curriculum import STAGES
+    source = a.source or list(STAGES)[-1]
     run_all = a.stage == "all"
-    stages = ["vocab", "clip", "vae", "latents", "unet", "export", "eval", "samples"] if run_all else [a.stage]
+    stages = ["vocab", "clip", "vae", "latents", *(f"curriculum:{name}" for name in STAGES), "guidance", "export", "eval",
+              "samples"] if run_all else [a.stage]
     for s in stages:
+        if s.startswith("curriculum:"):
+            from shapes import curriculum
+            run = curriculum.STAGES[s.split(":")[1]]
+            # One slice of at most --minutes after another until the stage is done.
+            while curriculum.stage_curriculum(a.work, s.split(":")[1], a.device, a.minutes, quick_run=a.quick) < \
+                    (6 if a.quick else run.steps):
+                pass
+            continue
         if s == "vocab":
             train_clip.stage_vocab(a.work)
         elif s in ("clip", "vae", "unet"):
@@ -67,13 +88,22 @@ def main() -> None:
             train_vae.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0)
         elif s == "export":
             from shapes import export
-            export.stage_export(a.work, a.pack, a.parity)
+            export.stage_export(a.work, a.pack, a.parity, source)
         elif s == "eval":
             from shapes import evaluate
-            evaluate.stage_eval(a.work, a.pack, quick=a.quick)
+            evaluate.stage_eval(a.work, source, quick=a.quick)
+        elif s == "guidance":
+            from shapes import evaluate
+            evaluate.stage_guidance(a.work, source, quick=a.quick)
+        elif s == "handoff":
+            from shapes import handoff
+            print("handed off:", ", ".join(handoff.save(a.work, a.handoff)) or "nothing new")
+        elif s == "restore":
+            from shapes import handoff
+            print("restored:", ", ".join(handoff.restore(a.work, a.handoff)) or "nothing (the work folder has it all)")
         elif s == "probe":
             from shapes import probe
-            probe.stage_probe(a.work)
+            probe.stage_probe(a.work, a.source or "unet")
         elif s == "proxy":
             from shapes import curriculum
             curriculum.stage_proxy(a.work, a.arm, a.device, a.minutes, quick_run=a.quick)
@@ -94,7 +124,7 @@ def main() -> None:
             fixtures.stage_fixtures(a.fixtures_out, a.clip_tokenizer)
         elif s == "samples":
             from shapes import evaluate
-            evaluate.stage_samples(a.work, a.samples_dir)
+            evaluate.stage_samples(a.work, a.samples_dir, source)
 
 
 if __name__ == "__main__":

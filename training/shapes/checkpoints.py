@@ -65,3 +65,40 @@ def load_text_unet(work: Path, use_ema: bool = True, device: str = "cpu") -> tup
                 if name in ema:  # (a checkpoint from before POOLED_FROM: the pooled-text output stays zero)
                     p.copy_(ema[name])
     return text.to(device).eval(), unet.to(device).eval(), meta["step"]
+
+
+def load_clip_text(work: Path) -> TextEncoder:
+    """The CLIP-stage text encoder (`recipe.py clip`), which the curriculum keeps frozen."""
+    pre = load_sharded(work / "clip")
+    assert pre, f"run `recipe.py clip` (or `recipe.py restore`) first ({work / 'clip'} is missing)"
+    text = TextEncoder(TextConfig(vocab_size=len(load_tokenizer(work).vocab)))
+    text.load_state_dict(unprefixed("text", pre[0]))
+    return text
+
+
+def load_stage(work: Path, stage: str, device: str = "cpu") -> tuple[TextEncoder, UNet, int]:
+    """A curriculum stage's EMA weights (shapes/curriculum.py) with the text encoder it trained with: the
+    CLIP-stage one, or its own EMA where the run fine-tuned it. The step is the whole chain's: the stage's
+    own steps plus those of the stages it started from."""
+    ck = load_sharded(work / "curriculum" / stage)
+    assert ck, f"train (or `recipe.py restore`) the curriculum stage `{stage}` first"
+    state, meta = ck
+    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("unet", {}).items()}
+    text, unet = load_clip_text(work), UNet(UNetConfig(**cfg))
+    ema = unprefixed("ema", state)
+    unet.load_state_dict(unprefixed("unet", ema))
+    if any(k.startswith("text.") for k in ema):
+        text.load_state_dict(unprefixed("text", ema))
+    steps, init = meta["step"], meta["run"].get("init", "")
+    while init:
+        before = load_sharded(work / "curriculum" / init)
+        assert before, f"`{stage}` started from `{init}`, which is not in {work / 'curriculum'}"
+        steps += before[1]["step"]
+        init = before[1]["run"].get("init", "")
+    return text.to(device).eval(), unet.to(device).eval(), steps
+
+
+def load_model(work: Path, source: str, device: str = "cpu") -> tuple[TextEncoder, UNet, int]:
+    """The text encoder and UNet a pack is made from: `unet` — the single long run (`recipe.py unet`) — or a
+    curriculum stage by name."""
+    return load_text_unet(work, device=device) if source == "unet" else load_stage(work, source, device)

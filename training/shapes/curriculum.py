@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from . import evaluate, world
-from .checkpoints import load_tokenizer, load_vae
+from .checkpoints import load_clip_text, load_tokenizer, load_vae
 from .common import (SEED, Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
                      save_sharded, setup_threads, step_with_ema, to_tensor, unprefixed, NUM_TRAIN_TIMESTEPS)
-from .models import TextConfig, TextEncoder, UNet, UNetConfig
+from .models import TextEncoder, UNet, UNetConfig
 from .train_unet import MIN_SNR_GAMMA, OFFSET_NOISE
 
 EVAL_GUIDANCE = (1.0, 4.0, 7.5)
@@ -251,8 +251,10 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
 
 
 # ------------------------------------------------------------------ training
-def learning_rate(run: Run, step: int) -> float:
-    warm = min(1.0, (step + 1) / run.warmup)
+def learning_rate(run: Run, step: int, rewarm_from: int = 0) -> float:
+    """Warm-up, then a cosine to a tenth; a run resumed without its optimiser state (a stage handed off
+    unfinished, shapes/handoff.py) warms up again from where it resumed."""
+    warm = min(1.0, (step - rewarm_from + 1) / run.warmup)
     return run.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step, run.steps) / run.steps)))
 
 
@@ -273,14 +275,6 @@ def diffusion_loss(unet: UNet, x0: torch.Tensor, t: torch.Tensor, ctx: torch.Ten
     return (per_sample * snr.clamp(max=MIN_SNR_GAMMA) / snr).mean()
 
 
-def clip_text_encoder(work: Path, vocab_size: int) -> TextEncoder:
-    text = TextEncoder(TextConfig(vocab_size=vocab_size))
-    pre = load_sharded(work / "clip")
-    assert pre, f"run `recipe.py clip` first ({work / 'clip'} is missing)"
-    text.load_state_dict(unprefixed("text", pre[0]))
-    return text
-
-
 def scaling_factor(work: Path) -> float:
     path = work / "vae_scaling.json"
     assert path.exists(), f"run `recipe.py latents` first ({path} is missing)"
@@ -292,13 +286,17 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
     setup_threads()
     torch.manual_seed(SEED)
     folder = work / "curriculum" / name
+    done = load_sharded(folder)
+    if done and done[1]["step"] >= run.steps:  # finished (here, or handed off by another session)
+        print(f"{name}: done at step {done[1]['step']}")
+        return done[1]["step"]
     tok = load_tokenizer(work)
     factor = scaling_factor(work)
     parts = run.parts()
     datas = [world_data(work, w, device) for w, _, _ in parts]
     shares = np.array([share for _, share, _ in parts])
     empty = torch.tensor(tok.encode("")[0], dtype=torch.int32)
-    text = clip_text_encoder(work, len(tok.vocab)).to(device)
+    text = load_clip_text(work).to(device)
     unet = UNet(UNetConfig()).to(device)
     tuned = run.text_lr_scale > 0
     named = dict(prefixed("unet", dict(unet.named_parameters())))
@@ -310,8 +308,8 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         text.requires_grad_(False)
     opt = torch.optim.AdamW(groups, lr=run.lr, weight_decay=run.weight_decay)
     ema = {k: p.detach().clone() for k, p in named.items()}
-    start, evals = 0, []
-    ck = load_sharded(folder)
+    start, evals, rewarm = 0, [], 0
+    ck = done
     if not ck and run.init:  # a curriculum stage: the last stage's weights and EMA, a fresh optimiser
         before = load_sharded(work / "curriculum" / run.init)
         assert before, f"train `{run.init}` first: this stage starts from it"
@@ -327,8 +325,9 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
             text.load_state_dict(unprefixed("text", state))
         ema = {k: v.to(device) for k, v in unprefixed("ema", state).items()}
         assert set(ema) == set(named), "the checkpoint's EMA does not match this run's parameters"
-        load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
-        start, evals = meta["step"], meta["evals"]
+        if "optimizer" in meta:
+            load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
+        start, evals, rewarm = meta["step"], meta["evals"], meta.get("rewarm_from", 0)
     frozen = []
     if not tuned:  # the frozen encoder's output per distinct caption of each world, computed once
         for d in datas:
@@ -343,14 +342,14 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         if tuned:
             state.update(prefixed("text", text.state_dict()))
         save_sharded(state, folder, {"step": step, "run": dataclasses.asdict(run), "evals": evals,
-                                     "unet": UNetConfig().__dict__, "optimizer": opt_meta})
+                                     "unet": UNetConfig().__dict__, "optimizer": opt_meta, "rewarm_from": rewarm})
 
     abar = alphas_cumprod().to(device)
     params = [p for g in groups for p in g["params"]]
     deadline = Deadline(minutes)
     step, t0, hist = start, time.time(), []
     while step < run.steps and not deadline.passed():
-        lr = learning_rate(run, step)
+        lr = learning_rate(run, step, rewarm)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
         rng = np.random.default_rng(SEED * 43 + step)

@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from . import world
 from .common import alphas_cumprod, setup_threads, NUM_TRAIN_TIMESTEPS
-from .checkpoints import load_text_unet, load_tokenizer, load_vae
+from .checkpoints import load_model, load_tokenizer, load_vae
 from .models import TextEncoder, UNet
 from .quantize import int8_copy
 
@@ -97,14 +97,56 @@ def judge(img: np.ndarray) -> dict:
 def classify_shape(crop: np.ndarray) -> str:
     best, best_iou = "circle", -1.0
     region = np.asarray(Image.fromarray(crop.astype(np.uint8) * 255).resize((48, 48), Image.BILINEAR)) > 127
-    for name, t in TEMPLATES.items():
-        ys, xs = np.nonzero(t)
-        tc = t[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-        tr = np.asarray(Image.fromarray(tc.astype(np.uint8) * 255).resize((48, 48), Image.BILINEAR)) > 127
+    for name in TEMPLATES:
+        tr = template(name)
         iou = (region & tr).sum() / max(1, (region | tr).sum())
         if iou > best_iou:
             best, best_iou = name, iou
     return best
+
+
+def template(name: str) -> np.ndarray:
+    """A shape's silhouette as classify_shape compares it: cropped to its bounding box, 48x48."""
+    t = TEMPLATES[name]
+    ys, xs = np.nonzero(t)
+    tc = t[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    return np.asarray(Image.fromarray(tc.astype(np.uint8) * 255).resize((48, 48), Image.BILINEAR)) > 127
+
+
+def write_judge_fixture(out: Path, size: int = 128) -> None:
+    """For the app's tests, which judge what the browser drew by these same rules (test/image-checks.ts's
+    judgeObjects): the six 48x48 templates, and renders of the world — every shape in four colours, sizes
+    and places, and two two-object scenes — as PNGs with this judge's verdicts."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    renders = []
+    scenes = []
+    for i, shape in enumerate(world.SHAPES):
+        for k, sz in enumerate((None, "small", "large", None)):
+            colour = NAMES[(3 * i + k) % len(NAMES)]
+            bg = NAMES[(3 * i + k + 5) % len(NAMES)]
+            scenes.append(world.Scene(bg, [world.Obj(colour, shape, sz, None)]))
+    scenes.append(world.Scene("white", [world.Obj("blue", "square", None, None), world.Obj("red", "heart", None, None)]))
+    scenes.append(world.Scene("black", [world.Obj("yellow", "star", None, None), world.Obj("green", "ring", None, None)]))
+    for j, scene in enumerate(scenes):
+        assert world._place(scene.objects, rng, 1.0)
+        img = world.render(scene, size, size)
+        name = f"{j:02d}.png"
+        Image.fromarray(img).save(out / name)
+        renders.append({"file": name, "background": scene.background,
+                        "objects": [{"colour": o.colour, "shape": o.shape} for o in scene.objects],
+                        "verdict": judge(img)})
+    # and the recipe's sample pictures, drawn by a model (soft edges, stray pixels): the judge's verdicts on them
+    samples = sorted((Path(__file__).resolve().parents[1] / "samples").glob("*.png"))
+    drawn = [{"file": f"training/samples/{p.name}", "verdict": judge(np.asarray(Image.open(p).convert("RGB")))}
+             for p in samples]
+    (out / "judge.json").write_text(json.dumps({
+        "samples": drawn,
+        "about": "Written by training/recipe.py fixtures (shapes/evaluate.py write_judge_fixture): the recipe's judge's "
+                 "templates and its verdicts on renders of the world.",
+        "palette": {n: list(c) for n, c in world.COLOURS.items()},
+        "templates": {n: ["".join("1" if v else "0" for v in row) for row in template(n)] for n in world.SHAPES},
+        "renders": renders}) + "\n")
 
 
 def score(scene: world.Scene, verdict: dict) -> dict:
@@ -182,32 +224,80 @@ def prompt_set(kind: str, n: int, seed: int) -> list[tuple[world.Scene, str]]:
     return out
 
 
-def stage_eval(work: Path, pack: Path, quick: bool = False) -> None:
+EVAL_COUNTS = {"held_in": 48, "held_out": 24, "two": 32, "position": 36, "typed": 36}
+QUICK_COUNTS = {"held_in": 4, "held_out": 2, "two": 2, "position": 2, "typed": 2}
+
+
+def render_set(te, un, de, tok, prompts: list[tuple[world.Scene, str]], size: tuple[int, int], guidance: float,
+               scaling: float) -> np.ndarray:
+    """The pictures of a prompt set (seed i for prompt i), DDIM 20 steps, in batches of 8."""
+    empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
+    ids = torch.tensor([tok.encode(p)[0] for _, p in prompts], dtype=torch.int32)
+    n = len(prompts)
+    return np.concatenate([sample(te, un, de, ids[i:i + 8], empty, size[0], size[1], list(range(i, min(n, i + 8))),
+                                  guidance=guidance, scaling=scaling) for i in range(0, n, 8)])
+
+
+def kind_score(row: dict) -> float:
+    """One figure for a prompt kind: the mean of what it judges (background, colour, shape, position, count…)."""
+    return float(np.mean(list(row.values())))
+
+
+def stage_guidance(work: Path, source: str, quick: bool = False,
+                   scales: tuple[float, ...] = (3.0, 4.5, 6.0, 7.5)) -> float:
+    """Choose the pack's default guidance by measurement: each scale on 24 prompts of each kind a person
+    types most (held-in single objects, as typed, with a position, two objects) at 256 and 512 px, fp32,
+    DDIM 20; the scale with the best mean of the kinds' scores wins (the lower on a tie). Written to
+    work/guidance.json, which `export` puts into the pack's defaults."""
     setup_threads()
     tok = load_tokenizer(work)
-    text, unet, step = load_text_unet(work)
+    text, unet, step = load_model(work, source)
+    decoder = load_vae(work).decoder
+    scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    n, sizes = (2, [64]) if quick else (24, [256, 512])
+    kinds = ("held_in", "typed", "position", "two")
+    table: dict = {}
+    for g in scales[-2:] if quick else scales:
+        rows = {}
+        for size in sizes:
+            for kind in kinds:
+                prompts = prompt_set(kind, n, seed=99 + len(kind))
+                imgs = render_set(text, unet, decoder, tok, prompts, (size, size), g, scaling)
+                rows[f"{kind} {size}px"] = mean_scores([score(sc, judge(im)) for (sc, _), im in zip(prompts, imgs)])
+        table[g] = {"score": float(np.mean([kind_score(r) for r in rows.values()])), "kinds": rows}
+        print(f"guidance {g:g}: score {table[g]['score']:.3f}  " +
+              "  ".join(f"{k} {kind_score(r):.0%}" for k, r in rows.items()), flush=True)
+    chosen = max(table, key=lambda g: (round(table[g]["score"], 6), -g))
+    (work / "guidance.json").write_text(json.dumps({"chosen": chosen, "source": source, "training_steps": step,
+                                                    "prompts_per_kind": n, "sizes": sizes,
+                                                    "table": {str(g): v for g, v in table.items()}}, indent=1) + "\n")
+    print(f"guidance: {chosen:g} (written to {work / 'guidance.json'})")
+    return chosen
+
+
+def stage_eval(work: Path, source: str, quick: bool = False) -> None:
+    """The adherence table at 256 and 512 px, fp32 and int8, at the pack's default guidance, and int8's PSNR."""
+    from .export import default_guidance
+
+    setup_threads()
+    tok = load_tokenizer(work)
+    text, unet, step = load_model(work, source)
     vae = load_vae(work)
     scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    guidance = default_guidance(work)
     models = {"fp32": (text, unet, vae.decoder),
               "int8": (int8_copy(text), int8_copy(unet), int8_copy(vae.decoder))}
-    empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
     sizes = [256] if quick else [256, 512]
-    counts = {"held_in": 4, "held_out": 2, "two": 2} if quick else {"held_in": 48, "held_out": 24, "two": 32}
+    counts = QUICK_COUNTS if quick else EVAL_COUNTS
     table: dict = {}
     images: dict = {}
     for kind, n in counts.items():
         prompts = prompt_set(kind, n, seed=99 + len(kind))
-        ids = torch.tensor([tok.encode(p)[0] for _, p in prompts], dtype=torch.int32)
         for size in sizes:
             for prec, (te, un, de) in models.items():
-                imgs = []
-                for i in range(0, n, 8):
-                    imgs.append(sample(te, un, de, ids[i:i + 8], empty, size, size, list(range(i, min(n, i + 8))),
-                                       scaling=scaling))
-                imgs = np.concatenate(imgs)
+                imgs = render_set(te, un, de, tok, prompts, (size, size), guidance, scaling)
                 images[(kind, size, prec)] = imgs
-                scores = [score(s, judge(im)) for (s, _), im in zip(prompts, imgs)]
-                row = mean_scores(scores)
+                row = mean_scores([score(s, judge(im)) for (s, _), im in zip(prompts, imgs)])
                 table[f"{kind} {size}px {prec}"] = {**row, "n": n}
                 print(f"{kind:8s} {size}px {prec}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
     psnr = {}
@@ -217,34 +307,58 @@ def stage_eval(work: Path, pack: Path, quick: bool = False) -> None:
         mse = ((a - b) ** 2).reshape(len(a), -1).mean(1)
         psnr[f"{size}px"] = float(np.median(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
     print("int8 vs fp32 PSNR (median over prompts):", psnr)
-    report = {"training_steps": step, "sampler": "DDIM, 20 steps, guidance 7.5", "adherence": table,
-              "psnr_int8_vs_fp32_db": psnr}
+    report = {"source": source, "training_steps": step, "sampler": f"DDIM, 20 steps, guidance {guidance:g}",
+              "adherence": table, "psnr_int8_vs_fp32_db": psnr}
     (work / "eval_report.json").write_text(json.dumps(report, indent=1) + "\n")
+
+
+def eval_table(report: dict) -> str:
+    """`eval_report.json` as the markdown table training/README.md shows."""
+    lines = ["| prompts | size | weights | background | colour | shape | position | count | both shapes |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key, row in report["adherence"].items():
+        kind, size, prec = key.split()
+        cells = [f"{row[k]:.0%}" if k in row else "—" for k in ("background", "colour", "shape", "position", "count", "shapes")]
+        lines.append(f"| {kind} ({row['n']}) | {size[:-2]} | {prec} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 SAMPLE_PROMPTS = [
     ("a red circle on a blue background", 512, 512),
-    ("a small yellow star in the top left and a big green square, black background", 512, 512),
+    ("a yellow star in the top left on a black background", 512, 512),
     ("two purple triangles on a white background", 512, 512),
     ("a pink heart on the right on a gray background", 384, 256),
     ("a large orange ring in the centre on a black background", 256, 256),
     ("a green star on a yellow background", 512, 512),  # held-out pair
+    ("a blue square and a red heart on a white background", 512, 512),
+    ("Orange triangle.", 512, 512),  # as a person types it
 ]
 
 
-def stage_samples(work: Path, out: Path) -> None:
-    """Draw the sample images shown in training/README.md, with the int8 weights the pack ships."""
+def stage_samples(work: Path, out: Path, source: str) -> None:
+    """Draw the sample images shown in training/README.md, with the int8 weights the pack ships, at its
+    default guidance; the judge's verdict on each goes to samples.json beside them."""
+    from .export import default_guidance
+
     setup_threads()
     tok = load_tokenizer(work)
-    text, unet, _ = load_text_unet(work)
+    text, unet, _ = load_model(work, source)
     vae = load_vae(work)
     te, un, de = int8_copy(text), int8_copy(unet), int8_copy(vae.decoder)
     scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    guidance = default_guidance(work)
     empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    verdicts = []
     for i, (prompt, w, h) in enumerate(SAMPLE_PROMPTS):
         ids = torch.tensor([tok.encode(prompt)[0]], dtype=torch.int32)
-        img = sample(te, un, de, ids, empty, w, h, [i + 1], scaling=scaling)[0]
-        name = f"{i + 1}-" + "-".join(prompt.replace(",", "").split()[:6]) + ".png"
+        img = sample(te, un, de, ids, empty, w, h, [i + 1], guidance=guidance, scaling=scaling)[0]
+        name = f"{i + 1}-" + "-".join(prompt.lower().replace(",", "").replace(".", "").split()[:6]) + ".png"
         Image.fromarray(img).save(out / name, optimize=True)
-        print(name, judge(img))
+        verdict = judge(img)
+        verdicts.append({"file": name, "prompt": prompt, "size": [w, h], "seed": i + 1, "guidance": guidance,
+                         "judge": verdict})
+        print(name, verdict)
+    (out / "samples.json").write_text(json.dumps(verdicts, indent=1) + "\n")

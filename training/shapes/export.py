@@ -12,13 +12,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 
 from . import world
-from .common import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS
+from .common import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, SEED, to_tensor
 from .models import VaeDecoderExport
-from .checkpoints import load_text_unet, load_tokenizer, load_vae
+from .checkpoints import load_model, load_tokenizer, load_vae
 from .quantize import int8_copy, quantize_model
 
 OPSET = 17
@@ -35,9 +36,9 @@ def _export(module: torch.nn.Module, args: tuple, path: Path, inputs: list[str],
     assert not bad, f"non-standard op domains in {path}: {bad}"
 
 
-def export_fp32(work: Path) -> Path:
+def export_fp32(work: Path, source: str) -> Path:
     out = work / "onnx-fp32"
-    text, unet, _ = load_text_unet(work)
+    text, unet, _ = load_model(work, source)
     vae = load_vae(work)
     ids = torch.zeros(1, 77, dtype=torch.int32)
     _export(text, (ids,), out / "text_encoder" / "model.onnx", ["input_ids"], ["last_hidden_state"],
@@ -81,8 +82,9 @@ def scheduler_config() -> dict:
     }
 
 
-def stage_export(work: Path, pack: Path, parity: Path) -> None:
-    fp32 = export_fp32(work)
+def stage_export(work: Path, pack: Path, parity: Path, source: str) -> None:
+    """The pack from `source`: a curriculum stage (the shipped pack: the last one) or the single long run (`unet`)."""
+    fp32 = export_fp32(work, source)
     if pack.exists():
         shutil.rmtree(pack)
     report = {}
@@ -96,18 +98,23 @@ def stage_export(work: Path, pack: Path, parity: Path) -> None:
     shutil.copytree(work / "tokenizer", pack / "tokenizer")
     (pack / "scheduler").mkdir()
     (pack / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler_config(), indent=2) + "\n")
-    write_manifest(work, pack)
-    write_parity(work, parity)
+    write_manifest(work, pack, source)
+    write_parity(work, parity, source)
     (work / "export_report.json").write_text(json.dumps(report, indent=1))
 
 
 def latent_rgb_fit(work: Path, scaling: float, n: int = 64) -> dict:
     """A linear map from (scaled) latents to RGB in [0, 1] at 1/8 resolution, for a live preview of
     the denoising without running the VAE: least squares between latents and their decoded images,
-    8x8-average-pooled (the same idea as the latent-to-RGB factors people use for SD 1.5's previews)."""
-    z = torch.load(work / "latents" / "32x32.pt")["latents"][:n].float()
+    8x8-average-pooled (the same idea as the latent-to-RGB factors people use for SD 1.5's previews).
+    The latents are the VAE's own of n scenes of the world at 256 px (drawn here, so a work folder
+    restored from training/checkpoints, which has no latent data set, exports too)."""
+    rng = np.random.default_rng(SEED * 19)
+    vae = load_vae(work)
+    imgs = torch.stack([to_tensor(world.render(world.sample_scene(rng, 256, 256, "any"), 256, 256)) for _ in range(n)])
     with torch.no_grad():
-        rgb = (load_vae(work).decoder(z).clamp(-1, 1) + 1) / 2
+        z, _ = vae.encoder(imgs)
+        rgb = (vae.decoder(z).clamp(-1, 1) + 1) / 2
     target = torch.nn.functional.avg_pool2d(rgb, 8).permute(0, 2, 3, 1).reshape(-1, 3)
     x = torch.cat([(z * scaling).permute(0, 2, 3, 1).reshape(-1, 4), torch.ones(target.shape[0], 1)], dim=1)
     sol = torch.linalg.lstsq(x, target).solution  # [5, 3]
@@ -117,8 +124,14 @@ def latent_rgb_fit(work: Path, scaling: float, n: int = 64) -> dict:
             "latentRgbBias": [round(float(v), 5) for v in sol[4]]}
 
 
-def write_manifest(work: Path, pack: Path) -> None:
-    _, unet, step = load_text_unet(work, use_ema=False)
+def default_guidance(work: Path) -> float:
+    """The guidance `recipe.py guidance` chose by measurement (7.5, SD's, where it has not run)."""
+    path = work / "guidance.json"
+    return float(json.loads(path.read_text())["chosen"]) if path.exists() else 7.5
+
+
+def write_manifest(work: Path, pack: Path, source: str) -> None:
+    _, unet, step = load_model(work, source)
     vocab = json.loads((pack / "tokenizer" / "vocab.json").read_text(encoding="utf-8"))
     vae_scale = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
     preview = latent_rgb_fit(work, vae_scale)
@@ -152,19 +165,19 @@ def write_manifest(work: Path, pack: Path) -> None:
                   "trainedSizes": sorted({f"{w}x{h}" for w, h in world.RESOLUTIONS})},
         # DDIM by default: PNDM's 4th-order extrapolation turns this small model's errors into noise
         # (the scheduler config itself stays SD 1.5's, so every sampler is configured as SD's).
-        "defaults": {"steps": 20, "guidanceScale": 7.5, "scheduler": "ddim", "negativePrompt": ""},
+        "defaults": {"steps": 20, "guidanceScale": default_guidance(work), "scheduler": "ddim", "negativePrompt": ""},
         "totalBytes": sum(f["size"] for f in files),
     }
     (pack / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"manifest: {len(files)} files, {manifest['totalBytes']} bytes")
 
 
-def write_parity(work: Path, out: Path) -> None:
+def write_parity(work: Path, out: Path, source: str) -> None:
     """Reference outputs of the int8 networks (torch, weights dequantized as DequantizeLinear does) on
     fixed inputs, for the test that runs the shipped ONNX files in onnxruntime-web."""
 
     tok = load_tokenizer(work)
-    text, unet, _ = load_text_unet(work)
+    text, unet, _ = load_model(work, source)
     vae = load_vae(work)
     te, un, de = int8_copy(text), int8_copy(unet), int8_copy(vae.decoder)
     prompt = "a red circle on a blue background"

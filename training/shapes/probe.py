@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from . import evaluate, world
 from .common import alphas_cumprod, setup_threads
-from .checkpoints import load_text_unet, load_tokenizer, load_vae
+from .checkpoints import load_model, load_tokenizer, load_vae
 from .common import to_tensor
 
 TIMESTEPS = (999, 950, 900, 800, 650, 500)
@@ -28,9 +28,9 @@ RENOISE_FROM = (100, 250, 400, 550, 700, 850)
 
 
 @torch.no_grad()
-def stage_probe(work: Path, n: int = 32) -> dict:
+def stage_probe(work: Path, source: str = "unet", n: int = 32) -> dict:
     setup_threads()
-    text, unet, step = load_text_unet(work)
+    text, unet, step = load_model(work, source)
     vae = load_vae(work)
     tok = load_tokenizer(work)
     factor = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]

@@ -84,6 +84,9 @@ def eos_features(text: TextEncoder, ids: torch.Tensor) -> torch.Tensor:
 def stage_clip(work: Path, device: str, steps: int, minutes: float, batch: int = 256, scenes: int = CLIP_SCENES) -> int:
     """Contrastive pretraining of the text encoder (or resume); returns the step reached."""
     setup_threads()
+    ck = load_sharded(work / "clip")
+    if ck and ck[1]["step"] >= steps:  # finished (here, or restored from training/checkpoints: text tower only)
+        return ck[1]["step"]
     torch.manual_seed(SEED)
     tok = load_tokenizer(work)
     images, ids_all = clip_pairs(work, scenes)
@@ -94,7 +97,6 @@ def stage_clip(work: Path, device: str, steps: int, minutes: float, batch: int =
     params = list(text.parameters()) + list(image.parameters()) + list(proj.parameters()) + [logit_scale]
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
     start = 0
-    ck = load_sharded(work / "clip")
     if ck:
         state, meta = ck
         load_modules(state, {"text": text, "image": image, "proj": proj})

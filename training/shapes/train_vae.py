@@ -33,11 +33,13 @@ def vae_batch(rng: np.random.Generator, n: int, crop: int) -> torch.Tensor:
 def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 16, crop: int = 96) -> int:
     """Train (or resume) the VAE for up to `minutes`; returns the step reached."""
     setup_threads()
+    ck = load_sharded(work / "vae")
+    if ck and ck[1]["step"] >= steps:  # finished (here, or restored from training/checkpoints)
+        return ck[1]["step"]
     torch.manual_seed(SEED)
     vae = AutoencoderKL(VaeConfig()).to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     start = 0
-    ck = load_sharded(work / "vae")
     if ck:
         state, meta = ck
         vae.load_state_dict(unprefixed("model", state))

@@ -85,6 +85,7 @@ def test_an_arm_trains_judges_its_ema_weights_and_resumes(quick_work):
 
 def test_the_proxy_keeps_the_text_encoder_frozen(quick_work):
     import torch
+    from shapes import checkpoints
     from shapes.common import load_sharded, unprefixed
 
     work, recipe = quick_work
@@ -93,8 +94,7 @@ def test_the_proxy_keeps_the_text_encoder_frozen(quick_work):
     assert not any(k.startswith("text.") for k in state)
     assert not any(k.startswith("text.") for k in unprefixed("ema", state))
     clip = unprefixed("text", load_sharded(work / "clip")[0])
-    assert torch.equal(curriculum.clip_text_encoder(work, clip["token_embedding.weight"].shape[0]).token_embedding.weight,
-                       clip["token_embedding.weight"])
+    assert torch.equal(checkpoints.load_clip_text(work).token_embedding.weight, clip["token_embedding.weight"])
 
 
 def test_a_curriculum_stage_starts_from_the_last_one_and_mixes_worlds(quick_work):
@@ -146,3 +146,122 @@ def test_the_judge_scores_positions_unsaid_colours_and_two_objects():
         assert world._place(scene.objects, np.random.default_rng(1), 1.0)
         got = evaluate.score(scene, evaluate.judge(world.render(scene, 256, 256)))
         assert got["count"] and got["colour"] and got["shapes"], prompt
+
+
+def test_training_survives_a_new_machine_through_the_committed_handoff(quick_work, tmp_path):
+    """A finished stage, the CLIP-stage text encoder, the VAE and its scaling factor are written to the handoff
+    folder (small enough to commit); a fresh work folder restored from it trains the next stage from the
+    handed-off EMA weights without re-running clip, vae or the stage; another lineage is refused."""
+    import shutil
+
+    import torch
+    from shapes import checkpoints, handoff
+    from shapes.common import load_sharded, save_sharded, unprefixed
+
+    work, recipe = quick_work
+    recipe("proxy")
+    out = tmp_path / "checkpoints"
+    recipe("handoff", "--handoff", str(out))
+    assert {"clip-text.pt", "vae.pt", "vae_scaling.json", "lineage.json", "proxy.pt"} <= {p.name for p in out.iterdir()}
+    ema = unprefixed("ema", load_sharded(work / "curriculum" / "proxy")[0])
+    kept = torch.load(out / "proxy.pt")["ema"]
+    assert all(v.dtype == torch.float16 for v in kept.values())
+    assert all((kept[k].float() - ema[k]).abs().max() <= 1e-3 * max(1.0, ema[k].abs().max().item()) for k in ema)
+
+    fresh = tmp_path / "fresh"
+    env_out = recipe_in(fresh, "restore", "--handoff", str(out))
+    assert "proxy" in env_out and "vae" in env_out
+    # nothing trains again: the restored clip, vae and proxy are done
+    for stage in ("clip", "vae"):
+        assert "step" not in recipe_in(fresh, stage)
+    assert "done at step 6" in recipe_in(fresh, "proxy")
+    # the next stage starts from the handed-off EMA (within the 6 warm-up steps' drift)
+    recipe_in(fresh, "curriculum", "--stage", "s2-wide")
+    after = unprefixed("unet", load_sharded(fresh / "curriculum" / "s2-wide")[0])
+    assert max((after[k] - kept[f"unet.{k}"].float()).abs().max().item() for k in after) < 1e-3
+    # the whole chain's steps: the proxy's 6 and stage 2's 6
+    assert checkpoints.load_stage(fresh, "s2-wide")[2] == 12
+    assert recipe_in(fresh, "stages").count("| 1. the proxy") >= 1
+
+    # a work folder with another VAE is not mixed with the handed-off stages
+    other = tmp_path / "other"
+    shutil.copytree(fresh, other)
+    state, meta = load_sharded(other / "vae")
+    save_sharded({k: v + 0.01 for k, v in state.items()}, other / "vae", meta)
+    with pytest.raises(SystemExit, match="another lineage"):
+        handoff.restore(other, out)
+    with pytest.raises(SystemExit, match="another lineage"):
+        handoff.save(other, out)
+
+
+def recipe_in(work, *args):
+    env = {**os.environ, "TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(TRAINING / "recipe.py"), *args, "--quick", "--work", str(work)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"{args} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+    return r.stdout
+
+
+def test_a_pack_from_a_curriculum_stage_with_its_guidance_chosen_by_measurement(quick_work, tmp_path):
+    """guidance -> export -> eval -> samples from a curriculum stage: the measured guidance is the pack's
+    default, the pack's step count is the chain's, and the eval judges every prompt kind at fp32 and int8."""
+    work, recipe = quick_work
+    recipe("proxy")
+    recipe("curriculum", "--stage", "s2-wide")
+    src = ("--from", "s2-wide")
+    recipe("guidance", *src)
+    chosen = json.loads((work / "guidance.json").read_text())
+    assert chosen["source"] == "s2-wide" and str(chosen["chosen"]) in chosen["table"]
+    pack = tmp_path / "pack"
+    recipe("export", *src, "--pack", str(pack), "--parity", str(tmp_path / "parity.json"))
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert manifest["defaults"]["guidanceScale"] == chosen["chosen"]
+    assert manifest["trainingSteps"] == 12
+    assert len(manifest["vae"]["latentRgbFactors"]) == 4
+    recipe("eval", *src)
+    report = json.loads((work / "eval_report.json").read_text())
+    assert report["source"] == "s2-wide" and f"guidance {chosen['chosen']:g}" in report["sampler"]
+    kinds = {k.split()[0] for k in report["adherence"]}
+    assert kinds == {"held_in", "held_out", "two", "position", "typed"}
+    assert "position" in report["adherence"]["position 256px int8"]
+    samples = tmp_path / "samples"
+    recipe("samples", *src, "--samples-dir", str(samples))
+    verdicts = json.loads((samples / "samples.json").read_text())
+    assert len(verdicts) == len(list(samples.glob("*.png"))) >= 6
+
+
+def test_a_stage_cut_off_by_the_end_of_a_session_resumes_from_its_step_in_the_next(quick_work, tmp_path):
+    """An unfinished stage is handed off with its weights and EMA; restored, it resumes from that step (not from
+    its start) with a fresh optimiser whose learning rate warms up again; finished, the partial file goes."""
+    import shutil
+
+    import torch
+    from shapes import curriculum, handoff
+    from shapes.common import load_sharded, save_sharded, unprefixed
+
+    work, recipe = quick_work
+    recipe("proxy")
+    recipe("curriculum", "--stage", "s2-wide")
+    cut = tmp_path / "cut"
+    shutil.copytree(work, cut)
+    state, meta = load_sharded(cut / "curriculum" / "s2-wide")
+    save_sharded(state, cut / "curriculum" / "s2-wide", meta | {"step": 3, "evals": meta["evals"][:1]})
+    out = tmp_path / "checkpoints"
+    written = handoff.save(cut, out)
+    assert any(w.startswith("s2-wide.partial.pt (step 3 of 6") for w in written), written
+    saved = torch.load(out / "s2-wide.partial.pt")
+    assert set(saved) == {"unet", "ema", "meta"} and saved["meta"]["step"] == 3
+
+    fresh = tmp_path / "fresh"
+    assert any(r.startswith("s2-wide (step 3, to resume") for r in handoff.restore(fresh, out))
+    out_log = recipe_in(fresh, "curriculum", "--stage", "s2-wide")
+    assert "eval step 6" in out_log and "eval step 3" not in out_log  # resumed at 3, judged at 6 only
+    state6, meta6 = load_sharded(fresh / "curriculum" / "s2-wide")
+    assert meta6["step"] == 6 and meta6["rewarm_from"] == 3
+    steps = [r["step"] for r in json.loads((fresh / "curriculum" / "s2-wide" / "evals.json").read_text())]
+    assert steps == [3] + [6] * 3  # the kept figure of step 3, then step 6's three prompt kinds
+    run = curriculum.STAGES["s2-wide"]
+    assert curriculum.learning_rate(run, 3, rewarm_from=3) == pytest.approx(curriculum.learning_rate(run, 0))
+    # handed off again, finished: the partial file is replaced by the stage's own
+    written = handoff.save(fresh, out)
+    assert "s2-wide.pt" in written and not (out / "s2-wide.partial.pt").exists()
