@@ -291,3 +291,5 @@ def stage_fixtures(out: Path, tokenizer_dir: Path) -> None:
                       "predictionType": v.prediction_type})
         print(f"fixture {v.name}: {v.description}")
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    from .evaluate import write_judge_fixture
+    write_judge_fixture(out / "shape-judge")

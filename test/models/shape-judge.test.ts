@@ -1,0 +1,72 @@
+// The browser tests judge what the page drew with the recipe's own rules (test/image-checks.ts
+// judgeObjects): here that port is held to the recipe's judge itself — its verdicts on renders of the world
+// and on the recipe's sample pictures, which `recipe.py fixtures` writes with the templates and palette
+// (test/fixtures/packs/shape-judge, from Vitest's global setup).
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { judgeObjects, resizeMask, type JudgeTables, type Verdict } from '../image-checks';
+
+const DIR = resolve(__dirname, '../fixtures/packs/shape-judge');
+const ROOT = resolve(__dirname, '../..');
+
+interface Fixture extends JudgeTables {
+  renders: { file: string; background: string; objects: { colour: string; shape: string }[]; verdict: Verdict }[];
+  samples: { file: string; verdict: Verdict }[];
+}
+
+function load(): Fixture {
+  const path = resolve(DIR, 'judge.json');
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`python3 training/recipe.py fixtures\` (npm run setup installs its packages)`);
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+function judgePng(t: JudgeTables, path: string): Verdict {
+  const png = PNG.sync.read(readFileSync(path));
+  return judgeObjects(t, png.data, png.width, png.height);
+}
+
+function sameVerdict(got: Verdict, want: Verdict): void {
+  expect(got.background).toBe(want.background);
+  expect(got.objects.map((o) => [o.colour, o.shape])).toEqual(want.objects.map((o) => [o.colour, o.shape]));
+  got.objects.forEach((o, i) => {
+    expect(o.cx).toBeCloseTo(want.objects[i]!.cx, 4);
+    expect(o.cy).toBeCloseTo(want.objects[i]!.cy, 4);
+  });
+}
+
+describe("the recipe's judge, ported for the browser tests", () => {
+  const fx = load();
+
+  it('names every shape of the world, in every colour, size and place, as the recipe does', () => {
+    expect(fx.renders.length).toBeGreaterThanOrEqual(24);
+    for (const r of fx.renders) {
+      const got = judgePng(fx, resolve(DIR, r.file));
+      sameVerdict(got, r.verdict);
+      // and the truth: what was drawn
+      expect(got.background).toBe(r.background);
+      expect([...got.objects.map((o) => o.shape)].sort()).toEqual([...r.objects.map((o) => o.shape)].sort());
+    }
+  });
+
+  it("agrees with the recipe's judge on pictures a model drew (soft edges, stray pixels)", () => {
+    expect(fx.samples.length).toBeGreaterThanOrEqual(6);
+    for (const s of fx.samples) sameVerdict(judgePng(fx, resolve(ROOT, s.file)), s.verdict);
+  });
+
+  it("resizes as Pillow's bilinear does: a template scaled to 48×48 is itself", () => {
+    for (const rows of Object.values(fx.templates)) {
+      const mask = Uint8Array.from(rows.join(''), (c) => (c === '1' ? 1 : 0));
+      expect(resizeMask(mask, 48, 48)).toEqual(mask);
+    }
+    // a 2×2 block in a 4×4 mask, shrunk to 48 from 96 and grown from 4: symmetric, half full
+    const small = Uint8Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+    const grown = resizeMask(small, 4, 4);
+    const filled = grown.reduce((a, v) => a + v, 0);
+    expect(filled).toBeGreaterThan(0.15 * 48 * 48);
+    expect(filled).toBeLessThan(0.4 * 48 * 48);
+    expect(grown[24 * 48 + 24]).toBe(1);
+    expect(grown[0]).toBe(0);
+  });
+});
