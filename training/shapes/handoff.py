@@ -57,11 +57,12 @@ def _lineage(handoff: Path) -> dict:
 
 
 def finished_stages(work: Path) -> list[str]:
-    """Curriculum runs (stages and arms) in `work` that reached their step budget."""
-    from .curriculum import ARMS, STAGES
+    """Curriculum stages in `work` that reached their step budget (the arms are measurements: their figures
+    live in training/README.md, their weights are not handed on)."""
+    from .curriculum import STAGES
 
     done = []
-    for name, run in {**ARMS, **STAGES}.items():
+    for name in STAGES:
         ck = load_sharded(work / "curriculum" / name)
         if ck and ck[1]["step"] >= ck[1]["run"]["steps"]:
             done.append(name)
@@ -109,10 +110,10 @@ def _save_unfinished(work: Path, handoff: Path) -> list[str]:
     """A stage cut off by the end of a session: its weights and EMA (fp16) and where it was. The next session
     resumes it with a fresh optimiser and a short learning-rate warm-up (AdamW's moments are not kept: they
     would double the file), instead of training it again from its start."""
-    from .curriculum import ARMS, STAGES
+    from .curriculum import STAGES
 
     written = []
-    for name in {**ARMS, **STAGES}:
+    for name in STAGES:
         ck = load_sharded(work / "curriculum" / name)
         if not ck or ck[1]["step"] >= ck[1]["run"]["steps"] or ck[1]["step"] == 0:
             continue
