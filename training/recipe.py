@@ -58,6 +58,8 @@ def main() -> None:
     ap.add_argument("--sd15-out", type=Path, default=HERE / "work" / "sd15-scale",
                     help="where `sd15-scale` writes SD 1.5-size random-weight packs (several GB; never committed)")
     ap.add_argument("--forms", default="fp32,fp16", help="with `sd15-scale`: which exports (fp32, fp16)")
+    ap.add_argument("--factor-only", action="store_true",
+                    help="with `latents`: measure the scaling factor only (all the curriculum needs), keep no data set")
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
@@ -85,7 +87,7 @@ def main() -> None:
             while stage(a.work, a.device, steps, a.minutes, **extra) < steps and run_all:
                 pass
         elif s == "latents":
-            train_vae.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0)
+            train_vae.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0, factor_only=a.factor_only)
         elif s == "export":
             from shapes import export
             export.stage_export(a.work, a.pack, a.parity, source)

@@ -82,7 +82,10 @@ BUCKETS = ((32, 32, 6000), (32, 48, 1400), (48, 32, 1400), (40, 40, 1000), (48, 
            (32, 64, 300), (64, 32, 300))
 
 
-def stage_latents(work: Path, device: str, scale: float = 1.0) -> None:
+def stage_latents(work: Path, device: str, scale: float = 1.0, factor_only: bool = False) -> None:
+    """The latent data set the single long run (`recipe.py unet`) trains on, and the scaling factor. The
+    factor is measured on the first 256 scenes of each bucket, so `factor_only` (all the curriculum needs:
+    it encodes its own worlds) draws just those — the same scenes, the same factor — and keeps no data set."""
     setup_threads()
     vae = load_vae(work, device)
     tok = load_tokenizer(work)
@@ -91,6 +94,8 @@ def stage_latents(work: Path, device: str, scale: float = 1.0) -> None:
     stats = []
     for lh, lw, n in BUCKETS:
         n = max(8, int(n * scale))
+        if factor_only:
+            n = min(n, 256)
         path = out / f"{lh}x{lw}.pt"
         if path.exists():
             stats.append(torch.load(path)["latents"][:256].float())
@@ -109,7 +114,8 @@ def stage_latents(work: Path, device: str, scale: float = 1.0) -> None:
                 mean, _ = vae.encoder(torch.stack(imgs).to(device))
             lat.append(mean.cpu().half())
         latents = torch.cat(lat)
-        torch.save({"latents": latents, "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}, path)
+        if not factor_only:
+            torch.save({"latents": latents, "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}, path)
         stats.append(latents[:256].float())
         print(f"latents {lh}x{lw}: {len(caps)} scenes", flush=True)
     # SD's scaling factor was 1 / std of the KL-f8 latents (0.18215); measure ours the same way.
