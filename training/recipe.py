@@ -19,8 +19,14 @@ ONNX layouts (shapes/sd15.py), for the app's real-size paths.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+# torch's own threads (TORCH_THREADS, shapes/common.setup_threads) do the parallel work; OpenBLAS starting its
+# own as well oversubscribes the cores: one proxy step took 0.50 s on 2 torch threads, 0.195 s with OpenBLAS
+# at one thread (0.245 s on 1 torch thread). Set before torch loads OpenBLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

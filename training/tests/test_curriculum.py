@@ -265,3 +265,22 @@ def test_a_stage_cut_off_by_the_end_of_a_session_resumes_from_its_step_in_the_ne
     # handed off again, finished: the partial file is replaced by the stage's own
     written = handoff.save(fresh, out)
     assert "s2-wide.pt" in written and not (out / "s2-wide.partial.pt").exists()
+
+
+def test_the_committed_handoff_restores_into_a_fresh_work_folder(tmp_path):
+    """training/checkpoints/ (what the next session starts from) is one lineage, restores, and every stage in it
+    loads with the text encoder and the stages it started from."""
+    import torch
+    from shapes import checkpoints, curriculum, handoff
+
+    lineage = json.loads((handoff.HANDOFF / "lineage.json").read_text())
+    assert handoff.digest(torch.load(handoff.HANDOFF / "vae.pt")["model"]) == lineage["vae"]
+    assert handoff.digest(torch.load(handoff.HANDOFF / "clip-text.pt")["text"]) == lineage["clip_text"]
+    work = tmp_path / "work"
+    handoff.restore(work)
+    finished = [n for n in curriculum.STAGES if (handoff.HANDOFF / f"{n}.pt").exists()]
+    assert finished and finished == list(curriculum.STAGES)[:len(finished)]  # stage 1 first, none skipped
+    for name in finished:
+        text, unet, steps = checkpoints.load_stage(work, name)
+        assert steps == sum(curriculum.STAGES[n].steps for n in list(curriculum.STAGES)[:list(curriculum.STAGES).index(name) + 1])
+    assert sum(p.stat().st_size for p in handoff.HANDOFF.rglob("*") if p.is_file()) < 120 * 2 ** 20
