@@ -93,7 +93,7 @@ def main() -> None:
             while stage(a.work, a.device, steps, a.minutes, **extra) < steps and run_all:
                 pass
         elif s == "latents":
-            train_vae.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0, factor_only=a.factor_only)
+            train_vae.stage_latents(a.work, a.device, scale=0.01 if a.quick else 1.0, factor_only=a.factor_only or run_all)
         elif s == "export":
             from shapes import export
             export.stage_export(a.work, a.pack, a.parity, source)
