@@ -166,7 +166,7 @@ function resampleAxis(src: Float64Array, w: number, h: number, outLen: number, h
 
 /** A binary mask (row-major, w×h) resized to 48×48 as Image.fromarray(mask * 255).resize((48, 48), BILINEAR) > 127. */
 export function resizeMask(mask: Uint8Array, w: number, h: number): Uint8Array {
-  let img = Float64Array.from(mask, (v) => (v ? 255 : 0));
+  let img: Float64Array = Float64Array.from(mask, (v) => (v ? 255 : 0));
   let cw = w;
   if (w !== SIDE) [img, cw] = [resampleAxis(img, w, h, SIDE, true), SIDE];
   if (h !== SIDE) img = resampleAxis(img, cw, h, SIDE, false);
@@ -208,7 +208,7 @@ export function judgeObjects(tables: JudgeTables, px: ArrayLike<number>, width: 
   const bg = [0, 1, 2].map((c) => median(border.map((i) => at(i, c))));
   const n = width * height;
   const mask = new Uint8Array(n);
-  for (let i = 0; i < n; i++) mask[i] = Math.hypot(at(i, 0) - bg[0]!, at(i, 1) - bg[1]!, at(i, 2) - bg[2]!) > 60 ? 1 : 0;
+  for (let i = 0; i < n; i++) mask[i] = (at(i, 0) - bg[0]!) ** 2 + (at(i, 1) - bg[1]!) ** 2 + (at(i, 2) - bg[2]!) ** 2 > 3600 ? 1 : 0;
   // 4-connected regions (scipy.ndimage.label's default)
   const label = new Int32Array(n);
   const regions: number[][] = [];
@@ -229,6 +229,7 @@ export function judgeObjects(tables: JudgeTables, px: ArrayLike<number>, width: 
     }
     regions.push(members);
   }
+  // largest first; equal areas keep their label order (numpy's stable argsort in the recipe)
   const big = regions.filter((r) => r.length >= 0.002 * n).sort((a, b2) => b2.length - a.length);
   const kept = big.filter((r) => r.length >= 0.25 * big[0]!.length);
   const objects = kept.map((members) => {

@@ -92,7 +92,8 @@ def load_stage(work: Path, stage: str, device: str = "cpu") -> tuple[TextEncoder
     steps, init = meta["step"], meta["run"].get("init", "")
     while init:
         before = load_sharded(work / "curriculum" / init)
-        assert before, f"`{stage}` started from `{init}`, which is not in {work / 'curriculum'}"
+        assert before and before[1]["step"] >= before[1]["run"]["steps"], \
+            f"`{stage}` started from `{init}`, which is not (finished) in {work / 'curriculum'}"
         steps += before[1]["step"]
         init = before[1]["run"].get("init", "")
     return text.to(device).eval(), unet.to(device).eval(), steps

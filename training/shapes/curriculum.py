@@ -312,7 +312,8 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
     ck = done
     if not ck and run.init:  # a curriculum stage: the last stage's weights and EMA, a fresh optimiser
         before = load_sharded(work / "curriculum" / run.init)
-        assert before, f"train `{run.init}` first: this stage starts from it"
+        assert before and before[1]["step"] >= before[1]["run"]["steps"], \
+            f"finish `{run.init}` first: this stage starts from it"
         unet.load_state_dict(unprefixed("unet", before[0]))
         if tuned and any(k.startswith("text.") for k in before[0]):
             text.load_state_dict(unprefixed("text", before[0]))

@@ -124,10 +124,31 @@ def latent_rgb_fit(work: Path, scaling: float, n: int = 64) -> dict:
             "latentRgbBias": [round(float(v), 5) for v in sol[4]]}
 
 
-def default_guidance(work: Path) -> float:
-    """The guidance `recipe.py guidance` chose by measurement (7.5, SD's, where it has not run)."""
+def default_guidance(work: Path, source: str) -> float:
+    """The guidance `recipe.py guidance` chose by measurement for these weights (7.5, SD's, where it has not run
+    on them)."""
     path = work / "guidance.json"
-    return float(json.loads(path.read_text())["chosen"]) if path.exists() else 7.5
+    if path.exists():
+        measured = json.loads(path.read_text())
+        if measured["source"] == source:
+            return float(measured["chosen"])
+        print(f"guidance.json measured `{measured['source']}`, not `{source}`: guidance 7.5 (run `recipe.py guidance "
+              f"--from {source}`)")
+    return 7.5
+
+
+def trained_sizes(source: str) -> list[str]:
+    """The picture sizes the weights were trained at: the single long run's resolutions, or the worlds of a
+    curriculum stage and of the stages it started from."""
+    if source == "unet":
+        return sorted({f"{w}x{h}" for w, h in world.RESOLUTIONS})
+    from .curriculum import STAGES
+    sizes, name = set(), source
+    while name:
+        run = STAGES[name]
+        sizes |= {"{}x{}".format(*w.px()) for w, _, _ in run.parts()}
+        name = run.init
+    return sorted(sizes)
 
 
 def write_manifest(work: Path, pack: Path, source: str) -> None:
@@ -162,10 +183,10 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
         "vae": {"scalingFactor": round(vae_scale, 6), "latentChannels": 4, "downscaleFactor": 8, **preview},
         "scheduler": scheduler_config(),
         "image": {"defaultWidth": 512, "defaultHeight": 512, "minSize": 256, "maxSize": 768, "multipleOf": 64,
-                  "trainedSizes": sorted({f"{w}x{h}" for w, h in world.RESOLUTIONS})},
+                  "trainedSizes": trained_sizes(source)},
         # DDIM by default: PNDM's 4th-order extrapolation turns this small model's errors into noise
         # (the scheduler config itself stays SD 1.5's, so every sampler is configured as SD's).
-        "defaults": {"steps": 20, "guidanceScale": default_guidance(work), "scheduler": "ddim", "negativePrompt": ""},
+        "defaults": {"steps": 20, "guidanceScale": default_guidance(work, source), "scheduler": "ddim", "negativePrompt": ""},
         "totalBytes": sum(f["size"] for f in files),
     }
     (pack / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

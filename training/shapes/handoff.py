@@ -76,11 +76,13 @@ def save(work: Path, handoff: Path = HANDOFF, stages: list[str] | None = None) -
     vae = load_sharded(work / "vae")
     assert clip and vae and (work / "vae_scaling.json").exists(), "nothing to hand off: run clip, vae and latents first"
     text, vae_state = unprefixed("text", clip[0]), unprefixed("model", vae[0])
-    lineage = {"clip_text": digest(text), "vae": digest(vae_state)}
+    scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    lineage = {"clip_text": digest(text), "vae": digest(vae_state), "scaling_factor": scaling}
     old = _lineage(handoff)
-    if old and old != lineage:
+    if old and any(old.get(k, v) != v for k, v in lineage.items()):
         raise SystemExit(f"{handoff} holds another lineage (text encoder {old['clip_text']}, VAE {old['vae']}; this "
-                         f"work folder: {lineage['clip_text']}, {lineage['vae']}). Its stages were trained on that VAE's "
+                         f"work folder: {lineage['clip_text']}, {lineage['vae']}; scaling factors {old.get('scaling_factor')} "
+                         f"and {scaling}). Its stages were trained on that VAE's "
                          f"latents: restore it (`recipe.py restore`) into a fresh --work, or remove {handoff} to start over.")
     if not old:
         if (handoff / "tokenizer").exists():
@@ -96,6 +98,7 @@ def save(work: Path, handoff: Path = HANDOFF, stages: list[str] | None = None) -
         written.append("guidance.json")
     for name in finished_stages(work) if stages is None else stages:
         state, meta = load_sharded(work / "curriculum" / name)  # type: ignore[misc]
+        assert not meta["run"]["text_lr_scale"], f"{name} fine-tunes the text encoder: its handoff would need it too"
         ema = {k: v.half() for k, v in unprefixed("ema", state).items()}
         keep = {k: meta[k] for k in ("step", "run", "evals", "unet")}
         _save_pt({"ema": ema, "meta": keep}, handoff / f"{name}.pt")
@@ -115,9 +118,10 @@ def _save_unfinished(work: Path, handoff: Path) -> list[str]:
     written = []
     for name in STAGES:
         ck = load_sharded(work / "curriculum" / name)
-        if not ck or ck[1]["step"] >= ck[1]["run"]["steps"] or ck[1]["step"] == 0:
+        if not ck or ck[1]["step"] >= ck[1]["run"]["steps"] or ck[1]["step"] == 0 or (handoff / f"{name}.pt").exists():
             continue
         state, meta = ck
+        assert not meta["run"]["text_lr_scale"], f"{name} fine-tunes the text encoder: its handoff would need it too"
         keep = {k: meta[k] for k in ("step", "run", "evals", "unet")}
         _save_pt({"unet": {k: v.half() for k, v in unprefixed("unet", state).items()},
                   "ema": {k: v.half() for k, v in unprefixed("ema", state).items()}, "meta": keep},
@@ -148,7 +152,12 @@ def restore(work: Path, handoff: Path = HANDOFF) -> list[str]:
         d = torch.load(handoff / "vae.pt")
         save_sharded(prefixed("model", d["model"]), work / "vae", d["meta"] | {"handoff": True})
         restored.append("vae")
-    if not (work / "vae_scaling.json").exists():
+    if (work / "vae_scaling.json").exists():
+        have_factor = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+        if have_factor != lineage.get("scaling_factor", have_factor):
+            raise SystemExit(f"{work}'s scaling factor {have_factor} is not the handed-off {lineage['scaling_factor']}: "
+                             f"restore into a fresh --work folder.")
+    else:
         shutil.copy(handoff / "vae_scaling.json", work / "vae_scaling.json")
         restored.append("vae_scaling.json")
     if (handoff / "guidance.json").exists() and not (work / "guidance.json").exists():
@@ -165,11 +174,13 @@ def restore(work: Path, handoff: Path = HANDOFF) -> list[str]:
             continue
         ema = {k: v.float() for k, v in d["ema"].items()}
         folder = work / "curriculum" / name
-        if partial:  # resumes from its step: a fresh optimiser, the learning rate warmed up again from here
+        # No optimiser state travels: whatever trains on from here (the rest of a cut-off stage, or more steps
+        # of a finished one) starts a fresh optimiser with the learning rate warmed up again.
+        meta = d["meta"] | {"handoff": True, "rewarm_from": d["meta"]["step"]}
+        if partial:  # resumes from its step
             weights = {k: v.float() for k, v in d["unet"].items()}
-            meta = d["meta"] | {"handoff": True, "rewarm_from": d["meta"]["step"]}
         else:  # done; the next stage starts from its EMA (weights and EMA alike)
-            weights, meta = unprefixed("unet", ema), d["meta"] | {"handoff": True}
+            weights = unprefixed("unet", ema)
         save_sharded({**prefixed("unet", weights), **prefixed("ema", ema)}, folder, meta)
         (folder / "evals.json").write_text(json.dumps(d["meta"]["evals"], indent=1) + "\n")
         restored.append(f"{name} (step {d['meta']['step']:,}{', to resume' if partial else ''})")

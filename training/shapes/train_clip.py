@@ -99,6 +99,9 @@ def stage_clip(work: Path, device: str, steps: int, minutes: float, batch: int =
     start = 0
     if ck:
         state, meta = ck
+        if not meta.get("optimizer"):
+            raise SystemExit(f"{work / 'clip'} holds the text tower only (restored from training/checkpoints): it cannot "
+                             f"train further; train the CLIP stage from scratch in a fresh --work folder.")
         load_modules(state, {"text": text, "image": image, "proj": proj})
         with torch.no_grad():
             logit_scale.copy_(state["logit_scale"])

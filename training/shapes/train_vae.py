@@ -43,7 +43,7 @@ def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 
     if ck:
         state, meta = ck
         vae.load_state_dict(unprefixed("model", state))
-        if "optimizer" in meta:
+        if meta.get("optimizer"):  # (none in a checkpoint restored from training/checkpoints)
             load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
         start = meta["step"]
     deadline = Deadline(minutes)
@@ -87,6 +87,9 @@ def stage_latents(work: Path, device: str, scale: float = 1.0, factor_only: bool
     factor is measured on the first 256 scenes of each bucket, so `factor_only` (all the curriculum needs:
     it encodes its own worlds) draws just those — the same scenes, the same factor — and keeps no data set."""
     setup_threads()
+    if factor_only and (work / "vae_scaling.json").exists():  # measured already (or restored with its VAE)
+        print(f"scaling factor kept: {json.loads((work / 'vae_scaling.json').read_text())['scaling_factor']:.5f}")
+        return
     vae = load_vae(work, device)
     tok = load_tokenizer(work)
     out = work / "latents"

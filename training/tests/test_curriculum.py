@@ -155,14 +155,15 @@ def test_training_survives_a_new_machine_through_the_committed_handoff(quick_wor
     import shutil
 
     import torch
-    from shapes import checkpoints, handoff
+    from shapes import checkpoints, curriculum, handoff
     from shapes.common import load_sharded, save_sharded, unprefixed
 
     work, recipe = quick_work
     recipe("proxy")
     out = tmp_path / "checkpoints"
-    recipe("handoff", "--handoff", str(out))
-    assert {"clip-text.pt", "vae.pt", "vae_scaling.json", "lineage.json", "proxy.pt"} <= {p.name for p in out.iterdir()}
+    handoff.save(work, out, stages=["proxy"])  # (other tests of this module may have trained later stages)
+    assert {"clip-text.pt", "vae.pt", "vae_scaling.json", "lineage.json", "proxy.pt"} == {p.name for p in out.iterdir()
+                                                                                         if p.is_file()}
     ema = unprefixed("ema", load_sharded(work / "curriculum" / "proxy")[0])
     kept = torch.load(out / "proxy.pt")["ema"]
     assert all(v.dtype == torch.float16 for v in kept.values())
@@ -176,12 +177,17 @@ def test_training_survives_a_new_machine_through_the_committed_handoff(quick_wor
         assert "step" not in recipe_in(fresh, stage)
     assert "done at step 6" in recipe_in(fresh, "proxy")
     # the next stage starts from the handed-off EMA (within the 6 warm-up steps' drift)
-    recipe_in(fresh, "curriculum", "--stage", "s2-wide")
+    assert "done at" not in recipe_in(fresh, "curriculum", "--stage", "s2-wide")
     after = unprefixed("unet", load_sharded(fresh / "curriculum" / "s2-wide")[0])
     assert max((after[k] - kept[f"unet.{k}"].float()).abs().max().item() for k in after) < 1e-3
     # the whole chain's steps: the proxy's 6 and stage 2's 6
     assert checkpoints.load_stage(fresh, "s2-wide")[2] == 12
     assert recipe_in(fresh, "stages").count("| 1. the proxy") >= 1
+
+    # a stage cannot start from one that is not finished
+    save_sharded(*_unfinished(fresh / "curriculum" / "s2-wide"))
+    with pytest.raises(AssertionError, match="finish `s2-wide` first"):
+        curriculum.train_run(fresh, "s3-256px", curriculum.quick(curriculum.STAGES["s3-256px"]), "cpu", 1.0)
 
     # a work folder with another VAE is not mixed with the handed-off stages
     other = tmp_path / "other"
@@ -192,6 +198,13 @@ def test_training_survives_a_new_machine_through_the_committed_handoff(quick_wor
         handoff.restore(other, out)
     with pytest.raises(SystemExit, match="another lineage"):
         handoff.save(other, out)
+
+
+def _unfinished(folder):
+    from shapes.common import load_sharded
+
+    state, meta = load_sharded(folder)
+    return state, folder, meta | {"step": 3}
 
 
 def recipe_in(work, *args):
@@ -212,6 +225,9 @@ def test_a_pack_from_a_curriculum_stage_with_its_guidance_chosen_by_measurement(
     recipe("guidance", *src)
     chosen = json.loads((work / "guidance.json").read_text())
     assert chosen["source"] == "s2-wide" and str(chosen["chosen"]) in chosen["table"]
+    # what export writes is what guidance.json says (a value no default could be)
+    chosen["chosen"] = 5.25
+    (work / "guidance.json").write_text(json.dumps(chosen))
     pack = tmp_path / "pack"
     recipe("export", *src, "--pack", str(pack), "--parity", str(tmp_path / "parity.json"))
     manifest = json.loads((pack / "manifest.json").read_text())
