@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import json
 import math
+import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -228,6 +229,9 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
     if path.exists():
         return torch.load(path)
     vae, tok = load_vae(work, device), load_tokenizer(work)
+    # channels-last halves the encoder's time on this CPU (oneDNN's convolutions; 16 pictures at 256 px:
+    # 3.4 s -> 1.7 s, the latents within 1e-3 of the default layout's); training the UNet gains nothing from it
+    encoder = vae.encoder.to(memory_format=torch.channels_last)
     rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.key().encode()))
     pw, ph = w.px()
     lat, ids, caps = [], [], []
@@ -240,12 +244,13 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
             caps.append(cap)
             ids.append(tok.encode(cap)[0])
         with torch.no_grad():
-            mean, _ = vae.encoder(torch.stack(imgs).to(device))
-        lat.append(mean.cpu().half())
+            mean, _ = encoder(torch.stack(imgs).to(device).contiguous(memory_format=torch.channels_last))
+        lat.append(mean.cpu().contiguous().half())
     d = {"latents": torch.cat(lat), "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(d, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may make the same world at once
+    torch.save(d, tmp)
+    tmp.replace(path)
     print(f"curriculum data {w.key()}: {len(caps)} scenes, {len(set(caps))} captions", flush=True)
     return d
 

@@ -119,6 +119,31 @@ def test_a_curriculum_stage_starts_from_the_last_one_and_mixes_worlds(quick_work
     assert "2. + sizes, wordings, positions" in table and "| typed | 64 |" in table and "5. + 256-512 px" in table
 
 
+def test_a_world_is_encoded_to_the_vae_means_of_its_own_renders(quick_work):
+    """world_data encodes in channels-last (twice as fast here): its latents are still the VAE's means of the
+    world's renders, scene by scene, with the captions drawn alongside them."""
+    import torch
+    from shapes.checkpoints import load_vae
+    from shapes.common import SEED, to_tensor
+    import zlib
+
+    work, _ = quick_work
+    w = curriculum.World(latent=8, height=16, scenes=5)
+    d = curriculum.world_data(work, w)
+    assert d["latents"].shape == (5, 4, 16, 8) and d["latents"].is_contiguous()
+    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.key().encode()))
+    imgs, caps = [], []
+    for _ in range(5):
+        scene = curriculum.sample_scene(rng, w)
+        caps.append(curriculum.caption(scene, rng, w))
+        imgs.append(to_tensor(world.render(scene, *w.px())))
+    with torch.no_grad():
+        mean, _ = load_vae(work, "cpu").encoder(torch.stack(imgs))
+    assert d["captions"] == caps
+    assert (d["latents"].float() - mean).abs().max().item() < 2e-2  # fp16 storage of values up to ~10
+    assert not list((work / "curriculum" / "data").glob("*.tmp"))
+
+
 def test_the_judge_scores_positions_unsaid_colours_and_two_objects():
     from shapes import evaluate
 
