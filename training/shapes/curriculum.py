@@ -48,6 +48,7 @@ class World:
     multi: bool = False  # half the pictures hold two or three objects or a counted group ("two red stars")
     grammar: bool = False  # the world's caption grammar: wordings, positions on the 3x3 grid, unsaid backgrounds
     scenes: int = 8000  # pictures encoded once into latents
+    multi_share: float = 0.5  # with `multi`: the share of pictures holding several objects or a counted group
 
     @property
     def lat_h(self) -> int:
@@ -58,7 +59,8 @@ class World:
 
     def key(self) -> str:
         size = f"{self.latent * 8}px" if not self.height else f"{self.latent * 8}x{self.height * 8}px"
-        return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}-grammar{int(self.grammar)}"
+        share = f"-share{self.multi_share:g}" if self.multi and self.multi_share != 0.5 else ""
+        return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}{share}-grammar{int(self.grammar)}"
                 f"-n{self.scenes}")
 
     def radius_scale(self) -> float:
@@ -106,6 +108,11 @@ ARMS: dict[str, Run] = {
     "e-grammar": Run(world=World(grammar=True)),
     "f-text-tuned": Run(text_lr_scale=0.1),
     "g-batch16": Run(batch=16),
+    # After the curriculum's stage 4 (two objects flat at 42-46 % count, 6-8 % both colours from its step 4,000
+    # to 8,000): is it the share of several-object pictures? Stage 4's weights, 90 % several objects at 256 px.
+    "h-two-share": Run(world=World(latent=32, multi=True, multi_share=0.9, scenes=3000, sizes=True, grammar=True),
+                       batch=16, steps=3000, lr=2e-4, init="s4-multi", evals=(1500, 3000),
+                       judge=(("two", 256), ("held_in", 256)), guidance=(4.0,)),
 }
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
@@ -116,6 +123,7 @@ ARM_WHAT = {
     "e-grammar": "(e) the full caption grammar (wordings, grid positions, 15 % unsaid backgrounds)",
     "f-text-tuned": "(f) the text encoder fine-tuned at 0.1x the LR",
     "g-batch16": "(g) batch 16",
+    "h-two-share": "(h) from stage 4: 90 % of the pictures with several objects (256 px)",
 }
 
 
@@ -172,7 +180,7 @@ def sample_scene(rng: np.random.Generator, w: World) -> world.Scene:
         background = colours[rng.integers(len(colours))]
         fg = [c for c in colours if c != background]
         n, counted = 1, False
-        if w.multi and rng.random() < 0.5:  # the world's mix of its multi-object kinds
+        if w.multi and rng.random() < w.multi_share:  # the world's mix of its multi-object kinds
             k = rng.random()
             counted = k < 0.25
             n = int(rng.integers(2, 4)) if counted else (2 if k < 0.7 else 3)
@@ -450,9 +458,13 @@ def arms_table(work: Path) -> str:
         if not path.exists():
             continue
         rows = json.loads(path.read_text())
-        for step in sorted({r["step"] for r in rows}):
-            cells = {r["guidance"]: f"{r['colour']:.0%} / {r['shape']:.0%}" for r in rows if r["step"] == step}
-            lines.append(f"| {ARM_WHAT[name]} | {step:,} | " + " | ".join(cells.get(g, "—") for g in EVAL_GUIDANCE) + " |")
+        kinds = list(dict.fromkeys(r.get("kind", "held_in") for r in rows))
+        for kind in kinds:  # held-in single objects: colour / shape; two objects: count / both colours / both shapes
+            what = ARM_WHAT[name] + ("" if kinds == ["held_in"] else f" — {kind}" + (" (count / colours / shapes)" if kind == "two" else ""))
+            for step in sorted({r["step"] for r in rows}):
+                cells = {r["guidance"]: " / ".join(f"{r[m]:.0%}" for m in (("count", "colour", "shapes") if kind == "two" else ("colour", "shape")))
+                         for r in rows if r["step"] == step and r.get("kind", "held_in") == kind}
+                lines.append(f"| {what} | {step:,} | " + " | ".join(cells.get(g, "—") for g in EVAL_GUIDANCE) + " |")
     return "\n".join(lines)
 
 

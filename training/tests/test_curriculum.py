@@ -119,6 +119,26 @@ def test_a_curriculum_stage_starts_from_the_last_one_and_mixes_worlds(quick_work
     assert "2. + sizes, wordings, positions" in table and "| typed | 64 |" in table and "5. + 256-512 px" in table
 
 
+def test_a_world_may_hold_more_pictures_with_several_objects():
+    _, scenes = diameters(curriculum.World(multi=True, multi_share=0.9))
+    counts = [len(s.objects) for s in scenes]
+    assert counts.count(1) / len(counts) < 0.2 and counts.count(2) / len(counts) > 0.35
+    # the default worlds keep their names (their encoded data on disk stays theirs)
+    assert curriculum.World(latent=32, multi=True, sizes=True, grammar=True).key() == "256px-sizes1-multi1-grammar1-n8000"
+    assert curriculum.World(latent=32, multi=True, multi_share=0.9).key() == "256px-sizes0-multi1-share0.9-grammar0-n8000"
+
+
+def test_the_arms_table_reads_each_judged_kind(tmp_path):
+    folder = tmp_path / "curriculum" / "h-two-share"
+    folder.mkdir(parents=True)
+    rows = [{"step": 1500, "kind": "two", "size": 256, "guidance": 4.0, "background": 1.0, "count": 0.5, "colour": 0.25, "shapes": 0.125},
+            {"step": 1500, "kind": "held_in", "size": 256, "guidance": 4.0, "background": 1.0, "colour": 1.0, "shape": 0.75}]
+    (folder / "evals.json").write_text(json.dumps(rows))
+    table = curriculum.arms_table(tmp_path)
+    assert "— two (count / colours / shapes) | 1,500 | — | 50% / 25% / 12% | — |" in table
+    assert "— held_in | 1,500 | — | 100% / 75% | — |" in table
+
+
 def test_a_world_is_encoded_to_the_vae_means_of_its_own_renders(quick_work):
     """world_data encodes in channels-last (twice as fast here): its latents are still the VAE's means of the
     world's renders, scene by scene, with the captions drawn alongside them."""
