@@ -113,6 +113,10 @@ ARMS: dict[str, Run] = {
     "h-two-share": Run(world=World(latent=32, multi=True, multi_share=0.9, scenes=3000, sizes=True, grammar=True),
                        batch=16, steps=3000, lr=2e-4, init="s4-multi", evals=(1500, 3000),
                        judge=(("two", 256), ("held_in", 256)), guidance=(4.0,)),
+    # ... and the text encoder fine-tuned with it (at 0.1x the LR), in case binding needs the prompt's states to move
+    "i-two-text": Run(world=World(latent=32, multi=True, multi_share=0.9, scenes=3000, sizes=True, grammar=True),
+                      batch=16, steps=3000, lr=2e-4, init="s4-multi", evals=(1500, 3000), text_lr_scale=0.1,
+                      judge=(("two", 256), ("held_in", 256)), guidance=(4.0,)),
 }
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
@@ -124,6 +128,7 @@ ARM_WHAT = {
     "f-text-tuned": "(f) the text encoder fine-tuned at 0.1x the LR",
     "g-batch16": "(g) batch 16",
     "h-two-share": "(h) from stage 4: 90 % of the pictures with several objects (256 px)",
+    "i-two-text": "(i) (h) with the text encoder fine-tuned at 0.1x the LR",
 }
 
 
