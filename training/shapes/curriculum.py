@@ -49,6 +49,10 @@ class World:
     grammar: bool = False  # the world's caption grammar: wordings, positions on the 3x3 grid, unsaid backgrounds
     scenes: int = 8000  # pictures encoded once into latents
     multi_share: float = 0.5  # with `multi`: the share of pictures holding several objects or a counted group
+    # Several objects whose places the caption leaves unsaid are named left to right ("a red star and a blue
+    # circle": the star is the left one). Only the captions change: the pictures, and so the latents, are
+    # those of the same world without it (world_data shares them).
+    reading_order: bool = False
 
     @property
     def lat_h(self) -> int:
@@ -61,7 +65,11 @@ class World:
         size = f"{self.latent * 8}px" if not self.height else f"{self.latent * 8}x{self.height * 8}px"
         share = f"-share{self.multi_share:g}" if self.multi and self.multi_share != 0.5 else ""
         return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}{share}-grammar{int(self.grammar)}"
-                f"-n{self.scenes}")
+                f"-n{self.scenes}" + ("-reading" if self.reading_order else ""))
+
+    def pictures_key(self) -> str:
+        """The key of the world whose pictures these are (the same scenes, perhaps captioned otherwise)."""
+        return dataclasses.replace(self, reading_order=False).key()
 
     def radius_scale(self) -> float:
         """Below 256 px objects keep the size in latent pixels they have in the world's 256-px pictures; from
@@ -88,6 +96,9 @@ class Run:
     init: str = ""  # a curriculum stage starts from this run's weights and EMA (a fresh optimiser and warm-up)
     judge: tuple[tuple[str, int], ...] = ()  # (prompt kind, px) judged; default: held-in at the world's size
     guidance: tuple[float, ...] = EVAL_GUIDANCE  # guidance scales judged
+    # The UNet's shape. A run may add zero-initialised blocks (UNetConfig.text_attention) to the weights it
+    # starts from: they start as the identity, so the run begins where `init` ended.
+    unet: UNetConfig = field(default_factory=UNetConfig)
 
     def parts(self) -> list[tuple[World, float, int]]:
         rest = 1.0 - sum(share for _, share, _ in self.mix)
@@ -116,6 +127,13 @@ ARMS: dict[str, Run] = {
 }
 # ... and the text encoder fine-tuned with it (at 0.1x the LR), in case binding needs the prompt's states to move
 ARMS["i-two-text"] = dataclasses.replace(ARMS["h-two-share"], text_lr_scale=0.1)
+# ... or cross-attention at 16x16 (256 px), where two objects are 3-11 cells apart, added at zero (models.TextAttention)
+ARMS["j-text-attn16"] = dataclasses.replace(ARMS["h-two-share"], unet=UNetConfig(text_attention=(False, True, False, False)))
+# ... or the objects named left to right where the caption leaves their places unsaid: which colour goes to which
+# object is then decided by where it is, as with named positions (96 % at stage 4), not by a coin the UNet must
+# toss at high noise (training/diagnostics/binding_by_noise.py)
+ARMS["k-reading-order"] = dataclasses.replace(ARMS["h-two-share"],
+                                              world=dataclasses.replace(ARMS["h-two-share"].world, reading_order=True))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -127,6 +145,8 @@ ARM_WHAT = {
     "g-batch16": "(g) batch 16",
     "h-two-share": "(h) from stage 4: 90 % of the pictures with several objects (256 px)",
     "i-two-text": "(i) (h) with the text encoder fine-tuned at 0.1x the LR",
+    "j-text-attn16": "(j) (h) with cross-attention added at 16x16 (zero-initialised)",
+    "k-reading-order": "(k) (h) with several objects named left to right where their places are unsaid",
 }
 
 
@@ -148,13 +168,13 @@ STAGES: dict[str, Run] = {
                     mix=((World(latent=32, **WIDE), 0.3, 16), (World(**WIDE), 0.1, 32)), evals=(4000, 8000),
                     judge=(("held_in", 256), ("two", 256), ("position", 256)), guidance=(4.0, 7.5)),
     # 5: 256-512 px, square and not (the pack's 512x512 default among them), several objects kept.
-    "s5-sizes": Run(world=World(latent=64, multi=True, scenes=4000, **WIDE), batch=8, steps=6000, lr=1.5e-4,
-                    init="s4-multi", evals=(3000, 6000),
-                    mix=((World(latent=48, height=32, multi=True, scenes=4000, **WIDE), 0.15, 8),
-                         (World(latent=32, height=48, multi=True, scenes=4000, **WIDE), 0.15, 8),
-                         (World(latent=48, multi=True, scenes=4000, **WIDE), 0.15, 8),
+    "s5-sizes": Run(world=World(latent=64, multi=True, scenes=3000, **WIDE), batch=8, steps=5000, lr=1.5e-4,
+                    init="s4-multi", evals=(5000,),
+                    mix=((World(latent=48, height=32, multi=True, scenes=3000, **WIDE), 0.15, 8),
+                         (World(latent=32, height=48, multi=True, scenes=3000, **WIDE), 0.15, 8),
+                         (World(latent=48, multi=True, scenes=3000, **WIDE), 0.15, 8),
                          (World(latent=32, multi=True, **WIDE), 0.25, 16)),
-                    judge=(("held_in", 512), ("two", 512), ("held_in", 256), ("two", 256)), guidance=(4.0, 7.5)),
+                    judge=(("held_in", 512), ("held_in", 256), ("two", 512)), guidance=(4.0,)),
 }
 STAGE_WHAT = {
     "proxy": "1. the proxy (one medium object, 128 px, plain captions)",
@@ -214,6 +234,8 @@ def sample_scene(rng: np.random.Generator, w: World) -> world.Scene:
                 break
         else:
             continue
+        if w.reading_order and n > 1 and not counted and not any(o.position for o in objs):
+            objs.sort(key=lambda o: o.cx)  # no random draw: the scenes stay the plain world's, in naming order
         return world.Scene(background, objs, background_said=not w.grammar or rng.random() < 0.85,
                            count_phrase=counted)
 
@@ -240,10 +262,13 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
     if path.exists():
         return torch.load(path)
     vae, tok = load_vae(work, device), load_tokenizer(work)
+    # A world that differs from another only in its captions (reading_order) reuses that world's latents.
+    same = work / "curriculum" / "data" / f"{w.pictures_key()}.pt"
+    shared = torch.load(same)["latents"] if w.pictures_key() != w.key() and same.exists() else None
     # channels-last halves the encoder's time on this CPU (oneDNN's convolutions; 16 pictures at 256 px:
     # 3.4 s -> 1.7 s, the latents within 1e-3 of the default layout's); training the UNet gains nothing from it
     encoder = vae.encoder.to(memory_format=torch.channels_last)
-    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.key().encode()))
+    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.pictures_key().encode()))
     pw, ph = w.px()
     lat, ids, caps = [], [], []
     for i in range(0, w.scenes, 64):
@@ -251,13 +276,16 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
         for _ in range(min(64, w.scenes - i)):
             scene = sample_scene(rng, w)
             cap = caption(scene, rng, w)
-            imgs.append(to_tensor(world.render(scene, pw, ph)))
+            if shared is None:
+                imgs.append(to_tensor(world.render(scene, pw, ph)))
             caps.append(cap)
             ids.append(tok.encode(cap)[0])
+        if shared is not None:
+            continue
         with torch.no_grad():
             mean, _ = encoder(torch.stack(imgs).to(device).contiguous(memory_format=torch.channels_last))
         lat.append(mean.cpu().contiguous().half())
-    d = {"latents": torch.cat(lat), "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}
+    d = {"latents": shared if shared is not None else torch.cat(lat), "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may make the same world at once
     torch.save(d, tmp)
@@ -313,7 +341,7 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
     shares = np.array([share for _, share, _ in parts])
     empty = torch.tensor(tok.encode("")[0], dtype=torch.int32)
     text = load_clip_text(work).to(device)
-    unet = UNet(UNetConfig()).to(device)
+    unet = UNet(run.unet).to(device)
     tuned = run.text_lr_scale > 0
     named = dict(prefixed("unet", dict(unet.named_parameters())))
     groups = [{"params": list(unet.parameters()), "scale": 1.0}]
@@ -330,7 +358,9 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         before = load_sharded(work / "curriculum" / run.init)
         assert before and before[1]["step"] >= before[1]["run"]["steps"], \
             f"finish `{run.init}` first: this stage starts from it"
-        unet.load_state_dict(unprefixed("unet", before[0]))
+        missing, unexpected = unet.load_state_dict(unprefixed("unet", before[0]), strict=False)
+        assert not unexpected and all(k.startswith("text_attention.") for k in missing), \
+            f"`{run.init}`'s UNet is not this run's, less blocks added at zero: {(missing + unexpected)[:4]}"
         if tuned and any(k.startswith("text.") for k in before[0]):
             text.load_state_dict(unprefixed("text", before[0]))
         kept = unprefixed("ema", before[0])
@@ -359,7 +389,7 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         if tuned:
             state.update(prefixed("text", text.state_dict()))
         save_sharded(state, folder, {"step": step, "run": dataclasses.asdict(run), "evals": evals,
-                                     "unet": UNetConfig().__dict__, "optimizer": opt_meta, "rewarm_from": rewarm})
+                                     "unet": dataclasses.asdict(run.unet), "optimizer": opt_meta, "rewarm_from": rewarm})
 
     abar = alphas_cumprod().to(device)
     params = [p for g in groups for p in g["params"]]

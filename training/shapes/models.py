@@ -48,6 +48,12 @@ class UNetConfig:
     # cross-attention; SDXL adds CLIP's pooled text to the timestep embedding the same way). The
     # inputs and outputs are SD 1.x's; only the inside differs. See training/README.md.
     pooled_text: bool = True
+    # Levels (where `attention` is off) that get a cross-attention-only block after each ResNet block: the
+    # pixels of that level read the caption's tokens, without self-attention or a feed-forward. At 256 px
+    # attention's 8x8 and 4x4 levels put two objects 1.5-3 cells apart, and the colour reaches the picture
+    # only through cross-attention (training/diagnostics/pooled_probe.py); level 1 (16x16 at 256 px) gives
+    # each object cells of its own. Off by default, so that older checkpoints' configs read the same.
+    text_attention: tuple[bool, ...] = (False, False, False, False)
 
 
 def norm(c: int, groups: int) -> nn.GroupNorm:
@@ -222,6 +228,26 @@ class SpatialTransformer(nn.Module):
         return x + h
 
 
+class TextAttention(nn.Module):
+    """Cross-attention alone (SD's BasicTransformerBlock's attn2 with its norms and projections), its output
+    projection zero-initialised: added to a trained UNet it changes nothing until it learns."""
+
+    def __init__(self, c: int, context_dim: int, head_dim: int, groups: int):
+        super().__init__()
+        self.norm = norm(c, groups)
+        self.proj_in = nn.Linear(c, c)
+        self.norm2, self.attn2 = nn.LayerNorm(c), Attention(c, max(1, c // head_dim), context_dim)
+        self.proj_out = nn.Linear(c, c)
+        nn.init.zeros_(self.proj_out.weight)
+        nn.init.zeros_(self.proj_out.bias)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        b, c, hh, ww = x.shape
+        h = self.proj_in(self.norm(x).reshape(b, c, hh * ww).transpose(1, 2))
+        h = h + self.attn2(self.norm2(h), context)
+        return x + self.proj_out(h).transpose(1, 2).reshape(b, c, hh, ww)
+
+
 # ------------------------------------------------------------------ text encoder
 class TextEncoder(nn.Module):
     def __init__(self, cfg: TextConfig = TextConfig()):
@@ -270,12 +296,16 @@ class UNet(nn.Module):
         self.time_embedding = nn.Sequential(nn.Linear(c[0], temb), nn.SiLU(), nn.Linear(temb, temb))
         self.conv_in = nn.Conv2d(4, c[0], 3, padding=1)
         self.down = nn.ModuleList()
+        cross = [on and not cfg.attention[i] for i, on in enumerate(cfg.text_attention)]
+        crossed: list[str] = []  # "down<j>" / "up<j>": the ResNet blocks a TextAttention follows
         skips = [c[0]]
         ch = c[0]
         for i, cout in enumerate(c):
             for _ in range(cfg.layers_per_block):
                 self.down.append(ResBlock(ch, cout, g, temb))
                 ch = cout
+                if cross[i]:
+                    crossed.append(f"down{len(self.down) - 1}")
                 if cfg.attention[i]:
                     self.down.append(SpatialTransformer(ch, cfg.context_dim, cfg.head_dim, g))
                 skips.append(ch)
@@ -290,6 +320,8 @@ class UNet(nn.Module):
             for _ in range(cfg.layers_per_block + 1):
                 self.up.append(ResBlock(ch + skips.pop(), c[i], g, temb))
                 ch = c[i]
+                if cross[i]:
+                    crossed.append(f"up{len(self.up) - 1}")
                 if cfg.attention[i]:
                     self.up.append(SpatialTransformer(ch, cfg.context_dim, cfg.head_dim, g))
             if i > 0:
@@ -305,6 +337,10 @@ class UNet(nn.Module):
             self.text_embedding = nn.Sequential(nn.Linear(cfg.context_dim, temb), nn.SiLU(), nn.Linear(temb, temb))
             nn.init.zeros_(self.text_embedding[2].weight)
             nn.init.zeros_(self.text_embedding[2].bias)
+        # Registered after everything else for the same reason; zero output too (TextAttention).
+        widths = {f"down{j}": m.conv2.out_channels for j, m in enumerate(self.down) if isinstance(m, ResBlock)}
+        widths |= {f"up{j}": m.conv2.out_channels for j, m in enumerate(self.up) if isinstance(m, ResBlock)}
+        self.text_attention = nn.ModuleDict({k: TextAttention(widths[k], cfg.context_dim, cfg.head_dim, g) for k in crossed})
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
         t = timestep.reshape(-1).float().expand(sample.shape[0])
@@ -313,9 +349,12 @@ class UNet(nn.Module):
             temb = temb + self.text_embedding(encoder_hidden_states.mean(dim=1))
         h = self.conv_in(sample)
         hs = [h]
-        for m in self.down:
+        cross = self.text_attention
+        for j, m in enumerate(self.down):
             if isinstance(m, ResBlock):
                 h = m(h, temb)
+                if f"down{j}" in cross:
+                    h = cross[f"down{j}"](h, encoder_hidden_states)
                 hs.append(h)
             elif isinstance(m, SpatialTransformer):
                 h = m(h, encoder_hidden_states)
@@ -326,9 +365,11 @@ class UNet(nn.Module):
         h = self.mid[0](h, temb)
         h = self.mid[1](h, encoder_hidden_states)
         h = self.mid[2](h, temb)
-        for m in self.up:
+        for j, m in enumerate(self.up):
             if isinstance(m, ResBlock):
                 h = m(torch.cat([h, hs.pop()], dim=1), temb)
+                if f"up{j}" in cross:
+                    h = cross[f"up{j}"](h, encoder_hidden_states)
             elif isinstance(m, SpatialTransformer):
                 h = m(h, encoder_hidden_states)
             else:

@@ -119,6 +119,66 @@ def test_a_curriculum_stage_starts_from_the_last_one_and_mixes_worlds(quick_work
     assert "2. + sizes, wordings, positions" in table and "| typed | 64 |" in table and "5. + 256-512 px" in table
 
 
+def test_a_run_may_add_cross_attention_at_zero_to_the_stage_it_starts_from(quick_work):
+    """Arm (j): stage 4's UNet with cross-attention added at 16x16. The run starts exactly where the stage it
+    starts from ended (the new blocks output zero), learns them, and its checkpoint says its UNet's shape, so
+    the pack's export and eval build the same network."""
+    import dataclasses
+    import torch
+    from shapes.checkpoints import load_stage
+    from shapes.common import load_sharded, unprefixed
+
+    work, recipe = quick_work
+    recipe("proxy")
+    arm = curriculum.ARMS["j-text-attn16"]
+    assert arm.unet.text_attention == (False, True, False, False) and arm.world == curriculum.ARMS["h-two-share"].world
+    run = dataclasses.replace(curriculum.quick(arm), init="proxy", steps=0, evals=())
+    curriculum.train_run(work, "j-at-start", run, "cpu", 1.0)
+    _, before, _ = load_stage(work, "proxy")
+    _, after, _ = load_stage(work, "j-at-start")
+    assert sorted(after.text_attention) == ["down2", "up10", "up11"] and not before.text_attention
+    x, t, ctx = torch.randn(2, 4, 16, 16), torch.tensor([400.0]), torch.randn(2, 77, 128)
+    with torch.no_grad():
+        assert torch.equal(before(x, t, ctx), after(x, t, ctx))
+    curriculum.train_run(work, "j-trained", dataclasses.replace(run, steps=3), "cpu", 1.0)
+    state, meta = load_sharded(work / "curriculum" / "j-trained")
+    assert meta["unet"]["text_attention"] == [False, True, False, False]
+    assert unprefixed("unet", state)["text_attention.down2.proj_out.weight"].abs().max() > 0  # it learns
+    assert "unet.text_attention.down2.proj_out.weight" in unprefixed("ema", state)
+
+
+def test_objects_whose_places_are_unsaid_are_named_left_to_right_in_the_same_pictures(quick_work):
+    """Arm (k): where a caption leaves several objects' places unsaid, it names them left to right; the scenes
+    are the plain world's, so its encoded latents are reused, not encoded again."""
+    import dataclasses
+    import torch
+
+    plain = curriculum.World(latent=32, multi=True, multi_share=1.0, grammar=True)
+    reading = dataclasses.replace(plain, reading_order=True)
+    assert reading.key() != plain.key() and reading.pictures_key() == plain.key()
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    unsaid = 0
+    for _ in range(300):
+        p, r = curriculum.sample_scene(a, plain), curriculum.sample_scene(b, reading)
+        assert sorted((o.cx, o.colour, o.shape) for o in p.objects) == sorted((o.cx, o.colour, o.shape) for o in r.objects)
+        text = curriculum.caption(r, b, reading)
+        curriculum.caption(p, a, plain)
+        if len(r.objects) > 1 and not r.count_phrase and not any(o.position for o in r.objects):
+            unsaid += 1
+            assert [o.cx for o in r.objects] == sorted(o.cx for o in r.objects)
+            # the caption names them in that order: each object's "<colour> <shape>" after the one on its left
+            at = [text.index(f"{o.colour} {o.shape}") for o in r.objects]
+            assert at == sorted(at), text
+    assert unsaid > 50
+    work, _ = quick_work
+    tiny = curriculum.World(latent=8, multi=True, multi_share=1.0, scenes=12)
+    first = curriculum.world_data(work, tiny)
+    again = curriculum.world_data(work, dataclasses.replace(tiny, reading_order=True))
+    assert torch.equal(first["latents"], again["latents"]) and first["captions"] != again["captions"]
+    assert sorted(" ".join(sorted(c.split())) for c in first["captions"]) == \
+        sorted(" ".join(sorted(c.split())) for c in again["captions"])  # the same words, reordered
+
+
 def test_a_world_may_hold_more_pictures_with_several_objects():
     _, scenes = diameters(curriculum.World(multi=True, multi_share=0.9))
     counts = [len(s.objects) for s in scenes]

@@ -26,11 +26,13 @@ def test_per_channel_symmetric_int8(axis):
 
 
 TINY = UNetConfig(channels=(16, 32), attention=(False, True), context_dim=32, head_dim=16, groups=8)
+CROSSED = UNetConfig(**{**TINY.__dict__, "text_attention": (True, False)})
 
 
-def test_tiny_export_is_standard_onnx_and_quantizes(tmp_path):
+@pytest.mark.parametrize("cfg", [TINY, CROSSED], ids=["plain", "text-attention"])
+def test_tiny_export_is_standard_onnx_and_quantizes(tmp_path, cfg):
     torch.manual_seed(0)
-    unet = UNet(TINY).eval()
+    unet = UNet(cfg).eval()
     args = (torch.randn(2, 4, 8, 8), torch.tensor([10.0]), torch.randn(2, 77, 32))
     path = tmp_path / "unet.onnx"
     _export(unet, args, path, ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
@@ -83,6 +85,35 @@ def test_pooled_text_embedding_starts_as_a_no_op_and_then_carries_the_caption():
         assert torch.equal(first[0], first[1])  # zero output: the prompt does not reach it yet
         torch.nn.init.normal_(pooled.text_embedding[2].weight, std=0.5)
         pooled(x, t, ctx), pooled(x, t, ctx.flip(0))
+    assert (first[2] - first[3]).abs().max() > 1e-3
+
+
+def test_text_attention_starts_as_a_no_op_and_then_lets_a_level_without_attention_read_the_caption():
+    """Cross-attention added at a level that had none (models.TextAttention) leaves a trained UNet's output
+    as it was until it learns; with weights, the prompt reaches that level's pixels token by token."""
+    torch.manual_seed(0)
+    plain, crossed = UNet(TINY).eval(), UNet(CROSSED).eval()
+    assert sorted(crossed.text_attention) == ["down0", "up5", "up6"]  # after each full-resolution ResNet block
+    missing, unexpected = crossed.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("text_attention.") for k in missing)
+    # registered last: an older checkpoint's parameters keep their indices (and its optimiser state its order)
+    names = [n for n, _ in crossed.named_parameters()]
+    assert names[:len(list(plain.parameters()))] == [n for n, _ in plain.named_parameters()]
+    x, t, ctx = torch.randn(2, 4, 8, 8), torch.tensor([300.0]), torch.randn(2, 77, 32)
+    with torch.no_grad():
+        assert torch.equal(plain(x, t, ctx), crossed(x, t, ctx))
+        # Only the caption's mean reaches the full-resolution level of the plain UNet (the pooled text): two
+        # captions with the same mean and different tokens give its first block the same output ...
+        pos = torch.randn(1, 77, 32)
+        a, b = ctx + pos, ctx[:, torch.randperm(77)] + pos
+        first = []
+        hook = crossed.text_attention["down0"].register_forward_hook(lambda _m, _i, out: first.append(out))
+        crossed(x, t, a), crossed(x, t, b)
+        assert torch.allclose(first[0], first[1], atol=1e-5)
+        # ... and different ones once the cross-attention has weights
+        torch.nn.init.normal_(crossed.text_attention["down0"].proj_out.weight, std=0.5)
+        crossed(x, t, a), crossed(x, t, b)
+        hook.remove()
     assert (first[2] - first[3]).abs().max() > 1e-3
 
 
