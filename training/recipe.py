@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--stage", dest="curriculum_stage", default="s2-wide", help="with `curriculum`: which stage (shapes/curriculum.py STAGES)")
     ap.add_argument("--from", dest="source", default=None,
                     help="with guidance, export, eval, samples: the weights — a curriculum stage (default: the last, "
-                         "s5-sizes) or `unet`, the single long run; with probe the default is `unet`")
+                         "s6-512) or `unet`, the single long run; with probe the default is `unet`")
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--handoff", type=Path, default=HERE / "checkpoints",
                     help="with handoff / restore: the committed folder that carries training between sessions")
