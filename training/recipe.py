@@ -44,8 +44,8 @@ def main() -> None:
     ap.add_argument("--arm", default="proxy", help="with `proxy`: which arm (shapes/curriculum.py ARMS)")
     ap.add_argument("--stage", dest="curriculum_stage", default="s2-wide", help="with `curriculum`: which stage (shapes/curriculum.py STAGES)")
     ap.add_argument("--from", dest="source", default=None,
-                    help="with guidance, export, eval, samples: the weights — a curriculum stage (default: the last, "
-                         "s6-512) or `unet`, the single long run; with probe the default is `unet`")
+                    help="with guidance, export, eval, samples: the weights — a curriculum stage (default: the shipped "
+                         "pack's, shapes/curriculum.py SHIPPED) or `unet`, the single long run; with probe the default is `unet`")
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--handoff", type=Path, default=HERE / "checkpoints",
                     help="with handoff / restore: the committed folder that carries training between sessions")
@@ -69,10 +69,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
-    from shapes.curriculum import STAGES
-    source = a.source or list(STAGES)[-1]
+    from shapes.curriculum import SHIPPED, STAGES
+    source = a.source or SHIPPED
     run_all = a.stage == "all"
-    stages = ["vocab", "clip", "vae", "latents", *(f"curriculum:{name}" for name in STAGES), "guidance", "export", "eval",
+    # `all` trains the stages up to the shipped pack's (the later ones are experiments; train them by name)
+    upto = list(STAGES)[:list(STAGES).index(source) + 1] if source in STAGES else list(STAGES)
+    stages = ["vocab", "clip", "vae", "latents", *(f"curriculum:{name}" for name in upto), "guidance", "export", "eval",
               "samples"] if run_all else [a.stage]
     for s in stages:
         if s.startswith("curriculum:"):

@@ -185,6 +185,10 @@ STAGES: dict[str, Run] = {
                        (World(latent=32, multi=True, **WIDE), 0.15, 16)),
                   judge=(("held_in", 512), ("held_in", 256), ("two", 512)), guidance=(4.0,)),
 }
+# The stage the shipped pack is exported from (`recipe.py guidance / export / eval / samples` default to it).
+# Stage 4: it draws 96 % / 98 % (colour / shape) of held-in prompts at 256 px and, never trained at 512 px,
+# 79 % / 94 % there; stages 5 and 6, trained at 256-512 px, drew 77 % / 83 % at 512 and lost 256's colour.
+SHIPPED = "s4-multi"
 STAGE_WHAT = {
     "proxy": "1. the proxy (one medium object, 128 px, plain captions)",
     "s2-wide": "2. + sizes, wordings, positions (128 px; 25 % proxy world)",

@@ -137,6 +137,13 @@ def default_guidance(work: Path, source: str) -> float:
     return 7.5
 
 
+def default_side(trained: list[str], lo: int = 256, hi: int = 768) -> int:
+    """The pack's default picture side: the largest square it was trained at that the app allows (weights
+    trained at 256 px draw each object several times at 512 px), else SD 1.5's 512."""
+    squares = [int(t.split("x")[0]) for t in trained if len(set(t.split("x"))) == 1]
+    return max((s for s in squares if lo <= s <= hi), default=512)
+
+
 def trained_sizes(source: str) -> list[str]:
     """The picture sizes the weights were trained at: the single long run's resolutions, or the worlds of a
     curriculum stage and of the stages it started from."""
@@ -161,6 +168,8 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
              "tokenizer/merges.txt": "tokenizer_merges", "scheduler/scheduler_config.json": "scheduler_config"}
     files = [{"path": p, "role": r, "size": (pack / p).stat().st_size, "sha256": sha256(pack / p)}
              for p, r in roles.items()]
+    trained = trained_sizes(source)
+    side = default_side(trained)
     manifest = {
         "format": "pocket-diffusion-pack",
         "formatVersion": 1,
@@ -182,8 +191,8 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
                                "heads": unet.cfg.channels[unet.cfg.attention.index(True)] // unet.cfg.head_dim}},
         "vae": {"scalingFactor": round(vae_scale, 6), "latentChannels": 4, "downscaleFactor": 8, **preview},
         "scheduler": scheduler_config(),
-        "image": {"defaultWidth": 512, "defaultHeight": 512, "minSize": 256, "maxSize": 768, "multipleOf": 64,
-                  "trainedSizes": trained_sizes(source)},
+        "image": {"defaultWidth": side, "defaultHeight": side, "minSize": 256, "maxSize": 768, "multipleOf": 64,
+                  "trainedSizes": trained},
         # DDIM by default: PNDM's 4th-order extrapolation turns this small model's errors into noise
         # (the scheduler config itself stays SD 1.5's, so every sampler is configured as SD's).
         "defaults": {"steps": 20, "guidanceScale": default_guidance(work, source), "scheduler": "ddim", "negativePrompt": ""},

@@ -339,6 +339,8 @@ def test_a_pack_from_a_curriculum_stage_with_its_guidance_chosen_by_measurement(
     assert manifest["defaults"]["guidanceScale"] == chosen["chosen"]
     assert manifest["trainingSteps"] == 12
     assert len(manifest["vae"]["latentRgbFactors"]) == 4
+    # stage 2 trained at 128 px only, below the app's smallest size: SD 1.5's 512 stays the default
+    assert manifest["image"]["trainedSizes"] == ["128x128"] and manifest["image"]["defaultWidth"] == 512
     recipe("eval", *src)
     report = json.loads((work / "eval_report.json").read_text())
     assert report["source"] == "s2-wide" and f"guidance {chosen['chosen']:g}" in report["sampler"]
@@ -349,6 +351,15 @@ def test_a_pack_from_a_curriculum_stage_with_its_guidance_chosen_by_measurement(
     recipe("samples", *src, "--samples-dir", str(samples))
     verdicts = json.loads((samples / "samples.json").read_text())
     assert len(verdicts) == len(list(samples.glob("*.png"))) >= 6
+
+
+def test_the_pack_defaults_to_the_largest_square_size_its_weights_were_trained_at():
+    """Stage 4 trained at 128 and 256 px draws each object several times at 512 px: its pack opens at 256."""
+    from shapes import export
+    assert export.trained_sizes("s4-multi") == ["128x128", "256x256"]
+    assert export.default_side(export.trained_sizes("s4-multi")) == 256
+    assert export.default_side(export.trained_sizes("unet")) == 512  # the single long run: 256-512 px
+    assert export.default_side(["128x128", "384x256"]) == 512  # no square the app allows: SD 1.5's
 
 
 def test_a_stage_cut_off_by_the_end_of_a_session_resumes_from_its_step_in_the_next(quick_work, tmp_path):
