@@ -1,23 +1,23 @@
 // The first UI, end to end: a real Chromium, real onnxruntime-web, the built-in pack.
-import { BLUE, ORANGE, borderFraction, largestBlob, offBackground, psnr } from '../test/image-checks';
+import { judgeObjects, psnr, readJudgeFixture } from '../test/image-checks';
 import { expect, test } from './app-page';
 
-// The stand-in pack draws the prompt's background for 100 % of prompts and the object's colour for 81-90 %
-// (training/README.md's judge). The check here is stricter — one connected region near the palette's
-// orange of ≥ 2 % — and across seeds 0-23 this prompt passes it for 15 in Node; seed 3 is the clearest
-// (4.7 %; "a green circle" and "a white circle" at that seed have none). ("a orange" is the
-// caption grammar's wording.) A broken tokenizer, text encoder, guidance, scheduler, seeded noise or VAE
-// scaling loses the blue border or the orange blob.
-const ORANGE_CIRCLE = { prompt: 'a orange circle on a blue background', seed: 3, width: 256, height: 256, scheduler: 'ddim', guidance: 7.5 };
-// The settings the other tests start from (their colour is not what they check).
-const RED_CIRCLE = { ...ORANGE_CIRCLE, prompt: 'a red circle on a blue background', seed: 12 };
+// The stand-in pack draws the object asked for: at 256 px, held-in prompts get the right colour for 96 % and
+// the right shape for 98 % (training/README.md, `recipe.py eval`). The page's picture is judged by the
+// recipe's own judge (test/image-checks.ts judgeObjects): one yellow star on blue — a star, not a blob.
+// Seeds 0-15 in Node (`npx tsx scripts/judge-seeds.ts --prompt "a yellow star on a blue background"
+// --want yellow/star/blue`) draw it for 12; seed 0 is one of them, and "a green triangle" at seed 0 draws
+// a green triangle. A broken tokenizer, text encoder, guidance, scheduler, seeded noise or VAE scaling
+// loses the colour, the shape or the background.
+const YELLOW_STAR = { prompt: 'a yellow star on a blue background', seed: 0, width: 256, height: 256, scheduler: 'ddim', guidance: 4.5 };
+// The settings the other tests start from (what they draw is not what they check).
+const RED_CIRCLE = { ...YELLOW_STAR, prompt: 'a red circle on a blue background', seed: 12 };
 
-test('draws "a orange circle on a blue background" on WASM: a blue border and an orange blob in it', async ({ app }) => {
-  const img = await app.generate({ ...ORANGE_CIRCLE, backend: 'wasm', steps: 20 });
-  const px = Uint8ClampedArray.from(img.pixels);
-  expect(borderFraction(px, img.width, img.height, BLUE)).toBeGreaterThan(0.9);
-  expect(largestBlob(px, img.width, img.height, ORANGE)).toBeGreaterThan(0.02);
-  expect(offBackground(px, img.width, img.height, BLUE)).toBeLessThan(0.5);
+test('draws "a yellow star on a blue background" on WASM: the judge sees one yellow star on blue', async ({ app }) => {
+  const img = await app.generate({ ...YELLOW_STAR, backend: 'wasm', steps: 20 });
+  const verdict = judgeObjects(readJudgeFixture(), img.pixels, img.width, img.height);
+  expect({ background: verdict.background, objects: verdict.objects.map((o) => `${o.colour} ${o.shape}`) })
+    .toEqual({ background: 'blue', objects: ['yellow star'] });
   await expect(app.page.locator('#timings')).toContainText('UNet');
   await expect(app.page.locator('#verdict')).toContainText('15-second headline');
 });

@@ -1,4 +1,7 @@
 // What a picture of the shapes world shows: the colour around its border and where a colour sits.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 export type Rgb = readonly [number, number, number];
 
 export function pixel(px: Uint8ClampedArray, width: number, x: number, y: number): Rgb {
@@ -256,4 +259,12 @@ export function judgeObjects(tables: JudgeTables, px: ArrayLike<number>, width: 
     };
   });
   return { background: nearestName(tables.palette, bg), objects };
+}
+
+/** The recipe's judge tables (palette, shape templates) and its verdicts on renders, which `python3
+ *  training/recipe.py fixtures` writes (the test command runs it before the suites; run from the repo root). */
+export function readJudgeFixture<T extends JudgeTables = JudgeTables>(): T {
+  const path = resolve(process.cwd(), 'test/fixtures/packs/shape-judge/judge.json');
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`python3 training/recipe.py fixtures\` (npm run setup installs its packages)`);
+  return JSON.parse(readFileSync(path, 'utf8'));
 }

@@ -2,11 +2,11 @@
 // judgeObjects): here that port is held to the recipe's judge itself — its verdicts on renders of the world
 // and on the recipe's sample pictures, which `recipe.py fixtures` writes with the templates and palette
 // (test/fixtures/packs/shape-judge, from Vitest's global setup).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { judgeObjects, resizeMask, type JudgeTables, type Verdict } from '../image-checks';
+import { judgeObjects, readJudgeFixture, resizeMask, type JudgeTables, type Verdict } from '../image-checks';
 
 const DIR = resolve(__dirname, '../fixtures/packs/shape-judge');
 const ROOT = resolve(__dirname, '../..');
@@ -18,9 +18,7 @@ interface Fixture extends JudgeTables {
 }
 
 function load(): Fixture {
-  const path = resolve(DIR, 'judge.json');
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`python3 training/recipe.py fixtures\` (npm run setup installs its packages)`);
-  return JSON.parse(readFileSync(path, 'utf8'));
+  return readJudgeFixture<Fixture>();
 }
 
 function judgePng(t: JudgeTables, path: string): Verdict {

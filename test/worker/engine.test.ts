@@ -7,7 +7,7 @@ import type { Engine } from '../../src/worker/engine';
 import type { EngineInfo } from '../../src/worker/engine-api';
 import { nodeEngine } from '../../scripts/lib/node-engine';
 import { DEFAULT_TILES } from '../../src/core/pipeline/tiled-vae';
-import { BLUE, ORANGE, RED, borderFraction, largestBlob, offBackground, psnr } from '../image-checks';
+import { BLUE, RED, borderFraction, judgeObjects, psnr, readJudgeFixture } from '../image-checks';
 import { BUILTIN_PACK, REPO } from '../shared';
 
 let engine: Engine;
@@ -24,27 +24,26 @@ describe('Engine with the shapes pack', () => {
     expect(info.limits).toMatchObject({ minSize: 256, maxSize: 768, multipleOf: 64 });
   });
 
-  // What the stand-in pack reliably draws is the prompt's background colour with an object on it
-  // (training/README.md: background right for 100 % of prompts; the object's colour for 81-90 %, its
-  // shape at chance). These tests hold the whole pipeline to that, and to the orange object of a seed
-  // that draws one clearly (its red comes out dark on blue — too far from the palette's red for the blob
-  // check at all but one of seeds 0-39): a broken tokenizer, text encoder, guidance, scheduler or VAE
-  // scaling gives the wrong background, none, or no orange. DDIM: the pack's default sampler.
+  // The stand-in pack draws the object it is asked for: at 256 px, held-in prompts get the right colour for
+  // 96 % and the right shape for 98 % (training/README.md, `recipe.py eval`). Judged here by the recipe's own
+  // judge (test/image-checks.ts judgeObjects), at seeds `npx tsx scripts/judge-seeds.ts` found right in Node:
+  // "a red circle on a blue background" 8 of seeds 0-7, "a yellow star on a blue background" 12 of 0-15,
+  // "a green triangle on a blue background" 7 of 0-7. A broken tokenizer, text encoder, guidance, scheduler
+  // or VAE scaling gives the wrong background, colour or shape. DDIM at the pack's default guidance.
   const draw = (prompt: string, seed = 1) => engine.generate({ prompt, steps: 20, width: 256, height: 256, seed, scheduler: 'ddim' });
+  const judged = async (prompt: string, seed: number) => {
+    const r = await draw(prompt, seed);
+    const v = judgeObjects(readJudgeFixture(), r.pixels, r.width, r.height);
+    return { background: v.background, objects: v.objects.map((o) => `${o.colour} ${o.shape}`) };
+  };
 
-  it.each([0, 1, 2, 3])('draws "a red circle on a blue background" (seed %i): a blue picture with an object on it', async (seed) => {
-    const r = await draw('a red circle on a blue background', seed);
-    expect(borderFraction(r.pixels, r.width, r.height, BLUE)).toBeGreaterThan(0.9);
-    const object = offBackground(r.pixels, r.width, r.height, BLUE);
-    expect(object).toBeGreaterThan(0.01);
-    expect(object).toBeLessThan(0.5);
+  it.each([0, 1, 2, 3])('draws "a red circle on a blue background" (seed %i): one red circle on blue', async (seed) => {
+    expect(await judged('a red circle on a blue background', seed)).toEqual({ background: 'blue', objects: ['red circle'] });
   });
 
-  it('draws an orange blob for "a orange circle on a blue background" (seed 3), and no orange one for a green circle', async () => {
-    const orange = await draw('a orange circle on a blue background', 3);
-    expect(largestBlob(orange.pixels, orange.width, orange.height, ORANGE)).toBeGreaterThan(0.02);
-    const green = await draw('a green circle on a blue background', 3);
-    expect(largestBlob(green.pixels, green.width, green.height, ORANGE)).toBeLessThan(0.005);
+  it('draws the shape and colour asked for at the same noise: a yellow star, then a green triangle (seed 0)', async () => {
+    expect(await judged('a yellow star on a blue background', 0)).toEqual({ background: 'blue', objects: ['yellow star'] });
+    expect(await judged('a green triangle on a blue background', 0)).toEqual({ background: 'blue', objects: ['green triangle'] });
   });
 
   it('follows the prompt, not a fixed picture: the background swaps when the prompt does', async () => {
