@@ -5,14 +5,30 @@ import { expect, test } from './app-page';
 test('presets and the +1 seed mode round-trip into the request', async ({ app, page }) => {
   await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', seed: 5 });
   await page.locator('[data-steps="4"]').click();
-  await page.locator('[data-size="256x256"]').click();
+  await page.locator('[data-size="512x512"]').click();
   await page.locator('#seed-mode').selectOption('increment');
   await app.generate();
-  await expect(page.locator('#settings')).toContainText('256×256 · 4 steps');
+  await expect(page.locator('#settings')).toContainText('512×512 · 4 steps');
   await expect(page.locator('#settings')).toContainText('seed 5');
   await expect(page.locator('#seed')).toHaveValue('6');
   await expect(page.locator('#verdict')).toContainText('it/s');
   await expect(page.locator('#timings')).toContainText('Overhead');
+});
+
+test('the built-in pack opens at the size it was trained at, and says so beside the size when another is chosen', async ({ app, page }) => {
+  expect(await app.backendInUse()).toContain('WASM');
+  // its manifest: trainedSizes 128x128 and 256x256 (stage 4 of the curriculum), so its default is 256×256
+  await expect(page.locator('#width')).toHaveValue('256');
+  await expect(page.locator('#height')).toHaveValue('256');
+  await expect(page.locator('#size-note')).toBeHidden();
+  await page.locator('[data-size="512x512"]').click();
+  await expect(page.locator('#size-note')).toBeVisible();
+  await expect(page.locator('#size-note')).toHaveText(
+    'This model was trained at 256×256; at 512×512 it may repeat objects or follow the prompt less well. 256×256 gives its best pictures.');
+  await page.locator('#height').selectOption('256');
+  await expect(page.locator('#size-note')).toContainText('at 512×256');
+  await page.locator('[data-size="256x256"]').click();
+  await expect(page.locator('#size-note')).toBeHidden();
 });
 
 test('a live preview of the latents appears while denoising', async ({ app, page }) => {

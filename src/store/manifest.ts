@@ -39,7 +39,11 @@ export interface PackManifest {
   readonly scheduler: SchedulerConfig;
   /** The UNet's first attention level (a downscale of the latents) and its heads, for memory estimates. */
   readonly unet?: { readonly attention?: { readonly downscale: number; readonly heads: number } };
-  readonly image: { readonly defaultWidth: number; readonly defaultHeight: number; readonly minSize: number; readonly maxSize: number; readonly multipleOf: number };
+  readonly image: {
+    readonly defaultWidth: number; readonly defaultHeight: number; readonly minSize: number; readonly maxSize: number; readonly multipleOf: number;
+    /** The sizes the weights were trained at ("256x256"), where a pack knows them: others may draw worse. */
+    readonly trainedSizes?: readonly string[];
+  };
   readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: SchedulerName; readonly negativePrompt: string };
   readonly totalBytes: number;
 }
@@ -76,6 +80,9 @@ export function parseManifest(json: unknown): PackManifest {
       throw fail(`its image.${k} (${img[k]}) is not a size it allows (${img.minSize}–${img.maxSize}, multiples of ${img.multipleOf})`);
     }
   }
+  if (img.trainedSizes !== undefined && !(Array.isArray(img.trainedSizes) && img.trainedSizes.every((t) => typeof t === 'string' && /^\d+x\d+$/.test(t)))) {
+    throw fail('its image.trainedSizes is not a list of sizes such as "256x256"');
+  }
   const d = m.defaults;
   if (!d || typeof d !== 'object') throw fail('it has no defaults');
   if (!Number.isInteger(d.steps) || d.steps < LIMITS.minSteps || d.steps > LIMITS.maxSteps) throw fail(`its default steps (${String(d.steps)}) are not ${LIMITS.minSteps}–${LIMITS.maxSteps}`);
@@ -101,5 +108,6 @@ export function externalDataFor(manifest: PackManifest, role: FileRole): { reado
 }
 
 export function imageLimits(manifest: PackManifest): ImageLimits {
-  return { minSize: manifest.image.minSize, maxSize: manifest.image.maxSize, multipleOf: manifest.image.multipleOf, downscaleFactor: manifest.vae.downscaleFactor };
+  const { minSize, maxSize, multipleOf, trainedSizes } = manifest.image;
+  return { minSize, maxSize, multipleOf, downscaleFactor: manifest.vae.downscaleFactor, ...(trainedSizes ? { trained: trainedSizes } : {}) };
 }

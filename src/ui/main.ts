@@ -5,6 +5,7 @@ import { PocketError } from '../core/errors';
 import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
 import { describeEstimate } from '../core/estimate';
 import type { PreviewImage } from '../core/pipeline/preview';
+import { untrainedSizeNote } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
@@ -44,6 +45,7 @@ const ui = {
   progressText: $<HTMLParagraphElement>('progress-text'),
   error: $<HTMLParagraphElement>('error'),
   status: $<HTMLParagraphElement>('model-status'),
+  sizeNote: $<HTMLParagraphElement>('size-note'),
   estimate: $<HTMLParagraphElement>('estimate'),
   estimateWarning: $<HTMLParagraphElement>('estimate-warning'),
   compareMode: $<HTMLSelectElement>('compare-mode'),
@@ -183,6 +185,8 @@ function showEstimate(): void {
   if (!loaded) return;
   const shape = form.shape();
   const run = { steps: shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor };
+  ui.sizeNote.textContent = untrainedSizeNote(loaded.limits, shape.width, shape.height);
+  ui.sizeNote.hidden = !ui.sizeNote.textContent;
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
     ui.estimateWarning.hidden = true;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PocketError } from '../../src/core/errors';
-import { externalDataFor, fileFor, parseManifest } from '../../src/store/manifest';
+import { externalDataFor, fileFor, imageLimits, parseManifest } from '../../src/store/manifest';
 import { BUILTIN_PACK } from '../shared';
 
 const good = JSON.parse(readFileSync(resolve(BUILTIN_PACK, 'manifest.json'), 'utf8'));
@@ -12,6 +12,11 @@ describe('parseManifest', () => {
     const m = parseManifest(good);
     expect(fileFor(m, 'unet').path).toBe('unet/model.onnx');
     expect(m.tokenizer.maxLength).toBe(77);
+  });
+
+  it('passes the sizes the weights were trained at on to the image limits', () => {
+    expect(imageLimits(parseManifest(good)).trained).toEqual(['128x128', '256x256']);
+    expect(imageLimits(parseManifest({ ...good, image: { ...good.image, trainedSizes: undefined } }))).not.toHaveProperty('trained');
   });
 
   it("names a network's external-data files the way the .onnx refers to them", () => {
@@ -39,6 +44,7 @@ describe('parseManifest', () => {
     ['an unknown default scheduler', { ...good, defaults: { ...good.defaults, scheduler: 'heun' } }, /default scheduler "heun" is not one of pndm, ddim/],
     ['default steps out of range', { ...good, defaults: { ...good.defaults, steps: 0 } }, /default steps \(0\)/],
     ['a default guidance that is not a number', { ...good, defaults: { ...good.defaults, guidanceScale: 'high' } }, /default guidance/],
+    ['trained sizes that are not sizes', { ...good, image: { ...good.image, trainedSizes: ['256'] } }, /image.trainedSizes is not a list of sizes/],
     ['no downscale factor', { ...good, vae: { ...good.vae, downscaleFactor: undefined } }, /downscale factor/],
   ])('refuses %s with a message', (_, json, message) => {
     let err: unknown;

@@ -24,6 +24,24 @@ export interface ImageLimits {
   readonly fixed?: readonly [width: number, height: number];
   /** Image pixels per latent pixel (the pack's `vae.downscaleFactor`; DEFAULT_DOWNSCALE where unsaid). */
   readonly downscaleFactor?: number;
+  /** The sizes the weights were trained at ("256x256"), where the pack says (its `image.trainedSizes`). */
+  readonly trained?: readonly string[];
+}
+
+/** What to tell a person who chose a size the weights were never trained at (a UNet trained at 256×256
+ *  repeats its objects at 512×512, as SD 1.5 does at 1024×1024), or '' where the size is one of them or
+ *  the pack does not say. Only the trained sizes the pack allows are named. */
+export function untrainedSizeNote(limits: ImageLimits, width: number, height: number): string {
+  const trained = limits.trained;
+  if (!trained?.length || trained.includes(`${width}x${height}`)) return '';
+  const sizes = trained
+    .map((t) => t.split('x').map(Number) as [number, number])
+    .filter(([w, h]) => Math.min(w, h) >= limits.minSize && Math.max(w, h) <= limits.maxSize);
+  if (!sizes.length) return '';
+  const px = ([w, h]: readonly [number, number]) => `${w}×${h}`;
+  const best = sizes.reduce((a, b) => (b[0] * b[1] > a[0] * a[1] ? b : a));
+  const named = sizes.length > 4 ? `${sizes.slice(0, 4).map(px).join(', ')} and ${sizes.length - 4} more` : sizes.map(px).join(' or ');
+  return `This model was trained at ${named}; at ${width}×${height} it may repeat objects or follow the prompt less well. ${px(best)} gives its best pictures.`;
 }
 
 /** The VAE's downscale factor of every Stable Diffusion (KL-f8), for callers that know no pack. */
