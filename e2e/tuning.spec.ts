@@ -20,15 +20,29 @@ test('the built-in pack opens at the size it was trained at, and says so beside 
   // its manifest: trainedSizes 128x128 and 256x256 (stage 4 of the curriculum), so its default is 256×256
   await expect(page.locator('#width')).toHaveValue('256');
   await expect(page.locator('#height')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toBeHidden();
+  await expect(page.locator('#size-note')).toHaveText('');
   await page.locator('[data-size="512x512"]').click();
-  await expect(page.locator('#size-note')).toBeVisible();
-  await expect(page.locator('#size-note')).toHaveText(
-    'This model was trained at 256×256; at 512×512 it may repeat objects or follow the prompt less well. 256×256 gives its best pictures.');
+  const note = 'This model was trained at 256×256; at 512×512 it may repeat objects or follow the prompt less well. 256×256 gives its best pictures.';
+  await expect(page.locator('#size-note')).toHaveText(note);
+  await expect(page.locator('#width')).toHaveAccessibleDescription(note);
   await page.locator('#height').selectOption('256');
   await expect(page.locator('#size-note')).toContainText('at 512×256');
+  // a size the person chose is theirs on the next visit, with its note
+  await page.reload();
+  await app.ready();
+  await expect(page.locator('#width')).toHaveValue('512');
+  await expect(page.locator('#height')).toHaveValue('256');
+  await expect(page.locator('#size-note')).toContainText('at 512×256');
   await page.locator('[data-size="256x256"]').click();
-  await expect(page.locator('#size-note')).toBeHidden();
+  await expect(page.locator('#size-note')).toHaveText('');
+  // a width and height saved before sizes were kept only when chosen (every visit saved 512×512) are not
+  // a choice: the pack's own size applies
+  await page.evaluate(() => localStorage.setItem('pocket-diffusion.settings', JSON.stringify({ prompt: 'a red circle', width: '512', height: '512' })));
+  await page.reload();
+  await app.ready();
+  await expect(page.locator('#prompt')).toHaveValue('a red circle');
+  await expect(page.locator('#width')).toHaveValue('256');
+  await expect(page.locator('#size-note')).toHaveText('');
 });
 
 test('a live preview of the latents appears while denoising', async ({ app, page }) => {

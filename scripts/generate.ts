@@ -1,8 +1,8 @@
 // Text to image from the command line, through the app's own engine and pipeline, on onnxruntime-web's
 // WASM backend in Node (the same .wasm the browser runs).
 //
-//   npm run generate -- --prompt "a red circle on a blue background" --steps 20 --width 512 --height 512 \
-//                       --seed 1 --out out.png [--scheduler NAME (default: the pack's)] [--guidance 7.5] [--negative ""]
+//   npm run generate -- --prompt "a red circle on a blue background" --steps 20 --seed 1 --out out.png \
+//                       [--width W --height H --guidance G --scheduler NAME (defaults: the pack's)] [--negative ""]
 //                       [--pack public/models/shapes-int8] [--threads 2] [--repeats 1]
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -18,10 +18,10 @@ const { values: a } = parseArgs({
     prompt: { type: 'string', default: 'a red circle on a blue background' },
     negative: { type: 'string', default: '' },
     steps: { type: 'string', default: '20' },
-    width: { type: 'string', default: '512' },
-    height: { type: 'string', default: '512' },
+    width: { type: 'string' },
+    height: { type: 'string' },
     seed: { type: 'string', default: '1' },
-    guidance: { type: 'string', default: '7.5' },
+    guidance: { type: 'string' },
     scheduler: { type: 'string' },
     out: { type: 'string', default: 'out.png' },
     pack: { type: 'string', default: 'public/models/shapes-int8' },
@@ -38,9 +38,11 @@ async function main(): Promise<void> {
   const pack = resolve(a.pack);
   const engine = await nodeEngine({ threads: Number(a.threads) });
   const info = await engine.load({ packId: pack, backend: 'wasm' });
+  const d = info.defaults; // what the pack says it draws best with, where the command line leaves it out
   const request = {
-    prompt: a.prompt, negativePrompt: a.negative, steps: Number(a.steps), width: Number(a.width), height: Number(a.height),
-    seed: Number(a.seed), guidanceScale: Number(a.guidance), scheduler: a.scheduler ?? info.defaults.scheduler,
+    prompt: a.prompt, negativePrompt: a.negative, steps: Number(a.steps),
+    width: Number(a.width ?? d.width), height: Number(a.height ?? d.height),
+    seed: Number(a.seed), guidanceScale: Number(a.guidance ?? d.guidanceScale), scheduler: a.scheduler ?? d.scheduler,
   };
   const runs: GenerateResult[] = [];
   for (let i = 0; i < Number(a.repeats); i++) {

@@ -25,8 +25,9 @@ export class GenerateForm {
     seedMode: $<HTMLSelectElement>('seed-mode'),
     scheduler: $<HTMLSelectElement>('scheduler'),
   };
-  /** Sizes remembered from the last visit, applied once the pack's size options exist. */
-  private pendingSize: { width?: string; height?: string } = {};
+  /** The picture size the person chose (this visit or one before), kept across packs: a pack that
+   *  allows it shows it; one that does not (a fixed-size export) shows its own without forgetting it. */
+  private chosenSize?: { readonly width: string; readonly height: string };
 
   constructor(private readonly onChange: () => void) {
     const e = this.el;
@@ -39,6 +40,8 @@ export class GenerateForm {
         e.form.requestSubmit();
       }
     });
+    // (before the listeners below that save: a chosen width or height makes the picture size the person's)
+    for (const el of [e.width, e.height]) for (const type of ['input', 'change']) el.addEventListener(type, () => this.chooseSize(e.width.value, e.height.value), { capture: true });
     for (const el of [e.steps, e.width, e.height, e.guidance]) el.addEventListener('input', () => this.changed());
     for (const el of [e.width, e.height]) el.addEventListener('change', () => this.changed());
     for (const el of [e.prompt, e.negative, e.seed, e.seedMode]) el.addEventListener('input', () => this.save());
@@ -65,10 +68,15 @@ export class GenerateForm {
         const [w, h] = b.dataset.size!.split('x');
         e.width.value = w!;
         e.height.value = h!;
+        this.chooseSize(w!, h!);
         this.changed();
       });
     }
     this.restore(prefs.settings());
+  }
+
+  private chooseSize(width: string, height: string): void {
+    if (width && height) this.chosenSize = { width, height };
   }
 
   private changed(): void {
@@ -79,12 +87,12 @@ export class GenerateForm {
   /** The settings as they stand, for the next visit. */
   save(): void {
     const e = this.el;
-    // Steps, guidance and scheduler are kept only once the person set them: until then each model's own
-    // defaults apply (SD-Turbo: 1 step, no guidance, Euler).
+    // Steps, guidance, scheduler and size are kept only once the person set them: until then each model's
+    // own defaults apply (SD-Turbo: 1 step, no guidance, Euler; the shapes pack: 256×256, its trained size).
     const touched = (el: HTMLElement) => (el.dataset.touched ? (el as HTMLInputElement).value : '');
     const s: FormSettings = {
       prompt: e.prompt.value, negative: e.negative.value, steps: touched(e.steps),
-      width: e.width.value || this.pendingSize.width || '', height: e.height.value || this.pendingSize.height || '',
+      size: this.chosenSize ? `${this.chosenSize.width}x${this.chosenSize.height}` : '',
       guidance: touched(e.guidance), seed: e.seed.value, seedMode: e.seedMode.value, scheduler: touched(e.scheduler),
     };
     prefs.saveSettings(s);
@@ -109,7 +117,8 @@ export class GenerateForm {
       e.scheduler.value = s.scheduler;
       e.scheduler.dataset.touched = 'yes';
     }
-    this.pendingSize = { ...(s.width ? { width: s.width } : {}), ...(s.height ? { height: s.height } : {}) };
+    const size = /^(\d+)x(\d+)$/.exec(s.size ?? '');
+    if (size) this.chooseSize(size[1]!, size[2]!);
   }
 
   /** Fill in a request (a History entry's re-run). */
@@ -126,6 +135,7 @@ export class GenerateForm {
     e.seed.readOnly = false;
     e.scheduler.value = r.scheduler;
     for (const el of [e.steps, e.guidance, e.scheduler]) el.dataset.touched = 'yes';
+    this.chooseSize(String(r.width), String(r.height));
     this.changed();
   }
 
@@ -134,7 +144,8 @@ export class GenerateForm {
     const e = this.el;
     if (!e.scheduler.dataset.touched) e.scheduler.value = defaults.scheduler;
     for (const select of [e.width, e.height]) {
-      const wanted = select.value || (select === e.width ? this.pendingSize.width : this.pendingSize.height);
+      // the person's size where they chose one and the pack allows it, else the pack's own default
+      const wanted = select === e.width ? this.chosenSize?.width : this.chosenSize?.height;
       select.replaceChildren();
       if (limits.fixed) {
         const v = String(select === e.width ? limits.fixed[0] : limits.fixed[1]);
@@ -145,7 +156,6 @@ export class GenerateForm {
       const fallback = String(select === e.width ? defaults.width : defaults.height);
       select.value = [...select.options].some((o) => o.value === wanted) ? wanted! : fallback;
     }
-    this.pendingSize = {};
     // A model's own defaults (SD-Turbo: 1 step, no guidance) unless the person set these.
     if (!e.steps.dataset.touched) e.steps.value = String(defaults.steps);
     if (!e.guidance.dataset.touched) e.guidance.value = String(defaults.guidanceScale);

@@ -144,6 +144,7 @@ async function loadModel(): Promise<void> {
   ui.generate.disabled = true;
   ui.compareRun.disabled = true;
   loaded = undefined;
+  showSizeNote(''); // the last model's, until this one says what it was trained at
   clearError();
   ui.status.textContent = 'Checking the model on this device…';
   readyOffline.hidden = true;
@@ -181,12 +182,17 @@ async function loadModel(): Promise<void> {
   }
 }
 
+/** The note beside the size controls: written only when it changes (a live region re-announces every
+ *  write), and emptied rather than hidden, so that its first words are announced too. */
+function showSizeNote(text: string): void {
+  if (ui.sizeNote.textContent !== text) ui.sizeNote.textContent = text;
+}
+
 function showEstimate(): void {
   if (!loaded) return;
   const shape = form.shape();
   const run = { steps: shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor };
-  ui.sizeNote.textContent = untrainedSizeNote(loaded.limits, shape.width, shape.height);
-  ui.sizeNote.hidden = !ui.sizeNote.textContent;
+  showSizeNote(untrainedSizeNote(loaded.limits, shape.width, shape.height));
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
     ui.estimateWarning.hidden = true;

@@ -8,8 +8,9 @@ export interface FormSettings {
   readonly prompt: string;
   readonly negative: string;
   readonly steps: string;
-  readonly width: string;
-  readonly height: string;
+  /** "WIDTHxHEIGHT" once the person chose a size, else '' (each model's own default applies). Stored
+   *  under its own name: the width and height saved before were saved whether chosen or not. */
+  readonly size: string;
   readonly guidance: string;
   readonly seed: string;
   readonly seedMode: string;

@@ -30,7 +30,7 @@ describe('Engine with the shapes pack', () => {
   // "a red circle on a blue background" 8 of seeds 0-7, "a yellow star on a blue background" 12 of 0-15,
   // "a green triangle on a blue background" 7 of 0-7. A broken tokenizer, text encoder, guidance, scheduler
   // or VAE scaling gives the wrong background, colour or shape. DDIM at the pack's default guidance.
-  const draw = (prompt: string, seed = 1) => engine.generate({ prompt, steps: 20, width: 256, height: 256, seed, scheduler: 'ddim' });
+  const draw = (prompt: string, seed = 1) => engine.generate({ prompt, steps: 20, width: 256, height: 256, seed, scheduler: 'ddim', guidanceScale: info.defaults.guidanceScale });
   const judged = async (prompt: string, seed: number) => {
     const r = await draw(prompt, seed);
     const v = judgeObjects(readJudgeFixture(), r.pixels, r.width, r.height);

@@ -33,10 +33,11 @@ export interface ImageLimits {
  *  the pack does not say. Only the trained sizes the pack allows are named. */
 export function untrainedSizeNote(limits: ImageLimits, width: number, height: number): string {
   const trained = limits.trained;
-  if (!trained?.length || trained.includes(`${width}x${height}`)) return '';
+  // a fixed-size export allows one size, and its status line already says so
+  if (limits.fixed || !trained?.length || trained.includes(`${width}x${height}`)) return '';
   const sizes = trained
     .map((t) => t.split('x').map(Number) as [number, number])
-    .filter(([w, h]) => Math.min(w, h) >= limits.minSize && Math.max(w, h) <= limits.maxSize);
+    .filter((wh) => wh.every((v) => v >= limits.minSize && v <= limits.maxSize && v % limits.multipleOf === 0));
   if (!sizes.length) return '';
   const px = ([w, h]: readonly [number, number]) => `${w}×${h}`;
   const best = sizes.reduce((a, b) => (b[0] * b[1] > a[0] * a[1] ? b : a));

@@ -7,7 +7,18 @@ const limits: ImageLimits = { minSize: 256, maxSize: 768, multipleOf: 64, traine
 describe('untrainedSizeNote', () => {
   it('says nothing at a trained size, or where the pack does not say what it was trained at', () => {
     expect(untrainedSizeNote(limits, 256, 256)).toBe('');
-    expect(untrainedSizeNote({ ...limits, trained: undefined }, 512, 512)).toBe('');
+    expect(untrainedSizeNote({ minSize: 256, maxSize: 768, multipleOf: 64 }, 512, 512)).toBe('');
+  });
+
+  it('says nothing for a fixed-size export (its status line says it allows one size)', () => {
+    expect(untrainedSizeNote({ ...limits, fixed: [512, 512] }, 512, 512)).toBe('');
+  });
+
+  it('tells a trained size from its transpose, and names only sizes the app can be set to', () => {
+    const tall = { ...limits, trained: ['256x384', '300x300'] };
+    expect(untrainedSizeNote(tall, 256, 384)).toBe('');
+    expect(untrainedSizeNote(tall, 384, 256)).toBe(
+      'This model was trained at 256×384; at 384×256 it may repeat objects or follow the prompt less well. 256×384 gives its best pictures.');
   });
 
   it('names the trained sizes the app allows, what may go wrong, and the size to choose', () => {
