@@ -169,6 +169,7 @@ def score(scene: world.Scene, verdict: dict) -> dict:
         if o.colour:
             res["colour"] = bool(objs) and objs[0]["colour"] == o.colour
         res["shape"] = bool(objs) and objs[0]["shape"] == o.shape
+        res["one"] = len(objs) == 1  # one object asked for, one drawn (at untrained sizes UNets repeat it)
         if o.position:
             col, row = world.POSITIONS[o.position]
             res["position"] = bool(objs) and (min(2, int(objs[0]["cx"] * 3)), min(2, int(objs[0]["cy"] * 3))) == (col, row)
@@ -346,6 +347,31 @@ SAMPLE_PROMPTS = [
     ("a blue square and a red heart on a white background", 512, 512),
     ("Orange triangle.", 512, 512),  # as a person types it
 ]
+
+
+# The prompts the app offers under its Generate button ("Try: …", the pack's examplePrompts): each in the world's
+# own grammar, none a held-out pair, and each measured at the pack's default size and guidance over 8 noise
+# seeds with the int8 weights (`judge_examples`), so that what the app suggests is what the model draws.
+EXAMPLE_PROMPTS: list[tuple[str, world.Scene]] = [
+    ("a yellow star on a blue background", world.Scene("blue", [world.Obj("yellow", "star", None, None)])),
+    ("a large purple triangle on a yellow background", world.Scene("yellow", [world.Obj("purple", "triangle", "large", None)])),
+    ("a green circle in the top right on a white background",
+     world.Scene("white", [world.Obj("green", "circle", None, "top right")])),
+    ("a large pink heart in the centre on a blue background",
+     world.Scene("blue", [world.Obj("pink", "heart", "large", "centre")])),
+]
+
+
+def judge_examples(te, un, de, tok, size: int, guidance: float, scaling: float, seeds: int = 8) -> list[dict]:
+    """Each example prompt drawn with noise seeds 1..`seeds` (the app's first seed is 1): the share of its
+    pictures the judge finds right in every measure (background, colour, shape, position, one object)."""
+    rows = []
+    for prompt, scene in EXAMPLE_PROMPTS:
+        imgs = render_set(te, un, de, tok, [(scene, prompt)] * seeds, (size, size), guidance, scaling, seed0=1)
+        scores = [score(scene, judge(im)) for im in imgs]
+        rows.append({"prompt": prompt, "size": size, "guidance": guidance, "right": float(np.mean([all(s.values()) for s in scores])),
+                     **mean_scores(scores)})
+    return rows
 
 
 def stage_samples(work: Path, out: Path, source: str) -> None:

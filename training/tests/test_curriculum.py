@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import TRAINING
-from shapes import curriculum, world
+from shapes import curriculum, evaluate, world
 
 
 def diameters(w: curriculum.World, n: int = 400) -> tuple[list[float], list]:
@@ -197,6 +197,15 @@ def test_the_arms_table_reads_each_judged_kind(tmp_path):
     table = curriculum.arms_table(tmp_path)
     assert "— two (count / colours / shapes) | 1,500 | — | 50% / 25% / 12% | — |" in table
     assert "— held_in | 1,500 | — | 100% / 75% | — |" in table
+    # a run judged at two sizes, whose eval counts the objects drawn for single-object prompts
+    folder = tmp_path / "curriculum" / "l-512-single"
+    folder.mkdir(parents=True)
+    rows = [{"step": 750, "kind": "held_in", "size": s, "guidance": 4.0, "background": 1.0, "colour": 1.0, "shape": 0.5,
+             "one": one} for s, one in ((512, 0.25), (256, 0.875))]
+    (folder / "evals.json").write_text(json.dumps(rows))
+    table = curriculum.arms_table(tmp_path)
+    assert "one object per picture (256 px kept), 256 px (colour / shape / one object) | 750 | — | 100% / 50% / 88% | — |" in table
+    assert ", 512 px (colour / shape / one object) | 750 | — | 100% / 50% / 25% | — |" in table
 
 
 def test_a_world_is_encoded_to_the_vae_means_of_its_own_renders(quick_work):
@@ -341,6 +350,8 @@ def test_a_pack_from_a_curriculum_stage_with_its_guidance_chosen_by_measurement(
     assert len(manifest["vae"]["latentRgbFactors"]) == 4
     # stage 2 trained at 128 px only, below the app's smallest size: SD 1.5's 512 stays the default
     assert manifest["image"]["trainedSizes"] == ["128x128"] and manifest["image"]["defaultWidth"] == 512
+    # the prompts the app offers under its prompt box are the eval's measured examples
+    assert manifest["examplePrompts"] == [prompt for prompt, _ in evaluate.EXAMPLE_PROMPTS]
     recipe("eval", *src)
     report = json.loads((work / "eval_report.json").read_text())
     assert report["source"] == "s2-wide" and f"guidance {chosen['chosen']:g}" in report["sampler"]
