@@ -1,4 +1,6 @@
 // Tuning the run: presets and seed modes round-trip into the request, progress carries a live preview.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { psnr } from '../test/image-checks';
 import { expect, test } from './app-page';
 
@@ -25,6 +27,12 @@ test('the built-in pack opens at the size it was trained at, and says so beside 
   const note = 'This model was trained at 256×256; at 512×512 it may repeat objects or follow the prompt less well. 256×256 gives its best pictures.';
   await expect(page.locator('#size-note')).toHaveText(note);
   await expect(page.locator('#width')).toHaveAccessibleDescription(note);
+  // under the Width and Height row, where the person changing the size is looking, in the warning colour
+  const box = async (sel: string) => (await page.locator(sel).boundingBox())!;
+  const [width, height, shown] = [await box('#width'), await box('#height'), await box('#size-note')];
+  expect(shown.y).toBeGreaterThanOrEqual(Math.max(width.y + width.height, height.y + height.height));
+  expect(shown.y - (height.y + height.height)).toBeLessThan(48);
+  expect(await page.locator('#size-note').evaluate((el) => getComputedStyle(el).color)).toBe('rgb(255, 210, 122)');
   await page.locator('#height').selectOption('256');
   await expect(page.locator('#size-note')).toContainText('at 512×256');
   // a size the person chose is theirs on the next visit, with its note
@@ -45,15 +53,31 @@ test('the built-in pack opens at the size it was trained at, and says so beside 
   await expect(page.locator('#size-note')).toHaveText('');
 });
 
+test('the prompts the model draws well are offered under Generate; a tap puts one in the prompt box, kept', async ({ app, page }) => {
+  const { examplePrompts } = JSON.parse(readFileSync(resolve('public/models/shapes-int8/manifest.json'), 'utf8')) as { examplePrompts: string[] };
+  expect(examplePrompts.length).toBeGreaterThanOrEqual(3);
+  const offered = page.locator('#prompt-examples button');
+  await expect(offered).toHaveText(examplePrompts);
+  await expect(page.getByRole('group', { name: 'prompts this model draws well' })).toBeVisible();
+  await offered.nth(1).click();
+  await expect(page.locator('#prompt')).toHaveValue(examplePrompts[1]!);
+  await expect(page.locator('#prompt')).toBeFocused();
+  await page.reload();
+  await app.ready();
+  await expect(page.locator('#prompt')).toHaveValue(examplePrompts[1]!);
+});
+
 test('a live preview of the latents appears while denoising', async ({ app, page }) => {
   await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', steps: 30, width: 512, height: 512 });
   await page.locator('#generate').click();
   await expect(page.locator('#preview')).toBeVisible();
+  await expect(page.locator('#output')).toHaveAttribute('aria-busy', 'true'); // the last picture, dimmed
   await expect(page.locator('#progress-text')).toContainText(/it\/s · about [\d.]+ s left/);
   const size = await page.locator('#preview').evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
   expect(size).toEqual([64, 64]);
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
   await expect(page.locator('#preview')).toBeHidden();
+  await expect(page.locator('#output')).not.toHaveAttribute('aria-busy', 'true');
 });
 
 test('asked for, the preview is a full VAE decode at the image\'s size', async ({ app, page }) => {

@@ -24,6 +24,9 @@ export interface PackManifest {
   readonly id: string;
   readonly name: string;
   readonly description?: string;
+  /** Prompts the model draws well, offered under Generate to a person who does not yet know what it
+   *  can draw (a small model knows a small world: its shapes, colours and wordings). */
+  readonly examplePrompts?: readonly string[];
   /** 'stable-diffusion-1' for SD 1.x-layout UNets (the stand-in and real SD 1.5). */
   readonly architecture?: string;
   readonly files: readonly PackFile[];
@@ -47,6 +50,8 @@ export interface PackManifest {
   readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: SchedulerName; readonly negativePrompt: string };
   readonly totalBytes: number;
 }
+
+const MAX_EXAMPLES = 8;
 
 const REQUIRED_ROLES: readonly FileRole[] = ['text_encoder', 'unet', 'vae_decoder', 'tokenizer_vocab', 'tokenizer_merges'];
 
@@ -82,6 +87,10 @@ export function parseManifest(json: unknown): PackManifest {
   }
   if (img.trainedSizes !== undefined && !(Array.isArray(img.trainedSizes) && img.trainedSizes.every((t) => typeof t === 'string' && /^\d+x\d+$/.test(t)))) {
     throw fail('its image.trainedSizes is not a list of sizes such as "256x256"');
+  }
+  const ex = m.examplePrompts;
+  if (ex !== undefined && !(Array.isArray(ex) && ex.length <= MAX_EXAMPLES && ex.every((p) => typeof p === 'string' && p.trim() && p.length <= 200))) {
+    throw fail(`its examplePrompts is not a list of at most ${MAX_EXAMPLES} prompts (each 1–200 characters)`);
   }
   const d = m.defaults;
   if (!d || typeof d !== 'object') throw fail('it has no defaults');

@@ -121,6 +121,16 @@ export class GenerateForm {
     if (size) this.chooseSize(size[1]!, size[2]!);
   }
 
+  /** Put a prompt in the prompt box (an example the model draws well), kept as if typed, the caret after it. */
+  usePrompt(text: string): void {
+    const e = this.el.prompt;
+    e.value = text;
+    this.clearErrors();
+    this.save();
+    e.focus();
+    e.setSelectionRange(text.length, text.length);
+  }
+
   /** Fill in a request (a History entry's re-run). */
   fill(r: { prompt: string; negativePrompt: string; steps: number; width: number; height: number; guidanceScale: number; seed: number; scheduler: string }): void {
     const e = this.el;

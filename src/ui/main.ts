@@ -46,6 +46,7 @@ const ui = {
   error: $<HTMLParagraphElement>('error'),
   status: $<HTMLParagraphElement>('model-status'),
   sizeNote: $<HTMLParagraphElement>('size-note'),
+  examples: $<HTMLDivElement>('prompt-examples'),
   estimate: $<HTMLParagraphElement>('estimate'),
   estimateWarning: $<HTMLParagraphElement>('estimate-warning'),
   compareMode: $<HTMLSelectElement>('compare-mode'),
@@ -145,6 +146,7 @@ async function loadModel(): Promise<void> {
   ui.compareRun.disabled = true;
   loaded = undefined;
   showSizeNote(''); // the last model's, until this one says what it was trained at
+  showExamples([]);
   clearError();
   ui.status.textContent = 'Checking the model on this device…';
   readyOffline.hidden = true;
@@ -157,6 +159,7 @@ async function loadModel(): Promise<void> {
     if (seq !== loadSeq) return;
     loaded = reply;
     form.applyPack(reply.limits, reply.defaults);
+    showExamples(reply.examplePrompts ?? []);
     const { limits } = reply;
     const fellBack = reply.fallbackReason ? ` WebGPU was not used: ${reply.fallbackReason}` : '';
     const gpu = reply.capabilities.webgpu;
@@ -180,6 +183,20 @@ async function loadModel(): Promise<void> {
     ui.status.textContent = 'The model is not loaded.';
     showError(e);
   }
+}
+
+/** The prompts the loaded model draws well, as buttons under Generate ("Try: …"; after it, so that Generate
+ *  stays an early Tab stop): a small model knows a small world, and a newcomer should not guess its words. */
+function showExamples(prompts: readonly string[]): void {
+  ui.examples.querySelectorAll('button').forEach((b) => b.remove());
+  for (const text of prompts) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = text;
+    b.addEventListener('click', () => form.usePrompt(text));
+    ui.examples.append(b);
+  }
+  ui.examples.hidden = prompts.length === 0;
 }
 
 /** The note beside the size controls: written only when it changes (a live region re-announces every
@@ -245,6 +262,7 @@ function beginRun(): AbortController {
   for (const b of [ui.generate, ui.compareRun, ui.backend]) b.disabled = true;
   ui.cancel.disabled = false;
   ui.preview.hidden = true;
+  result.busy(true);
   return running;
 }
 
@@ -252,6 +270,7 @@ function beginRun(): AbortController {
 function endRun(err?: PocketError): void {
   running = undefined;
   ui.preview.hidden = true;
+  result.busy(false);
   ui.backend.disabled = false;
   ui.generate.disabled = !loaded;
   ui.compareRun.disabled = !loaded;

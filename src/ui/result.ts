@@ -35,6 +35,12 @@ export class ResultView {
     return this.el.canvas;
   }
 
+  /** A run is under way: the picture on show is the last one (dimmed by styles.css), the region busy. */
+  busy(on: boolean): void {
+    if (on) this.el.output.setAttribute('aria-busy', 'true');
+    else this.el.output.removeAttribute('aria-busy');
+  }
+
   private db(): UseStore {
     this.store ??= createStore('pocket-diffusion-ui', 'kv');
     return this.store;

@@ -42,6 +42,8 @@ export interface EngineInfo {
   /** The UNet's first attention level, for the memory estimate. */
   readonly attention?: { readonly downscale: number; readonly heads: number };
   readonly defaults: PackDefaults;
+  /** Prompts the pack's manifest says it draws well (none for most real SD exports). */
+  readonly examplePrompts?: readonly string[];
   /** Pixels per latent pixel (the VAE's downscale factor: 8 for every SD). */
   readonly downscaleFactor: number;
 }

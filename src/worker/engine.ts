@@ -260,6 +260,7 @@ export class Engine implements PocketEngine {
       loadMs: pack.loadMs, networkLoadMs: pack.networkLoadMs, lowMemory, limits: pack.limits, downscaleFactor: m.vae.downscaleFactor,
       defaults: { ...m.defaults, width: m.image.defaultWidth, height: m.image.defaultHeight },
       ...attentionShape(m),
+      ...(m.examplePrompts?.length ? { examplePrompts: m.examplePrompts } : {}),
       ...(fallbackReason ? { fallbackReason } : {}),
     };
     return this.info;

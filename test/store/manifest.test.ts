@@ -19,6 +19,11 @@ describe('parseManifest', () => {
     expect(imageLimits(parseManifest({ ...good, image: { ...good.image, trainedSizes: undefined } }))).not.toHaveProperty('trained');
   });
 
+  it('keeps the prompts the pack draws well, and a pack without them has none', () => {
+    expect(parseManifest(good).examplePrompts).toContain('a yellow star on a blue background');
+    expect(parseManifest({ ...good, examplePrompts: undefined }).examplePrompts).toBeUndefined();
+  });
+
   it("names a network's external-data files the way the .onnx refers to them", () => {
     const zero = '0'.repeat(64);
     const m = parseManifest({
@@ -45,6 +50,9 @@ describe('parseManifest', () => {
     ['default steps out of range', { ...good, defaults: { ...good.defaults, steps: 0 } }, /default steps \(0\)/],
     ['a default guidance that is not a number', { ...good, defaults: { ...good.defaults, guidanceScale: 'high' } }, /default guidance/],
     ['trained sizes that are not sizes', { ...good, image: { ...good.image, trainedSizes: ['256'] } }, /image.trainedSizes is not a list of sizes/],
+    ['example prompts that are not a list of prompts', { ...good, examplePrompts: 'a red star' }, /examplePrompts is not a list of at most 8 prompts/],
+    ['an empty example prompt', { ...good, examplePrompts: ['a red star', ' '] }, /examplePrompts/],
+    ['too many example prompts', { ...good, examplePrompts: Array(9).fill('a red star') }, /examplePrompts/],
     ['no downscale factor', { ...good, vae: { ...good.vae, downscaleFactor: undefined } }, /downscale factor/],
   ])('refuses %s with a message', (_, json, message) => {
     let err: unknown;

@@ -20,6 +20,7 @@ from . import world
 from .common import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, SEED, to_tensor
 from .models import VaeDecoderExport
 from .checkpoints import load_model, load_tokenizer, load_vae
+from .evaluate import EXAMPLE_PROMPTS
 from .quantize import int8_copy, quantize_model
 
 OPSET = 17
@@ -178,6 +179,7 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
         "description": ("A small model in Stable Diffusion 1.x's exact format, trained by training/ on "
                         "procedurally drawn coloured shapes. It draws prompts such as 'a red circle on a "
                         "blue background'."),
+        "examplePrompts": [prompt for prompt, _ in EXAMPLE_PROMPTS],
         "architecture": "stable-diffusion-1",
         "trainingSteps": step,
         "files": files,
