@@ -3,10 +3,11 @@
 // local files, choose the active one, list and delete. The page's panels only draw what this does.
 import { PocketError } from '../core/errors';
 import { ChunkStore, type PackRecord } from './chunk-store';
+import type { PackManifest } from './manifest';
 import type { LayoutHints } from './diffusers-layout';
 import { importLocalPack, type LocalFile } from './local-import';
 import { importQuantized } from './quantize-import';
-import { folderUrl, inspectPack, installManifest, installPack, type InstallOptions, type InstallProgress, type PackState, type StorageEstimator } from './pack-store';
+import { fetchManifest, folderUrl, inspectPack, installManifest, installPack, type InstallOptions, type InstallProgress, type PackState, type StorageEstimator } from './pack-store';
 import { addPackFromUrl } from './remote-pack';
 
 export interface PackJobOptions {
@@ -20,6 +21,17 @@ export interface PackEnvironment {
   readonly online?: () => boolean;
   /** The page's address, against which relative sources resolve. */
   readonly base: string;
+  /** The network (tests give a fake one); the page's own fetch where absent. */
+  readonly fetch?: typeof fetch;
+}
+
+/** How long a stored pack waits for its source's manifest before loading as it is (a slow or captive network). */
+const REFRESH_TIMEOUT_MS = 2000;
+
+/** The same files, byte for byte (the same paths, roles, sizes and hashes): only what describes them may differ. */
+function sameFiles(a: PackManifest, b: PackManifest): boolean {
+  const key = (m: PackManifest) => JSON.stringify(m.files.map((f) => [f.path, f.role, f.size, f.sha256, f.for ?? '']).sort());
+  return a.id === b.id && key(a) === key(b);
 }
 
 export class PackManager {
@@ -53,7 +65,7 @@ export class PackManager {
 
   private async ensureOnce(abs: string, opts: PackJobOptions): Promise<PackRecord> {
     const stored = (await this.store.listPacks()).find((p) => p.source === abs);
-    if (stored && (await inspectPack(this.store, stored.manifest)).complete) return stored;
+    if (stored && (await inspectPack(this.store, stored.manifest)).complete) return this.refreshed(stored, opts);
     if (this.env.online && !this.env.online()) {
       throw new PocketError('network', stored
         ? `Part of "${stored.manifest.name}" is missing from this device and it is offline. Connect once and press Retry: only the missing part is downloaded.`
@@ -71,11 +83,33 @@ export class PackManager {
   async active(chosen: string | null, defaultSource: string, opts: PackJobOptions = {}): Promise<{ pack: PackRecord; chosenGone: boolean }> {
     if (chosen) {
       const stored = await this.store.getPack(chosen);
-      if (stored && (await inspectPack(this.store, stored.manifest)).complete) return { pack: stored, chosenGone: false };
+      if (stored && (await inspectPack(this.store, stored.manifest)).complete) return { pack: await this.refreshed(stored, opts), chosenGone: false };
       if (stored && !stored.source.startsWith('local:')) return { pack: await this.ensure(stored.source, opts), chosenGone: false };
       if (stored) throw new PocketError('integrity', `Part of "${stored.manifest.name}" is missing from this device (the browser may have evicted it). Import its folder again under "Add a model", or choose another model.`);
     }
     return { pack: await this.ensure(defaultSource, opts), chosenGone: chosen !== null };
+  }
+
+  /**
+   * A complete stored pack, its manifest refreshed from its source where only what describes the files
+   * changed (its name, example prompts, defaults): its weights are never fetched again. A source that
+   * cannot be reached in time, or whose files differ (another version of the model), leaves the stored
+   * pack as it is; so does being offline, a folder imported from disk, or a repository layout.
+   */
+  private async refreshed(stored: PackRecord, opts: PackJobOptions): Promise<PackRecord> {
+    if (stored.layout || !/^https?:/.test(stored.source) || (this.env.online && !this.env.online())) return stored;
+    const signals = [AbortSignal.timeout(REFRESH_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])];
+    let fresh: PackManifest;
+    try {
+      fresh = await fetchManifest(stored.source, { signal: AbortSignal.any(signals), ...(this.env.fetch ? { fetch: this.env.fetch } : {}) });
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      return stored;
+    }
+    if (!sameFiles(fresh, stored.manifest) || JSON.stringify(fresh) === JSON.stringify(stored.manifest)) return stored;
+    const record: PackRecord = { ...stored, manifest: fresh };
+    await this.store.putPack(record);
+    return record;
   }
 
   /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
@@ -111,6 +145,9 @@ export class PackManager {
   }
 
   private options(opts: PackJobOptions): InstallOptions {
-    return { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), storage: this.env.storage };
+    return {
+      ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), storage: this.env.storage,
+      ...(this.env.fetch ? { fetch: this.env.fetch } : {}),
+    };
   }
 }
