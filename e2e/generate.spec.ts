@@ -19,7 +19,7 @@ test('draws "a yellow star on a blue background" on WASM: the judge sees one yel
   expect({ background: verdict.background, objects: verdict.objects.map((o) => `${o.colour} ${o.shape}`) })
     .toEqual({ background: 'blue', objects: ['yellow star'] });
   await expect(app.page.locator('#timings')).toContainText('UNet');
-  await expect(app.page.locator('#verdict')).toContainText("the 15 s Qualcomm's phone demo took");
+  await expect(app.page.locator('#verdict')).toContainText("the 15 s that Qualcomm's phone demo took");
 });
 
 test('WebGPU agrees with WASM (PSNR ≥ 30 dB) at a small size and few steps', async ({ app }) => {

@@ -93,8 +93,8 @@ export function describeVerdict(run: { readonly steps: number; readonly width: n
   const side = (ms: number) => (ms <= HEADLINE.ms ? 'under' : 'over');
   // The headline's run has classifier-free guidance (two UNet passes a step); without it, half the work.
   if (run.steps === HEADLINE.steps && run.width === HEADLINE.width && run.height === HEADLINE.height && run.guided !== false) {
-    return `${own} — ${side(run.totalMs)} the 15 s Qualcomm's phone demo took (20 steps at 512×512).`;
+    return `${own} — ${side(run.totalMs)} the 15 s that Qualcomm's phone demo took (20 steps at 512×512).`;
   }
-  if (projectedMs === undefined) return `${own}. Run 20 steps at 512×512 to compare with the 15 s Qualcomm's phone demo took.`;
-  return `${own}. Projected for 20 steps at 512×512 on this device: about ${(projectedMs / 1000).toFixed(1)} s — ${side(projectedMs)} the 15 s Qualcomm's phone demo took (a projection from this device's measured runs).`;
+  if (projectedMs === undefined) return `${own}. Run 20 steps at 512×512 to compare with the 15 s that Qualcomm's phone demo took.`;
+  return `${own}. Projected for 20 steps at 512×512 on this device: about ${(projectedMs / 1000).toFixed(1)} s — ${side(projectedMs)} the 15 s that Qualcomm's phone demo took (a projection from this device's measured runs).`;
 }

@@ -262,7 +262,6 @@ function beginRun(): AbortController {
   for (const b of [ui.generate, ui.compareRun, ui.backend]) b.disabled = true;
   ui.cancel.disabled = false;
   ui.preview.hidden = true;
-  result.busy(true);
   return running;
 }
 
@@ -284,6 +283,7 @@ ui.form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   if (running) return;
   const run = beginRun();
+  result.busy(true); // (not for a comparison: it leaves the picture on show as it is)
   ui.progress.value = 0;
   ui.progressText.textContent = 'Encoding the prompt…';
   let failure: PocketError | undefined;

@@ -1,4 +1,4 @@
-// The result view: the picture, its settings, the verdict against the 15-second headline, per-stage
+// The result view: the picture, its settings, the verdict against the 15 s that Qualcomm's phone demo took, per-stage
 // timings and the download; announced when it is ready, scrolled into view where it is below the fold,
 // and kept across reloads (the last picture, in IndexedDB).
 import { createStore, get, set, type UseStore } from 'idb-keyval';
