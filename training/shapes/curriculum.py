@@ -94,7 +94,9 @@ class Run:
     # steps at `batch`. One world per step: a batch holds pictures of one size.
     mix: tuple[tuple[World, float, int], ...] = ()
     init: str = ""  # a curriculum stage starts from this run's weights and EMA (a fresh optimiser and warm-up)
-    judge: tuple[tuple[str, int], ...] = ()  # (prompt kind, px) judged; default: held-in at the world's size
+    # (prompt kind, px) judged; default: held-in at the world's size. px "512/256": 512 px in two passes, the
+    # layout drawn at 256 px (evaluate.sample's `layout`).
+    judge: tuple[tuple[str, int | str], ...] = ()
     guidance: tuple[float, ...] = EVAL_GUIDANCE  # guidance scales judged
     # The UNet's shape. A run may add zero-initialised blocks (UNetConfig.text_attention) to the weights it
     # starts from: they start as the identity, so the run begins where `init` ended.
@@ -105,7 +107,7 @@ class Run:
         assert rest > 0, "the mix leaves no share for the run's own world"
         return [(self.world, rest, self.batch), *self.mix]
 
-    def judged(self) -> tuple[tuple[str, int], ...]:
+    def judged(self) -> tuple[tuple[str, int | str], ...]:
         return self.judge or (("held_in", self.world.latent * 8),)
 
 
@@ -195,10 +197,11 @@ STAGES: dict[str, Run] = {
                   judge=(("held_in", 512), ("held_in", 256), ("two", 512)), guidance=(4.0,)),
     # 7 (from stage 4, not from 5-6): 512 px with one object per picture, where arm (l) found that finishing at
     # 512 px a layout drawn at 256 px (the two-pass sampler) keeps 256 px's colour and shape; stage 4's 256-px
-    # worlds kept at 40 % so that 256 px keeps its colour (arm (l), with 25 % + 15 %, lost 4 points).
+    # worlds kept at 50 % so that 256 px keeps its colour (arm (l), with 25 % + 15 %, lost 4 points).
     "s7-one512": Run(world=World(latent=64, scenes=3000, **WIDE), batch=8, steps=3000, lr=1e-4, init="s4-multi",
                      mix=((World(latent=32, **WIDE), 0.3, 16), (World(latent=32, multi=True, **WIDE), 0.2, 16)),
-                     evals=(1500, 3000), judge=(("held_in", 512), ("held_in", 256), ("two", 256)), guidance=(4.0,)),
+                     evals=(1500, 3000), judge=(("held_in", 512), ("held_in", "512/256"), ("held_in", 256), ("two", 256)),
+                     guidance=(4.0,)),
 }
 # The stage the shipped pack is exported from (`recipe.py guidance / export / eval / samples` default to it).
 # Stage 4: it draws 96 % / 98 % (colour / shape) of held-in prompts at 256 px and, never trained at 512 px,
@@ -223,7 +226,8 @@ def quick(run: Run) -> Run:
         return dataclasses.replace(w, scenes=40, latent=side(w.latent), height=side(w.height) if w.height else 0)
     return dataclasses.replace(run, steps=6, evals=(3, 6), world=small(run.world),
                                mix=tuple((small(w), share, 2) for w, share, _ in run.mix),
-                               judge=tuple((kind, 64) for kind, _ in run.judged()), guidance=run.guidance[-1:])
+                               judge=tuple((kind, 64 if isinstance(px, int) else "128/64") for kind, px in run.judged()),
+                               guidance=run.guidance[-1:])
 
 
 # ------------------------------------------------------------------ the world's pictures and captions
@@ -488,14 +492,18 @@ def judge_ema(work: Path, run: Run, text: TextEncoder, unet: UNet, ema: dict[str
     return rows
 
 
-def judge_prompts(tok, decoder: torch.nn.Module, scaling: float, text: TextEncoder, unet: UNet, kind: str, size: int,
-                  guidance: float, n: int) -> dict:
-    """`recipe.py eval`'s prompts of one kind (held-in single objects: its own 48), DDIM 20 steps, its judge."""
+def judge_prompts(tok, decoder: torch.nn.Module, scaling: float, text: TextEncoder, unet: UNet, kind: str,
+                  size: int | str, guidance: float, n: int) -> dict:
+    """`recipe.py eval`'s prompts of one kind (held-in single objects: its own 48), DDIM 20 steps, its judge. A
+    size "512/256" is 512 px in two passes from a layout drawn at 256 px (evaluate.sample's `layout`)."""
+    px, _, lay = str(size).partition("/")
+    side, layout = int(px), ((int(lay), int(lay)) if lay else None)
     empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
     scenes = evaluate.prompt_set(kind, n, seed=99 + len(kind))
     ids = torch.tensor([tok.encode(p)[0] for _, p in scenes], dtype=torch.int32)
-    imgs = np.concatenate([evaluate.sample(text, unet, decoder, ids[i:i + 8], empty, size, size,
-                                           list(range(i, min(n, i + 8))), guidance=guidance, scaling=scaling)
+    imgs = np.concatenate([evaluate.sample(text, unet, decoder, ids[i:i + 8], empty, side, side,
+                                           list(range(i, min(n, i + 8))), guidance=guidance, scaling=scaling,
+                                           layout=layout)
                            for i in range(0, n, 8)])
     return evaluate.mean_scores([evaluate.score(s, evaluate.judge(im)) for (s, _), im in zip(scenes, imgs)])
 
@@ -523,8 +531,9 @@ def arms_table(work: Path) -> str:
         rows = json.loads(path.read_text())
         kinds = list(dict.fromkeys(r.get("kind", "held_in") for r in rows))
         for kind in kinds:  # held-in single objects: colour / shape; two objects: count / both colours / both shapes
-            sizes = sorted({r.get("size", 0) for r in rows if r.get("kind", "held_in") == kind})
-            for step, size in sorted({(r["step"], r.get("size", 0)) for r in rows if r.get("kind", "held_in") == kind}):
+            sizes = sorted({r.get("size", 0) for r in rows if r.get("kind", "held_in") == kind}, key=str)
+            for step, size in sorted({(r["step"], r.get("size", 0)) for r in rows if r.get("kind", "held_in") == kind},
+                                     key=lambda ss: (ss[0], str(ss[1]))):
                 judged = [r for r in rows if r["step"] == step and r.get("size", 0) == size and r.get("kind", "held_in") == kind]
                 measures = ("count", "colour", "shapes") if kind == "two" else \
                     ("colour", "shape", "one") if all("one" in r for r in judged) else ("colour", "shape")

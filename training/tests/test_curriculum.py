@@ -97,6 +97,18 @@ def test_the_proxy_keeps_the_text_encoder_frozen(quick_work):
     assert torch.equal(checkpoints.load_clip_text(work).token_embedding.weight, clip["token_embedding.weight"])
 
 
+def test_a_stage_is_judged_in_two_passes_where_it_says_so(quick_work):
+    """Stage 7 judges 512 px also as the two-pass sampler draws it ("512/256": the layout at 256 px); its quick
+    form judges 128 px from a 64-px layout (a 32-px one is too small for the UNet's four levels)."""
+    work, recipe = quick_work
+    recipe("proxy")
+    recipe("curriculum", "--stage", "s7-one512")
+    evals = json.loads((work / "curriculum" / "s7-one512" / "evals.json").read_text())
+    assert {r["size"] for r in evals} == {64, "128/64"}
+    assert all(0 <= r["one"] <= 1 for r in evals if r["kind"] == "held_in")
+    assert "| 7. from stage 4" in recipe("stages") and "| 128/64 |" in recipe("stages")
+
+
 def test_a_curriculum_stage_starts_from_the_last_one_and_mixes_worlds(quick_work):
     from shapes.common import load_sharded, unprefixed
 
@@ -422,8 +434,42 @@ def test_the_committed_handoff_restores_into_a_fresh_work_folder(tmp_path):
     work = tmp_path / "work"
     handoff.restore(work)
     finished = [n for n in curriculum.STAGES if (handoff.HANDOFF / f"{n}.pt").exists()]
-    assert finished and finished == list(curriculum.STAGES)[:len(finished)]  # stage 1 first, none skipped
-    for name in finished:
+    assert finished and finished[0] == "proxy"
+    for name in finished:  # each with the stages it started from (stage 7 starts from stage 4, not 6)
+        chain = [name]
+        while curriculum.STAGES[chain[-1]].init:
+            chain.append(curriculum.STAGES[chain[-1]].init)
+        assert set(chain) <= set(finished), (name, chain)
         text, unet, steps = checkpoints.load_stage(work, name)
-        assert steps == sum(curriculum.STAGES[n].steps for n in list(curriculum.STAGES)[:list(curriculum.STAGES).index(name) + 1])
+        assert steps == sum(curriculum.STAGES[n].steps for n in chain)
     assert sum(p.stat().st_size for p in handoff.HANDOFF.rglob("*") if p.is_file()) < 120 * 2 ** 20
+
+
+def test_two_passes_finish_at_the_size_asked_the_latents_of_a_picture_drawn_smaller():
+    """evaluate.sample's two passes (the layout drawn at a trained size, finished at the size asked): with a UNet
+    that predicts no noise, DDIM only rescales, so the result has a closed form — the first pass's latents
+    upscaled, noised to the grid's timestep at `strength` with the second pass's own noise, rescaled to t = 0."""
+    import torch
+    from shapes.common import alphas_cumprod
+
+    class Zero(torch.nn.Module):
+        def forward(self, x, t, ctx):
+            return torch.zeros_like(x)
+
+    text = lambda ids: torch.zeros(len(ids), 77, 8)  # noqa: E731
+    ids, empty = torch.zeros(2, 77, dtype=torch.int32), torch.zeros(1, 77, dtype=torch.int32)
+    abar = alphas_cumprod().double()
+    steps, seeds = 20, [3, 4]
+    got = evaluate.sample_latents(text, Zero(), ids, empty, 64, 48, seeds, steps, 4.0, layout=(32, 24), strength=0.4)
+    assert got.shape == (2, 4, 6, 8)
+    low = torch.stack([torch.randn(4, 3, 4, generator=torch.Generator().manual_seed(s)) for s in seeds]).double()
+    low = low * (abar[0] / abar[951]).sqrt()  # the first pass: 20 steps from t = 951
+    up = torch.nn.functional.interpolate(low, size=(6, 8), mode="bilinear", align_corners=False)
+    noise = torch.stack([torch.randn(4, 6, 8, generator=torch.Generator().manual_seed(s + 2 ** 20)) for s in seeds]).double()
+    a = abar[351]  # 0.4 of 20 steps: the last 8, from t = 351
+    want = (a.sqrt() * up + (1 - a).sqrt() * noise) * (abar[0] / a).sqrt()
+    assert torch.allclose(got.double(), want, rtol=1e-4, atol=1e-4), (got.double() - want).abs().max()
+    # without a layout, one pass at the size asked
+    one = evaluate.sample_latents(text, Zero(), ids, empty, 64, 48, seeds, steps, 4.0)
+    first = torch.stack([torch.randn(4, 6, 8, generator=torch.Generator().manual_seed(s)) for s in seeds]).double()
+    assert torch.allclose(one.double(), first * (abar[0] / abar[951]).sqrt(), rtol=1e-4, atol=1e-4)

@@ -59,6 +59,11 @@ def test_eval_writes_an_adherence_table_and_psnr(quick_pack):
     report = json.loads((work / "eval_report.json").read_text())
     assert set(report["adherence"]) >= {"held_in 256px fp32", "held_in 256px int8", "held_out 256px int8", "two 256px int8"}
     assert report["psnr_int8_vs_fp32_db"]["256px"] > 0
+    # the prompts the app offers, each judged on its own pictures (one object counted too)
+    from shapes.evaluate import EXAMPLE_PROMPTS
+    assert [r["prompt"] for r in report["examples"]] == [p for p, _ in EXAMPLE_PROMPTS]
+    assert all(0 <= r["right"] <= 1 and "one" in r for r in report["examples"])
+    assert "one" in report["adherence"]["held_in 256px int8"]
     parity = json.loads((root / "parity.json").read_text())
     assert len(parity["unet"]["out_sample"]) == 2 * 4 * 16 * 24
 
