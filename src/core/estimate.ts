@@ -22,12 +22,20 @@ export interface RunShape {
   readonly batch?: number;
   /** Image pixels per latent pixel (the pack's VAE downscale factor; 8 when absent). */
   readonly downscaleFactor?: number;
+  /** A two-pass run's first pass: its size and UNet calls (`steps` then counts the second pass's, at full size). */
+  readonly layout?: { readonly width: number; readonly height: number; readonly steps: number };
 }
 
-/** Latent pixels of a run, in thousands, per guided step's worth of UNet work. */
-function kiloLatents(run: RunShape): number {
+/** Latent pixels of a size, in thousands, per guided step's worth of UNet work. */
+function kiloLatents(run: RunShape, width = run.width, height = run.height): number {
   const f = run.downscaleFactor ?? DEFAULT_DOWNSCALE;
-  return ((run.width / f) * (run.height / f) * ((run.batch ?? 2) / 2)) / 1000;
+  return ((width / f) * (height / f) * ((run.batch ?? 2) / 2)) / 1000;
+}
+
+/** The UNet work of a run in steps × thousands of latent pixels: each pass at its own size. */
+function stepKiloLatents(run: RunShape): number {
+  const lay = run.layout;
+  return run.steps * kiloLatents(run) + (lay ? lay.steps * kiloLatents(run, lay.width, lay.height) : 0);
 }
 
 export interface AttentionShape {
@@ -38,19 +46,18 @@ export interface AttentionShape {
 
 /** A finished run folded into the cost model: a running average that favours recent runs. */
 export function foldRun(old: CostModel | undefined, run: RunShape, unetAndSchedulerMs: number, vaeMs: number, totalMs: number): CostModel {
-  // Costs are kept per guided step (batch 2); a run without guidance did half that work per step.
-  const latentK = kiloLatents(run);
+  // Costs are kept per guided step (batch 2); a run without guidance did half that work per step, and a
+  // two-pass run's layout steps a fraction of its full-size ones.
   const mix = (a: number | undefined, b: number) => (a === undefined ? b : 0.5 * a + 0.5 * b);
   return {
-    unetMsPerKiloLatent: mix(old?.unetMsPerKiloLatent, unetAndSchedulerMs / run.steps / latentK),
+    unetMsPerKiloLatent: mix(old?.unetMsPerKiloLatent, unetAndSchedulerMs / stepKiloLatents(run)),
     vaeMsPerMegapixel: mix(old?.vaeMsPerMegapixel, vaeMs / ((run.width * run.height) / 1e6)),
     fixedMs: mix(old?.fixedMs, Math.max(0, totalMs - unetAndSchedulerMs - vaeMs)),
   };
 }
 
 export function estimateMs(costs: CostModel, run: RunShape): number {
-  const latentK = kiloLatents(run);
-  return run.steps * latentK * costs.unetMsPerKiloLatent + ((run.width * run.height) / 1e6) * costs.vaeMsPerMegapixel + costs.fixedMs;
+  return stepKiloLatents(run) * costs.unetMsPerKiloLatent + ((run.width * run.height) / 1e6) * costs.vaeMsPerMegapixel + costs.fixedMs;
 }
 
 /** Bytes of the attention-score matrix at the UNet's first attention level: [batch·heads, N, N] fp32. */
@@ -88,11 +95,22 @@ export const HEADLINE = Object.freeze({ ms: 15_000, steps: 20, width: 512, heigh
  * 512×512 is judged against 15 s as it is; any other run shows its own figures and, where this device's
  * cost model has them, a projection to 20 steps at 512×512, labelled as one.
  */
-export function describeVerdict(run: { readonly steps: number; readonly width: number; readonly height: number; readonly totalMs: number; readonly itPerSecond: number; readonly guided?: boolean }, projectedMs: number | undefined): string {
-  const own = `${(run.totalMs / 1000).toFixed(1)} s for ${run.steps} step${run.steps === 1 ? '' : 's'} at ${run.width}×${run.height} (${run.itPerSecond.toFixed(2)} it/s)`;
+export function describeVerdict(
+  run: {
+    readonly steps: number; readonly width: number; readonly height: number; readonly totalMs: number; readonly itPerSecond: number; readonly guided?: boolean;
+    /** A two-pass run: its layout size and the steps at full size after it. */
+    readonly layout?: { readonly width: number; readonly height: number; readonly fullSteps: number };
+  },
+  projectedMs: number | undefined,
+): string {
+  const lay = run.layout;
+  const own = lay
+    ? `${(run.totalMs / 1000).toFixed(1)} s for ${run.steps} step${run.steps === 1 ? '' : 's'} at ${lay.width}×${lay.height} and ${lay.fullSteps} at ${run.width}×${run.height} (two passes, ${run.itPerSecond.toFixed(2)} it/s)`
+    : `${(run.totalMs / 1000).toFixed(1)} s for ${run.steps} step${run.steps === 1 ? '' : 's'} at ${run.width}×${run.height} (${run.itPerSecond.toFixed(2)} it/s)`;
   const side = (ms: number) => (ms <= HEADLINE.ms ? 'under' : 'over');
   // The headline's run has classifier-free guidance (two UNet passes a step); without it, half the work.
-  if (run.steps === HEADLINE.steps && run.width === HEADLINE.width && run.height === HEADLINE.height && run.guided !== false) {
+  // A two-pass run is a different amount of work: it gets the projection, never the comparison itself.
+  if (!lay && run.steps === HEADLINE.steps && run.width === HEADLINE.width && run.height === HEADLINE.height && run.guided !== false) {
     return `${own} — ${side(run.totalMs)} the 15 s that Qualcomm's phone demo took (20 steps at 512×512).`;
   }
   if (projectedMs === undefined) return `${own}. Run 20 steps at 512×512 to compare with the 15 s that Qualcomm's phone demo took.`;

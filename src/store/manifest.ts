@@ -46,6 +46,8 @@ export interface PackManifest {
     readonly defaultWidth: number; readonly defaultHeight: number; readonly minSize: number; readonly maxSize: number; readonly multipleOf: number;
     /** The sizes the weights were trained at ("256x256"), where a pack knows them: others may draw worse. */
     readonly trainedSizes?: readonly string[];
+    /** The size the weights compose pictures at ("256x256"): larger ones are drawn in two passes from a layout there. */
+    readonly layoutSize?: string;
   };
   readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: SchedulerName; readonly negativePrompt: string };
   readonly totalBytes: number;
@@ -88,6 +90,12 @@ export function parseManifest(json: unknown): PackManifest {
   if (img.trainedSizes !== undefined && !(Array.isArray(img.trainedSizes) && img.trainedSizes.every((t) => typeof t === 'string' && /^\d+x\d+$/.test(t)))) {
     throw fail('its image.trainedSizes is not a list of sizes such as "256x256"');
   }
+  if (img.layoutSize !== undefined) {
+    const lay = typeof img.layoutSize === 'string' && /^(\d+)x(\d+)$/.exec(img.layoutSize);
+    if (!lay || !whole(Number(lay[1])) || !whole(Number(lay[2])) || Number(lay[1]) % img.multipleOf || Number(lay[2]) % img.multipleOf) {
+      throw fail(`its image.layoutSize (${String(img.layoutSize)}) is not a size such as "256x256" in multiples of ${img.multipleOf}`);
+    }
+  }
   const ex = m.examplePrompts;
   if (ex !== undefined && !(Array.isArray(ex) && ex.length <= MAX_EXAMPLES && ex.every((p) => typeof p === 'string' && p.trim() && p.length <= 200))) {
     throw fail(`its examplePrompts is not a list of at most ${MAX_EXAMPLES} prompts (each 1–200 characters)`);
@@ -117,6 +125,9 @@ export function externalDataFor(manifest: PackManifest, role: FileRole): { reado
 }
 
 export function imageLimits(manifest: PackManifest): ImageLimits {
-  const { minSize, maxSize, multipleOf, trainedSizes } = manifest.image;
-  return { minSize, maxSize, multipleOf, downscaleFactor: manifest.vae.downscaleFactor, ...(trainedSizes ? { trained: trainedSizes } : {}) };
+  const { minSize, maxSize, multipleOf, trainedSizes, layoutSize } = manifest.image;
+  return {
+    minSize, maxSize, multipleOf, downscaleFactor: manifest.vae.downscaleFactor, ...(trainedSizes ? { trained: trainedSizes } : {}),
+    ...(layoutSize ? { layout: layoutSize.split('x').map(Number) as [number, number] } : {}),
+  };
 }

@@ -24,6 +24,8 @@ export class GenerateForm {
     seed: $<HTMLInputElement>('seed'),
     seedMode: $<HTMLSelectElement>('seed-mode'),
     scheduler: $<HTMLSelectElement>('scheduler'),
+    twoPass: $<HTMLInputElement>('two-pass'),
+    twoPassField: $<HTMLLabelElement>('two-pass-field'),
   };
   /** The picture size the person chose (this visit or one before), kept across packs: a pack that
    *  allows it shows it; one that does not (a fixed-size export) shows its own without forgetting it. */
@@ -43,7 +45,7 @@ export class GenerateForm {
     // (before the listeners below that save: a chosen width or height makes the picture size the person's)
     for (const el of [e.width, e.height]) for (const type of ['input', 'change']) el.addEventListener(type, () => this.chooseSize(e.width.value, e.height.value), { capture: true });
     for (const el of [e.steps, e.width, e.height, e.guidance]) el.addEventListener('input', () => this.changed());
-    for (const el of [e.width, e.height]) el.addEventListener('change', () => this.changed());
+    for (const el of [e.width, e.height, e.twoPass]) el.addEventListener('change', () => this.changed());
     for (const el of [e.prompt, e.negative, e.seed, e.seedMode]) el.addEventListener('input', () => this.save());
     e.scheduler.addEventListener('change', () => {
       e.scheduler.dataset.touched = 'yes';
@@ -94,6 +96,7 @@ export class GenerateForm {
       prompt: e.prompt.value, negative: e.negative.value, steps: touched(e.steps),
       size: this.chosenSize ? `${this.chosenSize.width}x${this.chosenSize.height}` : '',
       guidance: touched(e.guidance), seed: e.seed.value, seedMode: e.seedMode.value, scheduler: touched(e.scheduler),
+      twoPass: e.twoPass.checked ? '' : 'off',
     };
     prefs.saveSettings(s);
   }
@@ -117,6 +120,7 @@ export class GenerateForm {
       e.scheduler.value = s.scheduler;
       e.scheduler.dataset.touched = 'yes';
     }
+    e.twoPass.checked = s.twoPass !== 'off';
     const size = /^(\d+)x(\d+)$/.exec(s.size ?? '');
     if (size) this.chooseSize(size[1]!, size[2]!);
   }
@@ -132,7 +136,7 @@ export class GenerateForm {
   }
 
   /** Fill in a request (a History entry's re-run). */
-  fill(r: { prompt: string; negativePrompt: string; steps: number; width: number; height: number; guidanceScale: number; seed: number; scheduler: string }): void {
+  fill(r: { prompt: string; negativePrompt: string; steps: number; width: number; height: number; guidanceScale: number; seed: number; scheduler: string; twoPass?: boolean }): void {
     const e = this.el;
     e.prompt.value = r.prompt;
     e.negative.value = r.negativePrompt;
@@ -144,6 +148,7 @@ export class GenerateForm {
     e.seedMode.value = 'fixed';
     e.seed.readOnly = false;
     e.scheduler.value = r.scheduler;
+    e.twoPass.checked = r.twoPass ?? true; // (entries saved before the choice existed: its default)
     for (const el of [e.steps, e.guidance, e.scheduler]) el.dataset.touched = 'yes';
     this.chooseSize(String(r.width), String(r.height));
     this.changed();
@@ -153,6 +158,8 @@ export class GenerateForm {
   applyPack(limits: ImageLimits, defaults: PackDefaults): void {
     const e = this.el;
     if (!e.scheduler.dataset.touched) e.scheduler.value = defaults.scheduler;
+    // the choice matters only to a pack that composes at a smaller size than it draws
+    e.twoPassField.hidden = !limits.layout || !!limits.fixed;
     for (const select of [e.width, e.height]) {
       // the person's size where they chose one and the pack allows it, else the pack's own default
       const wanted = select === e.width ? this.chosenSize?.width : this.chosenSize?.height;
@@ -193,13 +200,14 @@ export class GenerateForm {
       guidanceScale: num(e.guidance, 'guidanceScale', 'Guidance'),
       seed: num(e.seed, 'seed', 'The seed'),
       scheduler: e.scheduler.value,
+      twoPass: e.twoPass.checked,
     };
   }
 
   /** The steps, size and guidance as typed, for the estimate (NaN where a field is empty). */
-  shape(): { steps: number; width: number; height: number; guidance: number } {
+  shape(): { steps: number; width: number; height: number; guidance: number; twoPass: boolean } {
     const e = this.el;
-    return { steps: Number(e.steps.value), width: Number(e.width.value), height: Number(e.height.value), guidance: Number(e.guidance.value) };
+    return { steps: Number(e.steps.value), width: Number(e.width.value), height: Number(e.height.value), guidance: Number(e.guidance.value), twoPass: e.twoPass.checked };
   }
 
   private fieldFor(field: string): { input: HTMLElement; message: HTMLElement } | undefined {

@@ -5,7 +5,7 @@ import { PocketError } from '../core/errors';
 import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
 import { describeEstimate } from '../core/estimate';
 import type { PreviewImage } from '../core/pipeline/preview';
-import { untrainedSizeNote } from '../core/pipeline/request';
+import { layoutFor, secondPassSteps, untrainedSizeNote } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
@@ -208,8 +208,13 @@ function showSizeNote(text: string): void {
 function showEstimate(): void {
   if (!loaded) return;
   const shape = form.shape();
-  const run = { steps: shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor };
-  showSizeNote(untrainedSizeNote(loaded.limits, shape.width, shape.height));
+  const lay = shape.twoPass && shape.steps >= 2 ? layoutFor(loaded.limits, shape.width, shape.height) : undefined;
+  const second = secondPassSteps(shape.steps);
+  const run = {
+    steps: lay ? second.steps : shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor,
+    ...(lay ? { layout: { width: lay[0], height: lay[1], steps: shape.steps } } : {}),
+  };
+  showSizeNote(untrainedSizeNote(loaded.limits, shape.width, shape.height, shape.twoPass, shape.steps));
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
     ui.estimateWarning.hidden = true;
@@ -241,8 +246,10 @@ function finished(r: GenerateResult): void {
   const t = r.timings;
   const unet = t.unetMs.reduce((a, b) => a + b, 0);
   const costs = info
-    ? prefs.recordRun(info.packId, info.backend, { steps: t.unetMs.length, width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor: info.downscaleFactor },
-      unet + t.schedulerMs, t.vaeMs, t.totalMs - t.previewMs)
+    ? prefs.recordRun(info.packId, info.backend, {
+      steps: t.unetMs.length - (r.layout?.calls ?? 0), width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor: info.downscaleFactor,
+      ...(r.layout ? { layout: { width: r.layout.width, height: r.layout.height, steps: r.layout.calls } } : {}),
+    }, unet + t.schedulerMs, t.vaeMs, t.totalMs - t.previewMs)
     : undefined;
   showEstimate();
   result.show(r, { backend: info ? backendLabel(info) : '', costs, downscaleFactor: info?.downscaleFactor ?? 8 });
@@ -302,7 +309,8 @@ ui.form.addEventListener('submit', async (ev) => {
         const { width, height } = form.shape();
         const vae = costs ? (costs.vaeMsPerMegapixel * width * height) / 1e6 : 0;
         const eta = ((p.totalSteps - p.step) * perStep + vae) / 1000;
-        ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps} · ${(p.elapsedMs / 1000).toFixed(1)} s · ${(1000 / perStep).toFixed(2)} it/s · about ${eta.toFixed(1)} s left`;
+        const pass = p.pass === 'layout' ? ' (laying out)' : p.pass === 'full' ? ' (at full size)' : '';
+        ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps}${pass} · ${(p.elapsedMs / 1000).toFixed(1)} s · ${(1000 / perStep).toFixed(2)} it/s · about ${eta.toFixed(1)} s left`;
         if (p.preview) drawPreview(p.preview);
       },
     });

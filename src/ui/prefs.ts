@@ -15,6 +15,8 @@ export interface FormSettings {
   readonly seed: string;
   readonly seedMode: string;
   readonly scheduler: string;
+  /** 'off' once the person turned two-pass pictures off, else '' (on). */
+  readonly twoPass?: string;
 }
 
 const KEY = {

@@ -67,7 +67,9 @@ export class ResultView {
   show(r: GenerateResult, context: { backend: string; costs: CostModel | undefined; downscaleFactor: number }): void {
     drawPixels(this.el.canvas, r);
     const q = r.request;
-    this.el.settings.textContent = `“${shortPrompt(q.prompt)}” · ${q.width}×${q.height} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
+    const lay = r.layout;
+    const size = lay ? `${q.width}×${q.height} (two passes, from ${lay.width}×${lay.height})` : `${q.width}×${q.height}`;
+    this.el.settings.textContent = `“${shortPrompt(q.prompt)}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
     const t = r.timings;
     const unet = t.unetMs.reduce((a, b) => a + b, 0);
     this.el.timings.replaceChildren(...timingRows(t, unet).map(([k, v]) => {
@@ -80,7 +82,8 @@ export class ResultView {
     const projected = context.costs ? estimateMs(context.costs, { steps: calls, width: HEADLINE.width, height: HEADLINE.height, batch: 2, downscaleFactor: context.downscaleFactor }) : undefined;
     const itPerSecond = t.unetMs.length / ((unet + t.schedulerMs) / 1000);
     // Full-quality previews are the person's extra, not the run's: left out, as the cost model leaves them out.
-    this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs - t.previewMs, itPerSecond, guided: q.guidanceScale > 1 }, projected);
+    this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs - t.previewMs, itPerSecond, guided: q.guidanceScale > 1,
+      ...(lay ? { layout: { width: lay.width, height: lay.height, fullSteps: t.unetMs.length - lay.calls } } : {}) }, projected);
     this.showPicture();
     delete this.el.output.dataset.restored;
     // For scripts that drive the page (scripts/bench.ts): the run's exact figures.

@@ -55,6 +55,8 @@ export interface EngineProgress {
   readonly elapsedMs: number;
   /** Since the denoising loop began (what the pace of the steps is measured from). */
   readonly loopElapsedMs: number;
+  /** In a two-pass run, which pass the step belongs to. */
+  readonly pass?: 'layout' | 'full';
   /** Every few steps: the current estimate of the picture (fast: one pixel per latent pixel; vae: full size). */
   readonly preview?: PreviewImage;
 }

@@ -288,6 +288,7 @@ export class Engine implements PocketEngine {
   private progress(pack: LoadedPack, p: Progress, mode: 'fast' | 'vae', onProgress: (p: EngineProgress) => void): void | Promise<void> {
     const send = (preview?: PreviewImage) => onProgress({
       step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, loopElapsedMs: p.loopElapsedMs,
+      ...(p.pass ? { pass: p.pass } : {}),
       ...(preview ? { preview } : {}),
     });
     const last = p.step === p.totalSteps;

@@ -35,6 +35,16 @@ describe('the cost model', () => {
     expect(warning).toMatch(/exceeds this GPU's largest buffer \(256\.0 MB\)/);
     expect(describeEstimate(undefined, { steps: 20, width: 256, height: 256 }, { downscale: 4, heads: 3 }, 2, 256 * 1024 * 1024).warning).toBe('');
   });
+
+  it('counts a two-pass run\'s steps each at its own size, both when learning and when predicting', () => {
+    // 20 layout steps at 256² (1024 latent px) and 8 at 512² (4096): 20 + 32 = 52 steps' worth of 256² work
+    const two = { steps: 8, width: 512, height: 512, layout: { width: 256, height: 256, steps: 20 } };
+    const c = foldRun(undefined, two, 5200, 400, 5650);
+    expect(c.unetMsPerKiloLatent).toBeCloseTo(100 / 1.024, 6);
+    expect(estimateMs(c, two)).toBeCloseTo(5650, 3);
+    // the same device's one-pass 512² run: 20 × 4 × 100 ms of UNet (a fold that ignored the layout would say 5200 / 8 per step)
+    expect(estimateMs(c, { steps: 20, width: 512, height: 512 })).toBeCloseTo(8000 + 400 + 50, 3);
+  });
 });
 
 describe('comparisonRequests', () => {
@@ -65,6 +75,9 @@ describe('the verdict under a picture', () => {
 
   it('without a cost model, says how to compare', () => {
     expect(describeVerdict({ steps: 4, width: 256, height: 256, totalMs: 800, itPerSecond: 6 }, undefined)).toMatch(/Run 20 steps at 512×512 to compare/);
+    // 20 steps at 512×512 in two passes is not the demo's run: its own figures and the one-pass projection
+    const two = describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 5600, itPerSecond: 5, layout: { width: 256, height: 256, fullSteps: 8 } }, 8_450);
+    expect(two).toBe('5.6 s for 20 steps at 256×256 and 8 at 512×512 (two passes, 5.00 it/s). Projected for 20 steps at 512×512 on this device: about 8.4 s — under the 15 s that Qualcomm\'s phone demo took (a projection from this device\'s measured runs).');
   });
 });
 

@@ -125,6 +125,50 @@ describe.each(Object.keys(SCHEDULERS) as SchedulerName[])('%s keeps the schedule
     expect(Math.max(...out.predOriginalSample!.map((v, i) => Math.abs(v - x0[i]!)))).toBeLessThan(1e-3);
   });
 
+  it('beginAt keeps the rest of the grid (image-to-image\'s start)', () => {
+    const full = createScheduler(name, SD15);
+    full.setTimesteps(20);
+    const s = createScheduler(name, SD15);
+    s.setTimesteps(20);
+    s.beginAt(12);
+    if (name === 'pndm') {
+      // PLMS over the grid's last 8 steps, its second timestep repeated (the extra call it starts with)
+      const grid = [...new Set(full.timesteps)].slice(12);
+      expect(s.timesteps).toEqual([grid[0], grid[1], ...grid.slice(1)]);
+    } else {
+      expect(s.timesteps).toEqual(full.timesteps.slice(12));
+    }
+    expect(() => s.beginAt(20)).toThrow(RangeError);
+  });
+
+  it('addNoise takes x0 to the level of the first step left: its x̂0 under the true ε is x0', () => {
+    const s = createScheduler(name, SD15, { noise: (len) => new Float32Array(len) });
+    s.setTimesteps(20);
+    s.beginAt(12);
+    const x0 = initSample.map((v) => Math.tanh(v));
+    const eps = stepNoise(3);
+    const x = s.addNoise(x0, eps);
+    const t = s.timesteps[0]!;
+    // the model is handed the noise that was added: x̂0 is x0 only if x is at t's noise level
+    const out = s.step(eps, t, x);
+    expect(Math.max(...out.predOriginalSample!.map((v, i) => Math.abs(v - x0[i]!)))).toBeLessThan(1e-3);
+    expect(() => s.addNoise(x0, eps.subarray(1))).toThrow(/noise has/);
+  });
+
+  it.skipIf(SCHEDULERS[name].make({ config: SD15 }).stochastic)('image-to-image lands on x0 when the model knows the noise', () => {
+    // From addNoise(x0, ε) at step 12 of 20, a model that answers ε at every step: each step must
+    // hand the next one a sample at that step's level, or x̂0 drifts from x0.
+    const s = createScheduler(name, SD15);
+    s.setTimesteps(20);
+    s.beginAt(12);
+    const x0 = initSample.map((v) => Math.tanh(v));
+    const eps = stepNoise(3);
+    let x = s.addNoise(x0, eps);
+    for (const t of s.timesteps) x = s.step(eps, t, x).prevSample;
+    // DDIM and PNDM end at ᾱ_0 (set_alpha_to_one false): sqrt(1 − ᾱ_0) ≈ 0.03 of ε is left
+    expect(Math.max(...x.map((v, i) => Math.abs(v - x0[i]!)))).toBeLessThan(0.035);
+  });
+
   it('refuses nonsense step counts', () => {
     const s = createScheduler(name, SD15);
     expect(() => s.setTimesteps(0)).toThrow(RangeError);

@@ -13,6 +13,7 @@ its weights dequantized exactly as the ONNX DequantizeLinear nodes do.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,22 @@ def sample(text: TextEncoder, unet: UNet, decoder: torch.nn.Module, ids: torch.T
                   scaling)
 
 
+def layout_for(width: int, height: int, side: int, multiple: int = 64) -> tuple[int, int] | None:
+    """The size a width x height picture is laid out at before its second pass (as the app's `layoutFor`):
+    none where it is no larger than side x side; else about the same aspect ratio in side x side's area,
+    each side the nearest multiple of `multiple` (at least one), the longer cut while the area is over."""
+    if width * height <= side * side:
+        return None
+    s = math.sqrt(side * side / (width * height))
+    w, h = (max(multiple, math.floor(v * s / multiple + 0.5) * multiple) for v in (width, height))
+    while w * h > side * side:
+        if w >= h:
+            w -= multiple
+        else:
+            h -= multiple
+    return w, h
+
+
 @torch.no_grad()
 def sample_latents(text: TextEncoder, unet: UNet, ids: torch.Tensor, empty: torch.Tensor, width: int, height: int,
                    seeds: list[int], steps: int, guidance: float, layout: tuple[int, int] | None = None,
@@ -66,7 +83,7 @@ def sample_latents(text: TextEncoder, unet: UNet, ids: torch.Tensor, empty: torc
     x = ddim(unet, x, ctx, timesteps, guidance)
     if layout:
         up = torch.nn.functional.interpolate(x, size=(height // 8, width // 8), mode="bilinear", align_corners=False)
-        rest = timesteps[steps - int(steps * strength):]
+        rest = timesteps[steps - max(1, int(steps * strength)):]  # at least one step at full size, as the app
         # the second pass's noise: seeded apart from the first's (seed + 2^20)
         noise = torch.stack([torch.randn(4, height // 8, width // 8, generator=torch.Generator().manual_seed(s + 2 ** 20))
                              for s in seeds])
@@ -295,7 +312,7 @@ def stage_guidance(work: Path, source: str, quick: bool = False,
                    scales: tuple[float, ...] = (3.0, 4.5, 6.0, 7.5)) -> float:
     """Choose the pack's default guidance by measurement: each scale on 24 prompts of each kind a person
     types most (held-in single objects, as typed, with a position, two objects) at 256 and 512 px, fp32,
-    DDIM 20; the scale with the best mean of the kinds' scores wins (the lower on a tie). Its prompts and
+    DDIM 20 (512 px in two passes from 256 where the weights lay pictures out there, as the app draws it); the scale with the best mean of the kinds' scores wins (the lower on a tie). Its prompts and
     noise seeds are not the eval's (which then reports the chosen scale on pictures it was not chosen on).
     Written to work/guidance.json, which `export` puts into the pack's defaults."""
     setup_threads()
@@ -303,7 +320,10 @@ def stage_guidance(work: Path, source: str, quick: bool = False,
     text, unet, step = load_model(work, source)
     decoder = load_vae(work).decoder
     scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    from .export import layout_side
+
     n, sizes = (2, [64]) if quick else (24, [256, 512])
+    lay = layout_side(source)
     kinds = ("held_in", "typed", "position", "two")
     table: dict = {}
     for g in scales[-2:] if quick else scales:
@@ -311,14 +331,17 @@ def stage_guidance(work: Path, source: str, quick: bool = False,
         for size in sizes:
             for kind in kinds:
                 prompts = prompt_set(kind, n, seed=1099 + len(kind))
-                imgs = render_set(text, unet, decoder, tok, prompts, (size, size), g, scaling, seed0=1000)
-                rows[f"{kind} {size}px"] = mean_scores([score(sc, judge(im)) for (sc, _), im in zip(prompts, imgs)])
+                # sizes above the pack's layout side as the app draws them: in two passes from a layout there
+                two = lay is not None and size > lay
+                imgs = render_set(text, unet, decoder, tok, prompts, (size, size), g, scaling, seed0=1000,
+                                  layout=(lay, lay) if two else None)
+                rows[f"{kind} {size}px" + (f"/{lay}" if two else "")] = mean_scores([score(sc, judge(im)) for (sc, _), im in zip(prompts, imgs)])
         table[g] = {"score": float(np.mean([kind_score(r) for r in rows.values()])), "kinds": rows}
         print(f"guidance {g:g}: score {table[g]['score']:.3f}  " +
               "  ".join(f"{k} {kind_score(r):.0%}" for k, r in rows.items()), flush=True)
     chosen = max(table, key=lambda g: (round(table[g]["score"], 6), -g))
     (work / "guidance.json").write_text(json.dumps({"chosen": chosen, "source": source, "training_steps": step,
-                                                    "prompts_per_kind": n, "sizes": sizes,
+                                                    "prompts_per_kind": n, "sizes": sizes, "layout_side": lay,
                                                     "table": {str(g): v for g, v in table.items()}}, indent=1) + "\n")
     print(f"guidance: {chosen:g} (written to {work / 'guidance.json'})")
     return chosen
@@ -428,7 +451,7 @@ def judge_examples(te, un, de, tok, size: int, guidance: float, scaling: float, 
 def stage_samples(work: Path, out: Path, source: str) -> None:
     """Draw the sample images shown in training/README.md, with the int8 weights the pack ships, at its
     default guidance; the judge's verdict on each goes to samples.json beside them."""
-    from .export import default_guidance
+    from .export import default_guidance, layout_side
 
     setup_threads()
     tok = load_tokenizer(work)
@@ -437,6 +460,7 @@ def stage_samples(work: Path, out: Path, source: str) -> None:
     te, un, de = int8_copy(text), int8_copy(unet), int8_copy(vae.decoder)
     scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
     guidance = default_guidance(work, source)
+    side = layout_side(source)
     empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
@@ -444,11 +468,14 @@ def stage_samples(work: Path, out: Path, source: str) -> None:
     verdicts = []
     for i, (prompt, w, h) in enumerate(SAMPLE_PROMPTS):
         ids = torch.tensor([tok.encode(prompt)[0]], dtype=torch.int32)
-        img = sample(te, un, de, ids, empty, w, h, [i + 1], guidance=guidance, scaling=scaling)[0]
+        # as the app draws it: above the pack's layout side, in two passes
+        layout = side and layout_for(w, h, side)
+        img = sample(te, un, de, ids, empty, w, h, [i + 1], guidance=guidance, scaling=scaling, layout=layout)[0]
         name = f"{i + 1}-" + "-".join(prompt.lower().replace(",", "").replace(".", "").split()[:6]) + ".png"
         Image.fromarray(img).save(out / name, optimize=True)
         verdict = judge(img)
         verdicts.append({"file": name, "prompt": prompt, "size": [w, h], "seed": i + 1, "guidance": guidance,
+                         **({"layout": list(layout), "strength": LAYOUT_STRENGTH} if layout else {}),
                          "judge": verdict})
         print(name, verdict)
     (out / "samples.json").write_text(json.dumps(verdicts, indent=1) + "\n")

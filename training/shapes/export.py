@@ -159,6 +159,15 @@ def trained_sizes(source: str) -> list[str]:
     return sorted(sizes)
 
 
+def layout_side(source: str) -> int | None:
+    """The side the weights lay a picture out at: where they learned several objects, their sizes and
+    positions. Larger pictures are drawn in two passes from a layout at this side (the app's and the eval's
+    `512px/256`). The curriculum's stages compose at 256 px (stage 7's 512-px world holds single objects
+    only: it teaches finishing an upscaled layout, not laying one out); the single long run saw every
+    size from 256 to 512 px (none)."""
+    return None if source == "unet" else 256
+
+
 def write_manifest(work: Path, pack: Path, source: str) -> None:
     _, unet, step = load_model(work, source)
     vocab = json.loads((pack / "tokenizer" / "vocab.json").read_text(encoding="utf-8"))
@@ -170,7 +179,8 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
     files = [{"path": p, "role": r, "size": (pack / p).stat().st_size, "sha256": sha256(pack / p)}
              for p, r in roles.items()]
     trained = trained_sizes(source)
-    side = default_side(trained)
+    layout = layout_side(source)
+    side = layout or default_side(trained)
     manifest = {
         "format": "pocket-diffusion-pack",
         "formatVersion": 1,
@@ -194,7 +204,7 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
         "vae": {"scalingFactor": round(vae_scale, 6), "latentChannels": 4, "downscaleFactor": 8, **preview},
         "scheduler": scheduler_config(),
         "image": {"defaultWidth": side, "defaultHeight": side, "minSize": 256, "maxSize": 768, "multipleOf": 64,
-                  "trainedSizes": trained},
+                  "trainedSizes": trained, **({"layoutSize": f"{layout}x{layout}"} if layout else {})},
         # DDIM by default: PNDM's 4th-order extrapolation turns this small model's errors into noise
         # (the scheduler config itself stays SD 1.5's, so every sampler is configured as SD's).
         "defaults": {"steps": 20, "guidanceScale": default_guidance(work, source), "scheduler": "ddim", "negativePrompt": ""},

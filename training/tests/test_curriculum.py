@@ -385,6 +385,21 @@ def test_the_pack_defaults_to_the_largest_square_size_its_weights_were_trained_a
     assert export.default_side(["128x128", "384x256"]) == 512  # no square the app allows: SD 1.5's
 
 
+def test_two_pass_pictures_are_laid_out_at_the_size_the_app_lays_them_out_at():
+    """evaluate.layout_for and the app's layoutFor (test/core/pipeline/untrained-size.test.ts, the same sizes)
+    agree, so the recipe's `512px/256` figures and samples are the pictures the app draws; the curriculum's
+    stages compose at 256 px (the manifest's image.layoutSize), the single long run at every size it saw."""
+    from shapes import export
+    cases = {(512, 512): (256, 256), (768, 768): (256, 256), (640, 640): (256, 256), (768, 512): (320, 192),
+             (384, 256): (320, 192), (256, 384): (192, 320), (320, 256): (256, 256), (768, 256): (448, 128),
+             (768, 704): (256, 256)}
+    for (w, h), lay in cases.items():
+        assert evaluate.layout_for(w, h, 256) == lay, (w, h)
+    assert evaluate.layout_for(256, 256, 256) is None
+    assert export.layout_side("s7-one512") == export.layout_side("s4-multi") == 256
+    assert export.layout_side("unet") is None
+
+
 def test_a_stage_cut_off_by_the_end_of_a_session_resumes_from_its_step_in_the_next(quick_work, tmp_path):
     """An unfinished stage is handed off with its weights and EMA; restored, it resumes from that step (not from
     its start) with a fresh optimiser whose learning rate warms up again; finished, the partial file goes."""

@@ -4,14 +4,17 @@
 //   4. for each timestep: ε for both prompts (one batch of 2 where the UNet allows it), classifier-free
 //      guidance ε = ε_u + g (ε_c − ε_u) (Ho & Salimans 2022, eq. 6), scheduler step;
 //   5. decode latents / scaling factor with the VAE; 6. pixels in [−1, 1] to RGBA bytes.
+// Above a pack's layout size (its `image.layoutSize`), step 4 runs twice, as SD front-ends' "hires fix":
+// the picture is laid out at a size the weights compose at, its latents upscaled (bilinear), noised to the
+// grid's timestep at strength 0.4 (diffusers' img2img start) and denoised there at full size.
 import { aborted } from '../errors';
 import { SeededRandom } from '../random';
-import { createScheduler, type SchedulerConfig } from '../schedulers';
+import { createScheduler, type Scheduler, type SchedulerConfig } from '../schedulers';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer';
 import type { Tensor } from './model-session';
 import type { TextEncoderNet, UNetNet, VaeDecoderNet } from './networks';
 import { decodeTiled, type TileOptions } from './tiled-vae';
-import { DEFAULT_DOWNSCALE, validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
+import { DEFAULT_DOWNSCALE, LAYOUT_STRENGTH, layoutFor, secondPassSteps, validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
 
 export interface PipelineModels {
   readonly tokenizer: ClipTokenizer;
@@ -45,6 +48,8 @@ export interface Progress {
   readonly denoised: Float32Array;
   /** [c, h/f, w/f] of both. */
   readonly latentDims: readonly [number, number, number];
+  /** In a two-pass run, which pass this step belongs to (the layout's, at its smaller size, or the full size's). */
+  readonly pass?: 'layout' | 'full';
 }
 
 export interface Timings {
@@ -65,6 +70,12 @@ export interface GenerateResult {
   readonly width: number;
   readonly height: number;
   readonly request: ValidRequest;
+  /**
+   * Where the picture was drawn in two passes (above the pack's layout size): the first pass's size, its
+   * UNet calls (the first `calls` of timings.unetMs; the rest are the second pass's, at full size), and the
+   * strength the second pass started from.
+   */
+  readonly layout?: { readonly width: number; readonly height: number; readonly calls: number; readonly strength: number };
   readonly timings: Timings;
   /** Prompt tokens beyond the model's 75 that it did not read (prompt, negative prompt). */
   readonly droppedTokens: { readonly prompt: number; readonly negativePrompt: number };
@@ -107,62 +118,137 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     const t2 = performance.now();
     checkAbort();
     const rng = new SeededRandom(req.seed);
-    const scheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng.gaussian(n) });
-    scheduler.setTimesteps(req.steps);
-    const dims = [1, models.latentChannels ?? 4, req.height / f, req.width / f];
-    let latents: Float32Array = rng.gaussian(dims.reduce((a, b) => a * b));
-    for (let i = 0; i < latents.length; i++) latents[i]! *= scheduler.initNoiseSigma;
-
-    const unetMs: number[] = [];
-    let schedulerMs = 0;
-    const steps = scheduler.timesteps;
-    const loopStart = performance.now();
-    let previewMs = 0;
-    for (let k = 0; k < steps.length; k++) {
-      await yieldToEventLoop();
-      checkAbort();
-      const t = steps[k]!;
-      const s0 = performance.now();
-      const input = scheduler.scaleModelInput(latents, t);
-      const s1 = performance.now();
-      const out: Float32Array[] = [];
-      for (const c of contexts) out.push(...(await unet.predict(input, dims, t, c)));
-      let eps = out[0]!;
-      if (guided) {
-        const [epsU, epsC] = [out[0]!, out[1]!];
-        eps = new Float32Array(latents.length);
-        for (let i = 0; i < eps.length; i++) eps[i] = epsU[i]! + req.guidanceScale * (epsC[i]! - epsU[i]!);
-      }
-      const s2 = performance.now();
-      const stepped = scheduler.step(eps, t, latents);
-      latents = stepped.prevSample;
-      const s3 = performance.now();
-      unetMs.push(s2 - s1);
-      schedulerMs += s1 - s0 + (s3 - s2);
-      const pending = onProgress?.({
-        step: k + 1, totalSteps: steps.length, timestep: t, elapsedMs: s3 - t0, loopElapsedMs: s3 - loopStart - previewMs, latents,
-        denoised: stepped.predOriginalSample ?? latents, latentDims: [dims[1]!, dims[2]!, dims[3]!],
-      });
-      if (pending) {
-        await pending;
-        previewMs += performance.now() - s3;
-      }
+    const full = [models.latentChannels ?? 4, req.height / f, req.width / f] as const;
+    const second = secondPassSteps(req.steps);
+    // (one step leaves no steps to split: such a picture is drawn in one pass)
+    const layout = req.twoPass && second.skip > 0 ? layoutFor(models.limits, req.width, req.height) : undefined;
+    const first = layout ? [full[0], layout[1] / f, layout[0] / f] as const : full;
+    const firstScheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng.gaussian(n) });
+    firstScheduler.setTimesteps(req.steps);
+    // Two passes: the second pass's scheduler, set up now so progress can count every UNet call from the start.
+    let secondScheduler: Scheduler | undefined;
+    let rng2: SeededRandom | undefined;
+    if (layout) {
+      // its own noise stream (seed + 2^20), so that the first pass is the same picture as a one-pass run at the layout size
+      rng2 = new SeededRandom((req.seed + 2 ** 20) % 2 ** 32);
+      secondScheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng2!.gaussian(n) });
+      secondScheduler.setTimesteps(req.steps);
+      secondScheduler.beginAt(second.skip);
+    }
+    const loop: Loop = {
+      unet, contexts, guidance: guided ? req.guidanceScale : undefined, checkAbort, onProgress, t0,
+      loopStart: performance.now(), unetMs: [], schedulerMs: 0, previewMs: 0,
+      totalCalls: firstScheduler.timesteps.length + (secondScheduler?.timesteps.length ?? 0),
+    };
+    let latents: Float32Array = rng.gaussian(first.reduce((a, b) => a * b));
+    for (let i = 0; i < latents.length; i++) latents[i]! *= firstScheduler.initNoiseSigma;
+    if (layout) loop.pass = 'layout';
+    latents = await denoise(loop, firstScheduler, latents, first);
+    if (secondScheduler && layout) {
+      loop.pass = 'full';
+      // hires fix: upscale the layout's latents (bilinear), noise them to the first step left, finish at full size
+      const up = upscaleLatents(latents, first, [full[1], full[2]]);
+      latents = await denoise(loop, secondScheduler, secondScheduler.addNoise(up, rng2!.gaussian(up.length)), full);
     }
     checkAbort();
     await models.afterStage?.('unet');
+    const { unetMs, schedulerMs, previewMs } = loop;
 
     const v0 = performance.now();
-    const pixels = await decodeLatents(models, latents, [dims[1]!, dims[2]!, dims[3]!], options.vaeTiles);
+    const pixels = await decodeLatents(models, latents, full, options.vaeTiles);
     await models.afterStage?.('vae_decoder');
     const v1 = performance.now();
     return {
       pixels, width: req.width, height: req.height, request: req,
+      ...(layout ? { layout: { width: layout[0], height: layout[1], calls: firstScheduler.timesteps.length, strength: LAYOUT_STRENGTH } } : {}),
       timings: { tokenizeMs: t1 - t0, textEncoderMs: t2 - t1, unetMs, schedulerMs, vaeMs: v1 - v0, previewMs, totalMs: v1 - t0 },
       droppedTokens: { prompt: cond.droppedTokens, negativePrompt: uncond.droppedTokens },
     };
   } finally {
     for (const c of contexts) if (c.location === 'device') c.dispose();
   }
+}
+
+/** One denoising pass's shared state: what every step needs, and the timings the passes add to. */
+interface Loop {
+  readonly unet: UNetNet;
+  readonly contexts: readonly Tensor[];
+  /** The guidance scale, or undefined without classifier-free guidance. */
+  readonly guidance: number | undefined;
+  readonly checkAbort: () => void;
+  readonly onProgress: GenerateOptions['onProgress'];
+  readonly t0: number;
+  readonly loopStart: number;
+  readonly totalCalls: number;
+  readonly unetMs: number[];
+  pass?: 'layout' | 'full';
+  schedulerMs: number;
+  previewMs: number;
+}
+
+/** The denoising loop over a scheduler's timesteps from `latents` ([c, h, w] with a batch of one). */
+async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, latentDims: readonly [number, number, number]): Promise<Float32Array> {
+  const dims = [1, ...latentDims];
+  let latents = start;
+  for (const t of scheduler.timesteps) {
+    await yieldToEventLoop();
+    loop.checkAbort();
+    const s0 = performance.now();
+    const input = scheduler.scaleModelInput(latents, t);
+    const s1 = performance.now();
+    const out: Float32Array[] = [];
+    for (const c of loop.contexts) out.push(...(await loop.unet.predict(input, dims, t, c)));
+    let eps = out[0]!;
+    if (loop.guidance !== undefined) {
+      const [epsU, epsC, g] = [out[0]!, out[1]!, loop.guidance];
+      eps = new Float32Array(latents.length);
+      for (let i = 0; i < eps.length; i++) eps[i] = epsU[i]! + g * (epsC[i]! - epsU[i]!);
+    }
+    const s2 = performance.now();
+    const stepped = scheduler.step(eps, t, latents);
+    latents = stepped.prevSample;
+    const s3 = performance.now();
+    loop.unetMs.push(s2 - s1);
+    loop.schedulerMs += s1 - s0 + (s3 - s2);
+    const pending = loop.onProgress?.({
+      step: loop.unetMs.length, totalSteps: loop.totalCalls, timestep: t, elapsedMs: s3 - loop.t0,
+      loopElapsedMs: s3 - loop.loopStart - loop.previewMs, latents, denoised: stepped.predOriginalSample ?? latents, latentDims,
+      ...(loop.pass ? { pass: loop.pass } : {}),
+    });
+    if (pending) {
+      await pending;
+      loop.previewMs += performance.now() - s3;
+    }
+  }
+  return latents;
+}
+
+/** Latents [c, h, w] resized to [c, h2, w2] bilinearly, as torch's interpolate(mode="bilinear",
+ *  align_corners=False) does (each output pixel centre mapped back; edges clamped). */
+export function upscaleLatents(latents: Float32Array, dims: readonly [number, number, number], to: readonly [number, number]): Float32Array {
+  const [c, h, w] = dims;
+  const [h2, w2] = to;
+  const out = new Float32Array(c * h2 * w2);
+  const axis = (n: number, n2: number) => Array.from({ length: n2 }, (_, i) => {
+    const src = Math.max(0, ((i + 0.5) * n) / n2 - 0.5);
+    const lo = Math.min(Math.floor(src), n - 1);
+    return [lo, Math.min(lo + 1, n - 1), src - lo] as const;
+  });
+  const ys = axis(h, h2);
+  const xs = axis(w, w2);
+  for (let ch = 0; ch < c; ch++) {
+    const plane = ch * h * w;
+    for (let y = 0; y < h2; y++) {
+      const [y0, y1, wy] = ys[y]!;
+      for (let x = 0; x < w2; x++) {
+        const [x0, x1, wx] = xs[x]!;
+        const top = latents[plane + y0 * w + x0]! * (1 - wx) + latents[plane + y0 * w + x1]! * wx;
+        const bottom = latents[plane + y1 * w + x0]! * (1 - wx) + latents[plane + y1 * w + x1]! * wx;
+        out[ch * h2 * w2 + y * w2 + x] = top * (1 - wy) + bottom * wy;
+      }
+    }
+  }
+  return out;
 }
 
 /** Latents [c, h/f, w/f] → RGBA through the VAE decoder, divided by the pack's scaling factor first. */

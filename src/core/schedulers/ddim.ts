@@ -1,5 +1,5 @@
 // DDIM (Song, Meng & Ermon 2021, "Denoising Diffusion Implicit Models"), as diffusers' DDIMScheduler.
-import { discreteSchedule, checkSteps, predictX0AndEps, spacedTimesteps, stepNoise } from './schedule';
+import { checkSkip, discreteSchedule, checkSteps, noiseTo, predictX0AndEps, spacedTimesteps, stepNoise } from './schedule';
 import type { Scheduler, SchedulerOptions, StepOptions, StepResult } from './types';
 
 export class DdimScheduler implements Scheduler {
@@ -21,6 +21,16 @@ export class DdimScheduler implements Scheduler {
     checkSteps(n, 'DDIM');
     this.numInferenceSteps = n;
     this.timesteps = spacedTimesteps(this.options.config, n, true);
+  }
+
+  beginAt(skip: number): void {
+    checkSkip(skip, this.numInferenceSteps, 'DDIM');
+    // each step goes to t − T/n, whichever step it starts from
+    this.timesteps = spacedTimesteps(this.options.config, this.numInferenceSteps, true).slice(skip);
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array): Float32Array {
+    return noiseTo(original, noise, this.abar[this.timesteps[0]!]!);
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {

@@ -1,7 +1,7 @@
 // DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion
 // Probabilistic Models", algorithm 2, data prediction, midpoint form), as diffusers'
 // DPMSolverMultistepScheduler with algorithm_type "dpmsolver++"; optionally on Karras sigmas.
-import { alphasCumprod, checkSteps, interp, karrasSigmas, linspace, predictX0AndEps, roundHalfEven, sigmaToTimestep, trailingTimesteps, trainSigmas } from './schedule';
+import { alphasCumprod, checkSameLength, checkSkip, checkSteps, interp, karrasSigmas, linspace, predictX0AndEps, roundHalfEven, sigmaToTimestep, trailingTimesteps, trainSigmas } from './schedule';
 import type { Scheduler, SchedulerOptions, StepResult } from './types';
 
 export class DpmSolverMultistepScheduler implements Scheduler {
@@ -13,6 +13,8 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   private lowerOrderNums = 0;
   private stepIndex = 0;
   private readonly order: number;
+  /** The grid's length before beginAt (diffusers' lower_order_final test reads it). */
+  private numInferenceSteps = 0;
 
   constructor(private readonly options: SchedulerOptions) {
     this.order = options.config.solver_order ?? 2;
@@ -49,6 +51,21 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.modelOutputs = [];
     this.lowerOrderNums = 0;
     this.stepIndex = 0;
+    this.numInferenceSteps = n;
+  }
+
+  beginAt(skip: number): void {
+    checkSkip(skip, this.timesteps.length, 'DPM-Solver++');
+    this.timesteps = this.timesteps.slice(skip);
+    this.sigmas = this.sigmas.slice(skip);
+    this.stepIndex = 0;
+  }
+
+  /** α_t x0 + σ_t ε at the first σ left (diffusers' add_noise through _sigma_to_alpha_sigma_t). */
+  addNoise(original: Float32Array, noise: Float32Array): Float32Array {
+    checkSameLength(original, noise);
+    const [alpha, sigma] = vp(this.sigmas[this.stepIndex]!);
+    return original.map((x, i) => alpha * x + sigma * noise[i]!);
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {
@@ -59,7 +76,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const c = this.options.config;
     const i = this.stepIndex;
     const n = this.timesteps.length;
-    const lowerOrderFinal = i === n - 1 && ((c.lower_order_final ?? true) && n < 15 || (c.final_sigmas_type ?? 'zero') === 'zero');
+    const lowerOrderFinal = i === n - 1 && ((c.lower_order_final ?? true) && this.numInferenceSteps < 15 || (c.final_sigmas_type ?? 'zero') === 'zero');
     // (diffusers' lower_order_second matters only for a third-order solver, which this is not.)
     const [alphaS0, sigmaS0] = vp(this.sigmas[i]!);
     const [alphaT, sigmaT] = vp(this.sigmas[i + 1]!);

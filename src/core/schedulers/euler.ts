@@ -1,7 +1,7 @@
 // Euler's method on the probability-flow ODE in σ-space (Karras et al. 2022, "Elucidating the Design
 // Space of Diffusion-Based Generative Models", algorithm 1 without churn), as diffusers'
 // EulerDiscreteScheduler; optionally on Karras sigmas (eq. 5).
-import { checkSteps } from './schedule';
+import { checkSameLength, checkSkip, checkSteps } from './schedule';
 import { eulerSigmas, scaleBySigma, sigmaInitNoise, sigmaX0 } from './sigma-schedule';
 import type { Scheduler, SchedulerOptions, StepResult } from './types';
 
@@ -21,6 +21,20 @@ export class EulerScheduler implements Scheduler {
     this.sigmas = s.sigmas;
     this.initNoiseSigma = sigmaInitNoise(this.options.config, s.sigmas);
     this.stepIndex = 0;
+  }
+
+  beginAt(skip: number): void {
+    checkSkip(skip, this.timesteps.length, 'Euler');
+    this.timesteps = this.timesteps.slice(skip);
+    this.sigmas = this.sigmas.slice(skip);
+    this.stepIndex = 0;
+  }
+
+  /** x0 + σ ε: σ-space's forward process at the first σ left. */
+  addNoise(original: Float32Array, noise: Float32Array): Float32Array {
+    checkSameLength(original, noise);
+    const sigma = this.sigmas[this.stepIndex]!;
+    return original.map((x, i) => x + sigma * noise[i]!);
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {

@@ -1,7 +1,7 @@
 // Latent Consistency Model multistep sampling (Luo et al. 2023, "Latent Consistency Models",
 // algorithm 1), as diffusers' LCMScheduler: a consistency function c_skip x + c_out x0 per step,
 // re-noised to the next timestep with fresh noise.
-import { discreteSchedule, checkSteps, predictX0AndEps, stepNoise } from './schedule';
+import { checkSkip, discreteSchedule, checkSteps, noiseTo, predictX0AndEps, stepNoise } from './schedule';
 import type { Scheduler, SchedulerOptions, StepOptions, StepResult } from './types';
 
 const SIGMA_DATA = 0.5;
@@ -28,6 +28,16 @@ export class LcmScheduler implements Scheduler {
     if (n > original) throw new RangeError(`LCM: at most ${original} steps (the distillation's schedule), got ${n}`);
     this.timesteps = Array.from({ length: n }, (_, i) => origin[Math.floor((i * original) / n)]!);
     this.stepIndex = 0;
+  }
+
+  beginAt(skip: number): void {
+    checkSkip(skip, this.timesteps.length, 'LCM');
+    this.timesteps = this.timesteps.slice(skip);
+    this.stepIndex = 0;
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array): Float32Array {
+    return noiseTo(original, noise, this.abar[this.timesteps[0]!]!);
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {

@@ -1,6 +1,6 @@
 // PNDM's pseudo linear multistep (PLMS) steps (Liu et al. 2022, "Pseudo Numerical Methods for
 // Diffusion Models on Manifolds"), as diffusers' PNDMScheduler with skip_prk_steps — SD 1.5's default.
-import { discreteSchedule, checkSteps, spacedTimesteps } from './schedule';
+import { checkSkip, discreteSchedule, checkSteps, noiseTo, spacedTimesteps } from './schedule';
 import type { Scheduler, SchedulerOptions, StepResult } from './types';
 
 export class PndmScheduler implements Scheduler {
@@ -10,6 +10,7 @@ export class PndmScheduler implements Scheduler {
   private readonly abar: Float64Array;
   private readonly finalAlphaCumprod: number;
   private stepRatio = 0;
+  private numInferenceSteps = 0;
   private ets: Float32Array[] = [];
   private counter = 0;
   private curSample: Float32Array | undefined;
@@ -21,10 +22,29 @@ export class PndmScheduler implements Scheduler {
   setTimesteps(n: number): void {
     checkSteps(n, 'PNDM');
     this.stepRatio = Math.floor(this.options.config.num_train_timesteps / n);
-    const ts = spacedTimesteps(this.options.config, n, true).reverse(); // ascending
+    this.numInferenceSteps = n;
+    this.start(spacedTimesteps(this.options.config, n, true));
+  }
+
+  /**
+   * The PLMS list is rebuilt from the grid's remaining steps, the second one repeated again. (diffusers'
+   * img2img slices the full list instead, which drops the repeat: its second model call then sees a sample
+   * one grid step away from the timestep it is told.)
+   */
+  beginAt(skip: number): void {
+    checkSkip(skip, this.numInferenceSteps, 'PNDM');
+    this.start(spacedTimesteps(this.options.config, this.numInferenceSteps, true).slice(skip));
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array): Float32Array {
+    return noiseTo(original, noise, this.abar[this.timesteps[0]!]!);
+  }
+
+  /** A fresh multistep history over a descending grid. */
+  private start(grid: readonly number[]): void {
+    const ts = [...grid].reverse(); // ascending
     // PLMS needs one extra model call at the start: the second timestep is repeated.
-    const plms = [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse();
-    this.timesteps = plms;
+    this.timesteps = [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse();
     this.ets = [];
     this.counter = 0;
     this.curSample = undefined;

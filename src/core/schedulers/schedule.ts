@@ -143,6 +143,24 @@ export function predictX0AndEps(
   return { x0, eps };
 }
 
+/** sqrt(ᾱ_t) x0 + sqrt(1 − ᾱ_t) ε: the forward process at t (Ho et al. 2020, eq. 4), diffusers' add_noise for
+ *  the discrete-time samplers. */
+export function noiseTo(original: Float32Array, noise: Float32Array, abarT: number): Float32Array {
+  checkSameLength(original, noise);
+  const a = Math.sqrt(abarT);
+  const b = Math.sqrt(1 - abarT);
+  return original.map((x, i) => a * x + b * noise[i]!);
+}
+
+export function checkSameLength(original: Float32Array, noise: Float32Array): void {
+  if (noise.length !== original.length) throw new Error(`add_noise: noise has ${noise.length} values, the sample ${original.length}`);
+}
+
+/** A whole number of grid steps to skip, fewer than the grid has (at least one step must remain). */
+export function checkSkip(skip: number, n: number, who: string): void {
+  if (!Number.isInteger(skip) || skip < 0 || skip >= n) throw new RangeError(`${who}: can skip 0 to ${n - 1} of its ${n} steps, got ${skip}`);
+}
+
 export function checkSteps(n: number, who: string): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${who}: the number of steps must be a whole number ≥ 1, got ${n}`);
 }

@@ -49,6 +49,16 @@ export interface Scheduler {
   /** Whether step() consumes noise (and so depends on the seed beyond the initial latents). */
   readonly stochastic: boolean;
   setTimesteps(numInferenceSteps: number): void;
+  /**
+   * Image-to-image's start (diffusers' img2img: `t_start`, `set_begin_index`): after setTimesteps(n), drop the
+   * first `skip` steps of the n-step grid; `timesteps` then holds the rest, and step() goes on from there.
+   */
+  beginAt(skip: number): void;
+  /**
+   * diffusers' add_noise: clean latents x0 taken to the noise level of the first timestep left (after
+   * beginAt), the sample the loop starts from in place of noise × initNoiseSigma.
+   */
+  addNoise(original: Float32Array, noise: Float32Array): Float32Array;
   scaleModelInput(sample: Float32Array, timestep: number): Float32Array;
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options?: StepOptions): StepResult;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PocketError } from '../../../src/core/errors';
+import type { HostTensor } from '../../../src/core/pipeline/model-session';
 import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../../../src/core/pipeline/networks';
-import { decodeLatents, generate, toRgba, type PipelineModels } from '../../../src/core/pipeline/text-to-image';
+import { decodeLatents, generate, toRgba, upscaleLatents, type PipelineModels } from '../../../src/core/pipeline/text-to-image';
 import { SeededRandom } from '../../../src/core/random';
 import { createScheduler, type SchedulerConfig } from '../../../src/core/schedulers';
 import { ClipTokenizer } from '../../../src/core/tokenizer/clip-tokenizer';
@@ -251,6 +252,68 @@ describe('generate', () => {
     expect((await generate(fixed, REQ)).pixels.length).toBe(64 * 48 * 4);
     const err = await generate(fixed, { ...REQ, width: 128 }).catch((e: unknown) => e);
     expect((err as PocketError).message).toMatch(/64×48 only/);
+  });
+});
+
+describe('two passes above the pack\'s layout size (hires fix)', () => {
+  // a 64×64 picture from a pack that composes at 32×32: 5 DDIM steps at 32×32, then steps 4-5 of the grid at 64×64
+  const composing = () => {
+    const made = models();
+    return { ...made, m: { ...made.m, limits: { ...LIMITS, layout: [32, 32] as const } } };
+  };
+  const REQ2 = { ...REQ, width: 64, height: 64, steps: 5 };
+
+  it('lays the picture out at the layout size, then finishes the grid\'s last steps at full size', async () => {
+    const { m, sessions } = composing();
+    const passes: (string | undefined)[] = [];
+    const totals = new Set<number>();
+    const r = await generate(m, REQ2, { onProgress: (p) => { passes.push(p.pass); totals.add(p.totalSteps); } });
+    expect(sessions.unet.calls.map((f) => f.sample!.dims.slice(2))).toEqual([...Array(5).fill([4, 4]), [8, 8], [8, 8]]);
+    const s = createScheduler('ddim', SD15);
+    s.setTimesteps(5);
+    expect(sessions.unet.calls.map((f) => Number((f.timestep as HostTensor).data[0]))).toEqual([...s.timesteps, ...s.timesteps.slice(3)]);
+    expect(passes).toEqual([...Array(5).fill('layout'), 'full', 'full']);
+    expect([...totals]).toEqual([7]);
+    expect(r.layout).toEqual({ width: 32, height: 32, calls: 5, strength: 0.4 });
+    expect(r.timings.unetMs).toHaveLength(7);
+    expect([r.width, r.height, r.pixels.length]).toEqual([64, 64, 64 * 64 * 4]);
+  });
+
+  it('lays out the picture a one-pass run at the layout size draws, and noises its upscaled latents to the first step left', async () => {
+    const { m, sessions } = composing();
+    let layoutEnd: Float32Array | undefined;
+    await generate(m, REQ2, { onProgress: (p) => { if (p.pass === 'layout') layoutEnd = p.latents; } });
+    const small = models();
+    let smallEnd: Float32Array | undefined;
+    await generate(small.m, { ...REQ2, width: 32, height: 32 }, { onProgress: (p) => { smallEnd = p.latents; } });
+    expect(Array.from(layoutEnd!)).toEqual(Array.from(smallEnd!));
+    // the second pass's first input: diffusers' add_noise of the upscaled layout, its noise seeded apart (seed + 2^20)
+    const s = createScheduler('ddim', SD15);
+    s.setTimesteps(5);
+    s.beginAt(3);
+    const up = upscaleLatents(layoutEnd!, [4, 4, 4], [8, 8]);
+    const start = s.addNoise(up, new SeededRandom(7 + 2 ** 20).gaussian(up.length));
+    const input = (sessions.unet.calls[5]!.sample as HostTensor).data as Float32Array;
+    Array.from(start).forEach((v, i) => expect(input[i]).toBeCloseTo(v, 5)); // (the batch's first half: unconditional)
+  });
+
+  it('draws in one pass when asked to, at or below the layout size, and for a pack without one', async () => {
+    for (const [made, req] of [[composing(), { ...REQ2, twoPass: false }], [composing(), { ...REQ2, width: 32, height: 32 }], [models(), REQ2]] as const) {
+      const r = await generate(made.m, req);
+      expect(r.layout).toBeUndefined();
+      expect(made.sessions.unet.calls).toHaveLength(5);
+    }
+  });
+
+  it('refuses a twoPass that is not true or false', async () => {
+    await expect(generate(composing().m, { ...REQ2, twoPass: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'bad-request', detail: { field: 'twoPass' } });
+  });
+});
+
+describe('upscaleLatents', () => {
+  it('is torch\'s bilinear interpolate with align_corners=False', () => {
+    const up = upscaleLatents(Float32Array.from([0, 1, 2, 3]), [1, 2, 2], [4, 4]);
+    expect(Array.from(up)).toEqual([0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3]);
   });
 });
 

@@ -1,6 +1,6 @@
 // The note beside the size controls when a person picks a size the pack's weights were never trained at.
 import { describe, expect, it } from 'vitest';
-import { untrainedSizeNote, type ImageLimits } from '../../../src/core/pipeline/request';
+import { layoutFor, secondPassSteps, untrainedSizeNote, type ImageLimits } from '../../../src/core/pipeline/request';
 
 const limits: ImageLimits = { minSize: 256, maxSize: 768, multipleOf: 64, trained: ['128x128', '256x256'] };
 
@@ -34,5 +34,38 @@ describe('untrainedSizeNote', () => {
 
   it('says nothing when none of the trained sizes is one the app allows', () => {
     expect(untrainedSizeNote({ ...limits, trained: ['128x128'] }, 512, 512)).toBe('');
+  });
+});
+
+// The same sizes as training/tests' test of evaluate.layout_for: the recipe's two-pass pictures and the app's agree.
+describe('layoutFor (two passes above the layout size)', () => {
+  const composing: ImageLimits = { ...limits, trained: ['128x128', '256x256', '512x512'], layout: [256, 256] };
+
+  it.each([
+    [512, 512, [256, 256]], [768, 768, [256, 256]], [640, 640, [256, 256]], [768, 512, [320, 192]], [384, 256, [320, 192]],
+    [256, 384, [192, 320]], [320, 256, [256, 256]], [768, 256, [448, 128]], [768, 704, [256, 256]],
+  ] as const)('%i×%i is laid out at %j', (w, h, lay) => {
+    expect(layoutFor(composing, w, h)).toEqual(lay);
+  });
+
+  it('draws no larger than the layout size, and nothing for a pack without one or a fixed-size export', () => {
+    expect(layoutFor(composing, 256, 256)).toBeUndefined();
+    expect(layoutFor(limits, 512, 512)).toBeUndefined();
+    expect(layoutFor({ ...composing, fixed: [512, 512] }, 512, 512)).toBeUndefined();
+  });
+
+  it('splits the steps as diffusers\' img2img does at strength 0.4, keeping at least one at full size', () => {
+    expect(secondPassSteps(20)).toEqual({ skip: 12, steps: 8 });
+    expect(secondPassSteps(4)).toEqual({ skip: 3, steps: 1 });
+    expect(secondPassSteps(1)).toEqual({ skip: 0, steps: 1 });
+  });
+
+  it('says what two passes do at a size above the layout, and what one pass risks', () => {
+    expect(untrainedSizeNote(composing, 512, 512)).toBe(
+      'Two passes: this model composes pictures at 256×256, so 512×512 is laid out at 256×256 in 20 steps, then upscaled and redrawn at full size in 8 more.');
+    expect(untrainedSizeNote(composing, 512, 512, false)).toBe(
+      'One pass at 512×512: this model composes pictures at 256×256, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
+    // at or below the layout size, nothing to say (its trained sizes are not named: it composes there)
+    expect(untrainedSizeNote(composing, 256, 256, false)).toBe('');
   });
 });
