@@ -152,7 +152,7 @@ test('smaller things: a long prompt is kept whole, Compare takes typed values an
   // On WASM there is no GPU buffer to estimate; 1000 steps is out of range, not "about 152.7 s".
   await expect(page.locator('#estimate')).not.toContainText('GPU buffer');
   await page.locator('#steps').fill('1000');
-  await expect(page.locator('#estimate')).toHaveText('Estimate: no estimate: steps go up to 100.');
+  await expect(page.locator('#estimate')).toHaveText('Time: no estimate: steps go up to 100.');
 });
 
 test('the page says when it is ready offline; "Downloaded and verified" folds away; one name for the built-in model', async ({ app, page }) => {

@@ -224,7 +224,7 @@ function showEstimate(): void {
   const gpu = loaded.backend === 'webgpu' && w ? Math.min(w.maxBufferSize, w.maxStorageBufferBindingSize) : undefined;
   const batch = shape.guidance > 1 ? 2 : 1;
   const { text, warning } = describeEstimate(prefs.costs(loaded.packId, loaded.backend), { ...run, batch }, loaded.attention, batch, gpu);
-  ui.estimate.textContent = `Estimate: ${text}.`;
+  ui.estimate.textContent = `Time: ${text}.`;
   ui.estimateWarning.textContent = warning;
   ui.estimateWarning.hidden = !warning;
 }
