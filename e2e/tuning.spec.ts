@@ -10,21 +10,32 @@ test('presets and the +1 seed mode round-trip into the request', async ({ app, p
   await page.locator('[data-size="512x512"]').click();
   await page.locator('#seed-mode').selectOption('increment');
   await app.generate();
-  await expect(page.locator('#settings')).toContainText('512×512 · 4 steps');
+  // above the pack's layout size (256×256), two passes: laid out at 256×256, finished at 512×512
+  await expect(page.locator('#settings')).toContainText('512×512 (two passes, from 256×256) · 4 steps');
+  await expect(page.locator('#verdict')).toContainText('for 4 steps at 256×256 and 1 at 512×512 (two passes');
   await expect(page.locator('#settings')).toContainText('seed 5');
   await expect(page.locator('#seed')).toHaveValue('6');
   await expect(page.locator('#verdict')).toContainText('it/s');
   await expect(page.locator('#timings')).toContainText('Overhead');
 });
 
-test('the built-in pack opens at the size it was trained at, and says so beside the size when another is chosen', async ({ app, page }) => {
+test('the built-in pack opens at the size it composes at, and says beside the size what happens at another', async ({ app, page }) => {
   expect(await app.backendInUse()).toContain('WASM');
-  // its manifest: trainedSizes 128x128 and 256x256 (stage 4 of the curriculum), so its default is 256×256
+  // its manifest: layoutSize 256x256 (the curriculum's stages lay pictures out at 256 px), its default size
   await expect(page.locator('#width')).toHaveValue('256');
   await expect(page.locator('#height')).toHaveValue('256');
   await expect(page.locator('#size-note')).toHaveText('');
+  await expect(page.locator('#two-pass')).toBeChecked();
   await page.locator('[data-size="512x512"]').click();
-  const note = 'This model was trained at 256×256; at 512×512 it may repeat objects or follow the prompt less well. 256×256 gives its best pictures.';
+  const note = 'Two passes: this model composes pictures at 256×256, so 512×512 is laid out at 256×256 in 20 steps, then upscaled and redrawn at full size in 8 more.';
+  await expect(page.locator('#size-note')).toHaveText(note);
+  // one pass, if the person wants it: the note says what that risks, and the choice is kept
+  await page.locator('#two-pass').uncheck();
+  await expect(page.locator('#size-note')).toHaveText('One pass at 512×512: this model composes pictures at 256×256, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
+  await page.reload();
+  await app.ready();
+  await expect(page.locator('#two-pass')).not.toBeChecked();
+  await page.locator('#two-pass').check();
   await expect(page.locator('#size-note')).toHaveText(note);
   await expect(page.locator('#width')).toHaveAccessibleDescription(note);
   // under the Width and Height row, where the person changing the size is looking, in the warning colour
@@ -34,13 +45,13 @@ test('the built-in pack opens at the size it was trained at, and says so beside 
   expect(shown.y - (height.y + height.height)).toBeLessThan(48);
   expect(await page.locator('#size-note').evaluate((el) => getComputedStyle(el).color)).toBe('rgb(255, 210, 122)');
   await page.locator('#height').selectOption('256');
-  await expect(page.locator('#size-note')).toContainText('at 512×256');
+  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 320×192');
   // a size the person chose is theirs on the next visit, with its note
   await page.reload();
   await app.ready();
   await expect(page.locator('#width')).toHaveValue('512');
   await expect(page.locator('#height')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toContainText('at 512×256');
+  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 320×192');
   await page.locator('[data-size="256x256"]').click();
   await expect(page.locator('#size-note')).toHaveText('');
   // a width and height saved before sizes were kept only when chosen (every visit saved 512×512) are not

@@ -4,7 +4,10 @@
 // pack draws right, measured, not hoped for.
 //
 //   npx tsx scripts/judge-seeds.ts --prompt "a yellow star on a blue background" --want yellow/star/blue \
-//       [--seeds 0-23] [--width 256 --height 256 --steps 20 --scheduler ddim --guidance (the pack's)] [--json]
+//       [--seeds 0-23] [--width 256 --height 256 --steps 20 --scheduler ddim --guidance (the pack's)] [--one-pass] [--json]
+//
+// Above the pack's layout size (its image.layoutSize) pictures are drawn in two passes, as the app draws them;
+// --one-pass draws them in one.
 //
 // The judge's tables come from test/fixtures/packs/shape-judge/judge.json (`python3 training/recipe.py fixtures`).
 import { readFileSync } from 'node:fs';
@@ -26,6 +29,7 @@ const { values: a } = parseArgs({
     pack: { type: 'string', default: 'public/models/shapes-int8' },
     threads: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
+    'one-pass': { type: 'boolean', default: false },
   },
 });
 
@@ -47,7 +51,7 @@ async function main(): Promise<void> {
   for (const seed of seedList(a.seeds)) {
     const r = await engine.generate({
       prompt: a.prompt, negativePrompt: '', steps: Number(a.steps), width: Number(a.width), height: Number(a.height),
-      seed, guidanceScale: guidance, scheduler: a.scheduler,
+      seed, guidanceScale: guidance, scheduler: a.scheduler, twoPass: !a['one-pass'],
     });
     const v = judgeObjects(tables, r.pixels, r.width, r.height);
     const first = v.objects[0];
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
     }
   }
   const all = rows.filter((r) => Object.values(r.right).every(Boolean)).map((r) => r.seed);
-  const summary = { prompt: a.prompt, width: Number(a.width), height: Number(a.height), steps: Number(a.steps), scheduler: a.scheduler, guidance, want: a.want, right: all.length, of: rows.length, seedsRight: all };
+  const summary = { prompt: a.prompt, width: Number(a.width), height: Number(a.height), twoPass: !a['one-pass'], steps: Number(a.steps), scheduler: a.scheduler, guidance, want: a.want, right: all.length, of: rows.length, seedsRight: all };
   console.log(a.json ? JSON.stringify({ ...summary, rows }, null, 1) : `${all.length} of ${rows.length} right (seeds ${all.join(', ')})`);
   await engine.dispose();
 }

@@ -15,8 +15,16 @@ describe('parseManifest', () => {
   });
 
   it('passes the sizes the weights were trained at on to the image limits', () => {
-    expect(imageLimits(parseManifest(good)).trained).toEqual(['128x128', '256x256']);
+    expect(imageLimits(parseManifest(good)).trained).toEqual(['128x128', '256x256', '512x512']);
     expect(imageLimits(parseManifest({ ...good, image: { ...good.image, trainedSizes: undefined } }))).not.toHaveProperty('trained');
+  });
+
+  it('passes the size the weights compose at on to the image limits (two passes above it), and refuses a malformed one', () => {
+    expect(imageLimits(parseManifest(good)).layout).toEqual([256, 256]);
+    expect(imageLimits(parseManifest({ ...good, image: { ...good.image, layoutSize: undefined } }))).not.toHaveProperty('layout');
+    for (const bad of ['256', '256x', 'x256', '0x256', '250x256', 256]) {
+      expect(() => parseManifest({ ...good, image: { ...good.image, layoutSize: bad } })).toThrow(/image\.layoutSize/);
+    }
   });
 
   it('keeps the prompts the pack draws well, and a pack without them has none', () => {
