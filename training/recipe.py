@@ -69,11 +69,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
-    from shapes.curriculum import SHIPPED, STAGES
+    from shapes.curriculum import SHIPPED, STAGES, lineage
     source = a.source or SHIPPED
     run_all = a.stage == "all"
-    # `all` trains the stages up to the shipped pack's (the later ones are experiments; train them by name)
-    upto = list(STAGES)[:list(STAGES).index(source) + 1] if source in STAGES else list(STAGES)
+    # `all` trains the shipped pack's stage and the stages it starts from (the others are experiments; train
+    # them by name)
+    upto = lineage(source) if source in STAGES else list(STAGES)
     stages = ["vocab", "clip", "vae", "latents", *(f"curriculum:{name}" for name in upto), "guidance", "export", "eval",
               "samples"] if run_all else [a.stage]
     for s in stages:

@@ -204,9 +204,19 @@ STAGES: dict[str, Run] = {
                      guidance=(4.0,)),
 }
 # The stage the shipped pack is exported from (`recipe.py guidance / export / eval / samples` default to it).
-# Stage 4: it draws 96 % / 98 % (colour / shape) of held-in prompts at 256 px and, never trained at 512 px,
-# 79 % / 94 % there; stages 5 and 6, trained at 256-512 px, drew 77 % / 83 % at 512 and lost 256's colour.
-SHIPPED = "s4-multi"
+# Stage 7 (from stage 4, one object per 512-px picture): laid out at 256 px and finished at 512 px in two passes
+# (the app's way above its layout size) it draws one object for 92 % of one-object prompts at both sizes (stage 4:
+# 79 %); stages 5 and 6, trained at 256-512 px, drew 77 % / 83 % at 512 and lost 256's colour.
+SHIPPED = "s7-one512"
+
+
+def lineage(name: str) -> list[str]:
+    """A stage and the stages it starts from, first first: what `recipe.py all` trains to reach it."""
+    chain = []
+    while name:
+        chain.insert(0, name)
+        name = STAGES[name].init
+    return chain
 STAGE_WHAT = {
     "proxy": "1. the proxy (one medium object, 128 px, plain captions)",
     "s2-wide": "2. + sizes, wordings, positions (128 px; 25 % proxy world)",

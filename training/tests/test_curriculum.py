@@ -383,6 +383,10 @@ def test_the_pack_defaults_to_the_largest_square_size_its_weights_were_trained_a
     assert export.default_side(export.trained_sizes("s4-multi")) == 256
     assert export.default_side(export.trained_sizes("unet")) == 512  # the single long run: 256-512 px
     assert export.default_side(["128x128", "384x256"]) == 512  # no square the app allows: SD 1.5's
+    # stage 7 (shipped) also trained at 512 px, on single objects; `recipe.py all` trains its lineage only
+    from shapes import curriculum
+    assert export.trained_sizes("s7-one512") == ["128x128", "256x256", "512x512"]
+    assert curriculum.lineage("s7-one512") == ["proxy", "s2-wide", "s3-256px", "s4-multi", "s7-one512"]
 
 
 def test_two_pass_pictures_are_laid_out_at_the_size_the_app_lays_them_out_at():
