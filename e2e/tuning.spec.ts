@@ -12,7 +12,7 @@ test('presets and the +1 seed mode round-trip into the request', async ({ app, p
   await app.generate();
   // above the pack's layout size (256×256), two passes: laid out at 256×256, finished at 512×512
   await expect(page.locator('#settings')).toContainText('512×512 (two passes, from 256×256) · 4 steps');
-  await expect(page.locator('#verdict')).toContainText('for 4 steps at 256×256 and 1 at 512×512 (two passes');
+  await expect(page.locator('#verdict')).toContainText('for 4 steps at 256×256 and 2 at 512×512 (two passes');
   await expect(page.locator('#settings')).toContainText('seed 5');
   await expect(page.locator('#seed')).toHaveValue('6');
   await expect(page.locator('#verdict')).toContainText('it/s');
@@ -45,13 +45,13 @@ test('the built-in pack opens at the size it composes at, and says beside the si
   expect(shown.y - (height.y + height.height)).toBeLessThan(48);
   expect(await page.locator('#size-note').evaluate((el) => getComputedStyle(el).color)).toBe('rgb(255, 210, 122)');
   await page.locator('#height').selectOption('256');
-  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 320×192');
+  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 256×128');
   // a size the person chose is theirs on the next visit, with its note
   await page.reload();
   await app.ready();
   await expect(page.locator('#width')).toHaveValue('512');
   await expect(page.locator('#height')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 320×192');
+  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 256×128');
   await page.locator('[data-size="256x256"]').click();
   await expect(page.locator('#size-note')).toHaveText('');
   // a width and height saved before sizes were kept only when chosen (every visit saved 512×512) are not

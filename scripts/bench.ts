@@ -65,7 +65,8 @@ const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const ready = (page: Page) => pageReady(page);
 
 function runInBrowser(page: Page, size: number, steps: number): Promise<BrowserTimings> {
-  return generateOnPage<BrowserTimings>(page, { prompt: PROMPT, steps, size });
+  // one pass at every size: the figures are per-call costs at that size, compared with native onnxruntime's
+  return generateOnPage<BrowserTimings>(page, { prompt: PROMPT, steps, size, twoPass: false });
 }
 
 /** Native onnxruntime-node on the CPU, all cores: the same three ONNX files, timed per call on demand. */

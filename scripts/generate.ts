@@ -3,7 +3,10 @@
 //
 //   npm run generate -- --prompt "a red circle on a blue background" --steps 20 --seed 1 --out out.png \
 //                       [--width W --height H --guidance G --scheduler NAME (defaults: the pack's)] [--negative ""]
-//                       [--pack public/models/shapes-int8] [--threads 2] [--repeats 1]
+//                       [--pack public/models/shapes-int8] [--threads 2] [--repeats 1] [--one-pass]
+//
+// Above the pack's layout size (its image.layoutSize) the picture is drawn in two passes, as the app draws it;
+// --one-pass draws it in one.
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -28,6 +31,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: String(Math.min(4, cpus().length)) },
     repeats: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    'one-pass': { type: 'boolean', default: false },
   },
 });
 
@@ -43,6 +47,7 @@ async function main(): Promise<void> {
     prompt: a.prompt, negativePrompt: a.negative, steps: Number(a.steps),
     width: Number(a.width ?? d.width), height: Number(a.height ?? d.height),
     seed: Number(a.seed), guidanceScale: Number(a.guidance ?? d.guidanceScale), scheduler: a.scheduler ?? d.scheduler,
+    twoPass: !a['one-pass'],
   };
   const runs: GenerateResult[] = [];
   for (let i = 0; i < Number(a.repeats); i++) {
@@ -58,10 +63,11 @@ async function main(): Promise<void> {
   const t = (f: (r: GenerateResult) => number) => median(runs.map(f));
   const summary = {
     pack: info.packId, backend: info.backend, threads: Number(a.threads), repeats: runs.length,
-    request: last.request, droppedTokens: last.droppedTokens, out: a.out,
+    request: last.request, ...(last.layout ? { layout: last.layout } : {}), droppedTokens: last.droppedTokens, out: a.out,
     medianMs: {
       tokenize: t((r) => r.timings.tokenizeMs), textEncoder: t((r) => r.timings.textEncoderMs),
-      unetPerStep: t((r) => median([...r.timings.unetMs])), unetTotal: t((r) => r.timings.unetMs.reduce((x, y) => x + y, 0)),
+      // (a two-pass run's: the full-size calls only, those after the layout's)
+      unetPerStep: t((r) => median(r.timings.unetMs.slice(r.layout?.calls ?? 0))), unetTotal: t((r) => r.timings.unetMs.reduce((x, y) => x + y, 0)),
       scheduler: t((r) => r.timings.schedulerMs), vae: t((r) => r.timings.vaeMs), total: t((r) => r.timings.totalMs),
     },
     totalsMs: runs.map((r) => Math.round(r.timings.totalMs)),
@@ -70,7 +76,8 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(summary, null, 1));
   } else {
     const m = summary.medianMs;
-    console.log(`${last.width}×${last.height}, ${last.request.steps} steps (${last.timings.unetMs.length} UNet calls), ${last.request.scheduler}, guidance ${last.request.guidanceScale}, seed ${last.request.seed}, ${info.backend} × ${a.threads} threads`);
+    const passes = last.layout ? ` in two passes (laid out at ${last.layout.width}×${last.layout.height}, ${last.layout.fullSteps} steps at full size)` : '';
+    console.log(`${last.width}×${last.height}${passes}, ${last.request.steps} steps (${last.timings.unetMs.length} UNet calls), ${last.request.scheduler}, guidance ${last.request.guidanceScale}, seed ${last.request.seed}, ${info.backend} × ${a.threads} threads`);
     if (last.droppedTokens.prompt) console.log(`note: the prompt was cut: the model read 75 tokens and dropped ${last.droppedTokens.prompt}`);
     console.log(`tokenize ${ms(m.tokenize)} | text encoder ${ms(m.textEncoder)} | UNet ${ms(m.unetPerStep)}/step, ${ms(m.unetTotal)} in all | scheduler ${ms(m.scheduler)} | VAE ${ms(m.vae)} | total ${ms(m.total)}${runs.length > 1 ? ` (median of ${runs.length}: ${summary.totalsMs.join(', ')})` : ''}`);
     console.log(`wrote ${a.out}`);

@@ -54,7 +54,7 @@ export async function pageReady(page: Page, timeout = 300_000): Promise<void> {
 }
 
 /** Fill the form, press Generate, and give the run's timings (the page's #output data-timings). */
-export async function generateOnPage<T>(page: Page, s: { readonly prompt?: string; readonly steps: number; readonly size: number; readonly guidance?: number },
+export async function generateOnPage<T>(page: Page, s: { readonly prompt?: string; readonly steps: number; readonly size: number; readonly guidance?: number; readonly twoPass?: boolean },
   timeout = 600_000): Promise<T> {
   if (s.prompt !== undefined) await page.locator('#prompt').fill(s.prompt);
   await page.locator('#steps').fill(String(s.steps));
@@ -62,6 +62,8 @@ export async function generateOnPage<T>(page: Page, s: { readonly prompt?: strin
   await page.locator('#height').selectOption(String(s.size));
   if (s.guidance !== undefined) await page.locator('#guidance').fill(String(s.guidance));
   await page.locator('#seed').fill('1');
+  // (the box shows only for a pack with a layout size; it is on by default)
+  if (s.twoPass !== undefined && (await page.locator('#two-pass').isVisible())) await page.locator('#two-pass').setChecked(s.twoPass);
   const before = Number((await page.locator('#output').getAttribute('data-generation')) ?? 0);
   await page.locator('#generate').click();
   const done = page.locator(`#output[data-generation="${before + 1}"]`).waitFor({ state: 'attached', timeout });

@@ -73,7 +73,7 @@ export function largestAttentionBytes(run: RunShape, attention: AttentionShape, 
  * Steps outside what a request allows get no estimate but a sentence.
  */
 export function describeEstimate(costs: CostModel | undefined, run: RunShape, attention: AttentionShape | undefined, batch: number, maxBufferSize: number | undefined, maxSteps = 100): { text: string; warning: string } {
-  if (run.steps > maxSteps + 1) return { text: `no estimate: steps go up to ${maxSteps}`, warning: '' };
+  if (Math.max(run.steps, run.layout?.steps ?? 0) > maxSteps + 1) return { text: `no estimate: steps go up to ${maxSteps}`, warning: '' };
   const time = costs ? `about ${(estimateMs(costs, run) / 1000).toFixed(1)} s on this device` : 'none yet: run once at any size and this device\'s speed is measured';
   let memory = '';
   let warning = '';

@@ -38,11 +38,11 @@ function figure(r: GenerateResult, onKeep: CompareOptions['onKeep']): HTMLElemen
   const canvas = document.createElement('canvas');
   drawPixels(canvas, r);
   const q = r.request;
-  const what = `${steps(q.steps)}, ${q.width}×${q.height}`;
+  const what = `${steps(q.steps)}, ${q.width}×${q.height}${r.layout ? ` (two passes, from ${r.layout.width}×${r.layout.height})` : ''}`;
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', what);
   const caption = Object.assign(document.createElement('figcaption'), {
-    textContent: `${steps(q.steps)} · ${q.width}×${q.height} · ${(r.timings.totalMs / 1000).toFixed(2)} s`,
+    textContent: `${steps(q.steps)} · ${q.width}×${q.height}${r.layout ? ` (two passes, from ${r.layout.width}×${r.layout.height})` : ''} · ${(r.timings.totalMs / 1000).toFixed(2)} s`,
   });
   const save = Object.assign(document.createElement('a'), { textContent: 'Download', download: `pocket-diffusion-${q.seed}-${q.steps}steps-${q.width}.png`, href: '#' });
   save.setAttribute('aria-label', `Download the picture of ${what}`);

@@ -2,7 +2,7 @@
 // weights): re-run, download, delete. Newest first; the PNG is stored, not the raw pixels.
 import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
 import type { ValidRequest } from '../core/pipeline/request';
-import type { Timings } from '../core/pipeline/text-to-image';
+import type { GenerateResult, Timings } from '../core/pipeline/text-to-image';
 import { $ } from './dom';
 import { shortPrompt } from './result';
 
@@ -14,6 +14,8 @@ export interface HistoryEntry {
   readonly backend: string;
   readonly packName: string;
   readonly png: Blob;
+  /** A two-pass picture's first pass (GenerateResult.layout); absent for one pass. */
+  readonly layout?: GenerateResult['layout'];
 }
 
 
@@ -46,7 +48,8 @@ export class HistoryPanel {
     this.urls.push(url);
     const q = e.request;
     const prompt = shortPrompt(q.prompt);
-    const caption = `“${prompt}” · ${q.width}×${q.height} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${q.scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
+    const size = `${q.width}×${q.height}${e.layout ? ` (two passes, from ${e.layout.width}×${e.layout.height})` : ''}`;
+    const caption = `“${prompt}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${q.scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
     // The caption beside it says what it shows; the thumbnail itself is decoration to a screen reader.
     const img = Object.assign(document.createElement('img'), { src: url, alt: '', width: 96, height: Math.round((96 * q.height) / q.width) });
     const text = Object.assign(document.createElement('span'), { textContent: caption });

@@ -5,7 +5,7 @@ import { PocketError } from '../core/errors';
 import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
 import { describeEstimate } from '../core/estimate';
 import type { PreviewImage } from '../core/pipeline/preview';
-import { layoutFor, secondPassSteps, untrainedSizeNote } from '../core/pipeline/request';
+import { planPasses, untrainedSizeNote } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
@@ -208,11 +208,10 @@ function showSizeNote(text: string): void {
 function showEstimate(): void {
   if (!loaded) return;
   const shape = form.shape();
-  const lay = shape.twoPass && shape.steps >= 2 ? layoutFor(loaded.limits, shape.width, shape.height) : undefined;
-  const second = secondPassSteps(shape.steps);
+  const plan = planPasses(loaded.limits, shape);
   const run = {
-    steps: lay ? second.steps : shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor,
-    ...(lay ? { layout: { width: lay[0], height: lay[1], steps: shape.steps } } : {}),
+    steps: plan ? plan.fullSteps : shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor,
+    ...(plan ? { layout: { width: plan.layout[0], height: plan.layout[1], steps: shape.steps } } : {}),
   };
   showSizeNote(untrainedSizeNote(loaded.limits, shape.width, shape.height, shape.twoPass, shape.steps));
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
@@ -258,7 +257,7 @@ function finished(r: GenerateResult): void {
   const { packName } = info;
   const backend = backendLabel(info);
   result.canvas.toBlob((png) => {
-    if (png) void history.add({ request: r.request, timings: t, backend, packName, png });
+    if (png) void history.add({ request: r.request, timings: t, backend, packName, png, ...(r.layout ? { layout: r.layout } : {}) });
   }, 'image/png');
 }
 
@@ -297,18 +296,21 @@ ui.form.addEventListener('submit', async (ev) => {
   // Read once per run, not on every step.
   const costs = loaded ? prefs.costs(loaded.packId, loaded.backend) : undefined;
   try {
-    const r = await engine.generate(form.read(), {
+    const request = form.read();
+    const r = await engine.generate(request, {
       signal: run.signal,
       preview: ui.previewVae.checked ? 'vae' : 'fast',
       ...(ui.tiledVae.checked ? { vaeTiles: DEFAULT_TILES } : {}),
       onProgress: (p) => {
-        ui.progress.max = p.totalSteps;
-        ui.progress.value = p.step;
-        // The loop's steps so far give the pace; the VAE's share comes from this device's cost model.
+        // The bar and the time left follow the UNet's work, not its calls: a two-pass run's layout calls
+        // (a quarter of the latent pixels at 512×512 from 256×256) are quicker than the full-size ones after them.
+        ui.progress.max = p.workTotal;
+        ui.progress.value = p.workDone;
         const perStep = p.loopElapsedMs / p.step;
-        const { width, height } = form.shape();
-        const vae = costs ? (costs.vaeMsPerMegapixel * width * height) / 1e6 : 0;
-        const eta = ((p.totalSteps - p.step) * perStep + vae) / 1000;
+        const perWork = p.loopElapsedMs / p.workDone;
+        // the VAE's share comes from this device's cost model
+        const vae = costs && request.width && request.height ? (costs.vaeMsPerMegapixel * request.width * request.height) / 1e6 : 0;
+        const eta = ((p.workTotal - p.workDone) * perWork + vae) / 1000;
         const pass = p.pass === 'layout' ? ' (laying out)' : p.pass === 'full' ? ' (at full size)' : '';
         ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps}${pass} · ${(p.elapsedMs / 1000).toFixed(1)} s · ${(1000 / perStep).toFixed(2)} it/s · about ${eta.toFixed(1)} s left`;
         if (p.preview) drawPreview(p.preview);
@@ -361,7 +363,7 @@ ui.compareRun.addEventListener('click', async () => {
     await runComparison(engine, requests, ui.compareGrid, {
       signal: run.signal,
       onStart: (i) => { ui.compareStatus.textContent = `Running ${i + 1} of ${requests.length}…`; },
-      onKeep: (r, png) => history.add({ request: r.request, timings: r.timings, backend: backendLabel(info), packName: info.packName, png }),
+      onKeep: (r, png) => history.add({ request: r.request, timings: r.timings, backend: backendLabel(info), packName: info.packName, png, ...(r.layout ? { layout: r.layout } : {}) }),
     });
     ui.compareStatus.textContent = `Done: ${requests.length} image${requests.length === 1 ? '' : 's'}.`;
   } catch (e) {

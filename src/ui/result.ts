@@ -83,11 +83,11 @@ export class ResultView {
     const itPerSecond = t.unetMs.length / ((unet + t.schedulerMs) / 1000);
     // Full-quality previews are the person's extra, not the run's: left out, as the cost model leaves them out.
     this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs - t.previewMs, itPerSecond, guided: q.guidanceScale > 1,
-      ...(lay ? { layout: { width: lay.width, height: lay.height, fullSteps: t.unetMs.length - lay.calls } } : {}) }, projected);
+      ...(lay ? { layout: { width: lay.width, height: lay.height, fullSteps: lay.fullSteps } } : {}) }, projected);
     this.showPicture();
     delete this.el.output.dataset.restored;
     // For scripts that drive the page (scripts/bench.ts): the run's exact figures.
-    this.el.output.dataset.timings = JSON.stringify({ ...r.timings, request: r.request });
+    this.el.output.dataset.timings = JSON.stringify({ ...r.timings, request: r.request, ...(r.layout ? { layout: r.layout } : {}) });
     this.el.output.dataset.generation = String(Number(this.el.output.dataset.generation ?? 0) + 1);
     const caption = this.el.settings.textContent;
     const verdict = this.el.verdict.textContent;

@@ -57,6 +57,9 @@ export interface EngineProgress {
   readonly loopElapsedMs: number;
   /** In a two-pass run, which pass the step belongs to. */
   readonly pass?: 'layout' | 'full';
+  /** UNet work done and in all, in full-size calls (the pace of the time left). */
+  readonly workDone: number;
+  readonly workTotal: number;
   /** Every few steps: the current estimate of the picture (fast: one pixel per latent pixel; vae: full size). */
   readonly preview?: PreviewImage;
 }

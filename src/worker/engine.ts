@@ -288,7 +288,7 @@ export class Engine implements PocketEngine {
   private progress(pack: LoadedPack, p: Progress, mode: 'fast' | 'vae', onProgress: (p: EngineProgress) => void): void | Promise<void> {
     const send = (preview?: PreviewImage) => onProgress({
       step: p.step, totalSteps: p.totalSteps, timestep: p.timestep, elapsedMs: p.elapsedMs, loopElapsedMs: p.loopElapsedMs,
-      ...(p.pass ? { pass: p.pass } : {}),
+      ...(p.pass ? { pass: p.pass } : {}), workDone: p.workDone, workTotal: p.workTotal,
       ...(preview ? { preview } : {}),
     });
     const last = p.step === p.totalSteps;

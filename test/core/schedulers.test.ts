@@ -139,6 +139,10 @@ describe.each(Object.keys(SCHEDULERS) as SchedulerName[])('%s keeps the schedule
       expect(s.timesteps).toEqual(full.timesteps.slice(12));
     }
     expect(() => s.beginAt(20)).toThrow(RangeError);
+    // cut from the whole grid each time: a second beginAt does not cut twice
+    const once = [...s.timesteps];
+    s.beginAt(12);
+    expect(s.timesteps).toEqual(once);
   });
 
   it('addNoise takes x0 to the level of the first step left: its x̂0 under the true ε is x0', () => {

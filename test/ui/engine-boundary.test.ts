@@ -26,7 +26,7 @@ class FakeEngine implements PocketEngine {
     for (let step = 1; step <= 3; step++) {
       await later();
       if (options.signal?.aborted) throw aborted();
-      options.onProgress?.({ step, totalSteps: 3, timestep: 999 - step, elapsedMs: step, loopElapsedMs: step });
+      options.onProgress?.({ step, totalSteps: 3, timestep: 999 - step, elapsedMs: step, loopElapsedMs: step, workDone: step, workTotal: 3 });
     }
     return { pixels: new Uint8ClampedArray(16).fill(request.prompt.length), width: 2, height: 2 } as unknown as GenerateResult;
   }

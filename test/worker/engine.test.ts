@@ -51,7 +51,7 @@ describe('Engine with the shapes pack', () => {
   // `npx tsx scripts/judge-seeds.ts --width 512 --height 512 [--one-pass]`).
   it('draws one object at 512×512 by laying it out at 256×256 first (seed 1: three stars in one pass)', async () => {
     const r = await engine.generate({ prompt: 'a yellow star on a blue background', steps: 20, width: 512, height: 512, seed: 1, scheduler: 'ddim', guidanceScale: info.defaults.guidanceScale });
-    expect(r.layout).toEqual({ width: 256, height: 256, calls: 20, strength: 0.4 });
+    expect(r.layout).toEqual({ width: 256, height: 256, calls: 20, fullSteps: 8, strength: 0.4 });
     const v = judgeObjects(readJudgeFixture(), r.pixels, r.width, r.height);
     expect({ background: v.background, objects: v.objects.map((o) => `${o.colour} ${o.shape}`) }).toEqual({ background: 'blue', objects: ['yellow star'] });
   });

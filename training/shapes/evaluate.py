@@ -37,6 +37,7 @@ TEMPLATES = {s: world.shape_mask(s, 96) for s in world.SHAPES}
 # img2img `strength`: 0.4 starts at t = 351, the last 8 steps). Measured at 512 px from a 256-px layout: 0.4 kept one
 # object and colour best of 0.4 / 0.55 / 0.7 (training/README.md, "Evaluation").
 LAYOUT_STRENGTH = 0.4
+MAX_ASPECT_STRAY = 1.15  # how far a layout's aspect ratio may stray from the picture's
 
 
 @torch.no_grad()
@@ -52,19 +53,21 @@ def sample(text: TextEncoder, unet: UNet, decoder: torch.nn.Module, ids: torch.T
 
 
 def layout_for(width: int, height: int, side: int, multiple: int = 64) -> tuple[int, int] | None:
-    """The size a width x height picture is laid out at before its second pass (as the app's `layoutFor`):
-    none where it is no larger than side x side; else about the same aspect ratio in side x side's area,
-    each side the nearest multiple of `multiple` (at least one), the longer cut while the area is over."""
-    if width * height <= side * side:
+    """The size a width x height picture is laid out at before its second pass (as the app's `layoutFor`): none
+    where it is no larger than side x side; else the largest size in side x side's area, each side a multiple of
+    `multiple`, whose aspect ratio is within 15 % of the picture's (else the closest ratio)."""
+    area = side * side
+    if width * height <= area:
         return None
-    s = math.sqrt(side * side / (width * height))
-    w, h = (max(multiple, math.floor(v * s / multiple + 0.5) * multiple) for v in (width, height))
-    while w * h > side * side:
-        if w >= h:
-            w -= multiple
-        else:
-            h -= multiple
-    return w, h
+    target = math.log(width / height)
+    best, best_key = None, (math.inf, math.inf)
+    for w in range(multiple, area // multiple + 1, multiple):
+        for h in range(multiple, area // w + 1, multiple):
+            stray = abs(math.log(w / h) - target)
+            key = (0, -w * h + stray * 1e-3) if stray <= math.log(MAX_ASPECT_STRAY) + 1e-12 else (1, stray)
+            if key < best_key:
+                best, best_key = (w, h), key
+    return best
 
 
 @torch.no_grad()
@@ -83,7 +86,8 @@ def sample_latents(text: TextEncoder, unet: UNet, ids: torch.Tensor, empty: torc
     x = ddim(unet, x, ctx, timesteps, guidance)
     if layout:
         up = torch.nn.functional.interpolate(x, size=(height // 8, width // 8), mode="bilinear", align_corners=False)
-        rest = timesteps[steps - max(1, int(steps * strength)):]  # at least one step at full size, as the app
+        # 40 % of the steps rounded up, as the app (diffusers rounds down: at 4 steps, one step at t = 1); 8 of 20
+        rest = timesteps[steps - math.ceil(round(steps * strength, 6)):]
         # the second pass's noise: seeded apart from the first's (seed + 2^20)
         noise = torch.stack([torch.randn(4, height // 8, width // 8, generator=torch.Generator().manual_seed(s + 2 ** 20))
                              for s in seeds])

@@ -395,8 +395,8 @@ def test_two_pass_pictures_are_laid_out_at_the_size_the_app_lays_them_out_at():
     stages compose at 256 px (the manifest's image.layoutSize), the single long run at every size it saw."""
     from shapes import export
     cases = {(512, 512): (256, 256), (768, 768): (256, 256), (640, 640): (256, 256), (768, 512): (320, 192),
-             (384, 256): (320, 192), (256, 384): (192, 320), (320, 256): (256, 256), (768, 256): (448, 128),
-             (768, 704): (256, 256)}
+             (384, 256): (320, 192), (256, 384): (192, 320), (512, 256): (256, 128), (320, 256): (256, 192),
+             (768, 256): (384, 128), (768, 704): (256, 256), (512, 768): (192, 320), (448, 320): (256, 192)}
     for (w, h), lay in cases.items():
         assert evaluate.layout_for(w, h, 256) == lay, (w, h)
     assert evaluate.layout_for(256, 256, 256) is None

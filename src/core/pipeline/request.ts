@@ -36,33 +36,60 @@ export interface ImageLimits {
  *  the upscaled layout is noised to the grid's timestep there, so the layout stays and the detail is redrawn. */
 export const LAYOUT_STRENGTH = 0.4;
 
+/** How far a layout's aspect ratio may stray from the picture's (the upscale stretches it back). */
+const MAX_ASPECT_STRAY = 1.15;
+
 /**
  * The size a width × height picture is laid out at before its second pass, or undefined where it is no
- * larger than the pack's layout size (or the pack names none): about the same aspect ratio in the layout
- * size's area, each side the nearest multiple of `multipleOf` (at least one), the longer cut while the
- * area is over. training/shapes/evaluate.py's `layout_for` draws the recipe's two-pass pictures the same way.
+ * larger than the pack's layout size (or the pack names none): the largest size in the layout size's area,
+ * each side a multiple of `multipleOf`, whose aspect ratio is within 15 % of the picture's (else the closest
+ * ratio). training/shapes/evaluate.py's `layout_for` lays the recipe's two-pass pictures out the same way.
  */
 export function layoutFor(limits: ImageLimits, width: number, height: number): readonly [number, number] | undefined {
   if (!limits.layout || limits.fixed) return undefined;
   const area = limits.layout[0] * limits.layout[1];
   if (width * height <= area) return undefined;
   const m = limits.multipleOf;
-  const s = Math.sqrt(area / (width * height));
-  let w = Math.max(m, Math.floor((width * s) / m + 0.5) * m);
-  let h = Math.max(m, Math.floor((height * s) / m + 0.5) * m);
-  while (w * h > area) {
-    if (w >= h && w > m) w -= m;
-    else if (h > m) h -= m;
-    else break;
+  const stray = (w: number, h: number) => Math.abs(Math.log(w / h) - Math.log(width / height));
+  let best: [number, number] | undefined;
+  let bestKey: [number, number] = [Infinity, Infinity];
+  for (let w = m; w * m <= area; w += m) {
+    for (let h = m; w * h <= area; h += m) {
+      // within the stray allowed, the largest area (then the closer ratio); else the closest ratio
+      const s = stray(w, h);
+      const key: [number, number] = s <= Math.log(MAX_ASPECT_STRAY) + 1e-12 ? [0, -w * h + s * 1e-3] : [1, s];
+      if (key[0] < bestKey[0] || (key[0] === bestKey[0] && key[1] < bestKey[1])) [best, bestKey] = [[w, h], key];
+    }
   }
-  return [w, h];
+  return best;
 }
 
-/** The grid steps a second pass skips and the UNet steps it takes (diffusers' img2img `t_start`; at least one
- *  step is taken, so a 1- or 2-step picture is still finished at its own size). */
-export function secondPassSteps(steps: number, strength = LAYOUT_STRENGTH): { readonly skip: number; readonly steps: number } {
-  const own = Math.min(steps, Math.max(1, Math.floor(steps * strength)));
-  return { skip: steps - own, steps: own };
+/** The UNet steps of a two-pass picture's second pass: 40 % of the steps, rounded up (diffusers' img2img rounds
+ *  down; rounded up, its first timestep stays within one grid step of 0.4 of the schedule at any step count —
+ *  at 4 steps t = 251, where rounding down leaves one step at t = 1, a bare upscale). 8 of 20, as the recipe. */
+export function secondPassSteps(steps: number): number {
+  return Math.ceil(Math.round(steps * LAYOUT_STRENGTH * 1e6) / 1e6);
+}
+
+export interface PassPlan {
+  /** The first pass's size. */
+  readonly layout: readonly [number, number];
+  /** Grid steps the second pass skips (diffusers' `t_start`), and the steps it takes at full size. */
+  readonly skip: number;
+  readonly fullSteps: number;
+}
+
+/**
+ * Whether a request is drawn in two passes, and how: above the pack's layout size, when the person has not
+ * turned it off and there are at least 3 steps (fewer leave no second pass worth the name). The pipeline,
+ * the estimate and the note beside the size all ask this one function.
+ */
+export function planPasses(limits: ImageLimits, r: { readonly width: number; readonly height: number; readonly steps: number; readonly twoPass: boolean }): PassPlan | undefined {
+  if (!r.twoPass || !Number.isInteger(r.steps) || r.steps < 3 || r.steps > LIMITS.maxSteps) return undefined;
+  const layout = layoutFor(limits, r.width, r.height);
+  if (!layout) return undefined;
+  const fullSteps = secondPassSteps(r.steps);
+  return { layout, skip: r.steps - fullSteps, fullSteps };
 }
 
 /** What to tell a person who chose a size the weights were never trained at (a UNet trained at 256×256
@@ -76,11 +103,15 @@ export function untrainedSizeNote(limits: ImageLimits, width: number, height: nu
   if (limits.layout) {
     const lay = layoutFor(limits, width, height);
     if (!lay) return '';
-    if (twoPass) {
-      const { steps: own } = secondPassSteps(steps);
-      return `Two passes: this model composes pictures at ${px(limits.layout)}, so ${width}×${height} is laid out at ${px(lay)} in ${steps} steps, then upscaled and redrawn at full size in ${own} more.`;
+    const composes = `this model composes pictures at ${px(limits.layout)}`;
+    const risk = 'so it may repeat objects or follow the prompt less well';
+    if (!twoPass) return `One pass at ${width}×${height}: ${composes}, ${risk}. "Two passes" gives its best pictures at this size.`;
+    const plan = planPasses(limits, { width, height, steps, twoPass });
+    if (plan) return `Two passes: ${composes}, so ${width}×${height} is laid out at ${px(plan.layout)} in ${steps} steps, then upscaled and redrawn at full size in ${plan.fullSteps} more.`;
+    if (Number.isInteger(steps) && steps >= 1 && steps < 3) {
+      return `At ${steps} step${steps === 1 ? '' : 's'} (too few to split) ${width}×${height} is drawn in one pass: ${composes}, ${risk}. 3 or more steps draw it in two passes, its best pictures at this size.`;
     }
-    return `One pass at ${width}×${height}: this model composes pictures at ${px(limits.layout)}, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.`;
+    return `Two passes: ${composes}, so ${width}×${height} is laid out at ${px(lay)} first, then upscaled and redrawn at full size.`;
   }
   if (!trained?.length || trained.includes(`${width}x${height}`)) return '';
   const sizes = trained

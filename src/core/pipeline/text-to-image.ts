@@ -14,7 +14,7 @@ import type { ClipTokenizer } from '../tokenizer/clip-tokenizer';
 import type { Tensor } from './model-session';
 import type { TextEncoderNet, UNetNet, VaeDecoderNet } from './networks';
 import { decodeTiled, type TileOptions } from './tiled-vae';
-import { DEFAULT_DOWNSCALE, LAYOUT_STRENGTH, layoutFor, secondPassSteps, validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
+import { DEFAULT_DOWNSCALE, LAYOUT_STRENGTH, planPasses, validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
 
 export interface PipelineModels {
   readonly tokenizer: ClipTokenizer;
@@ -50,6 +50,10 @@ export interface Progress {
   readonly latentDims: readonly [number, number, number];
   /** In a two-pass run, which pass this step belongs to (the layout's, at its smaller size, or the full size's). */
   readonly pass?: 'layout' | 'full';
+  /** The UNet work done and in all, in full-size calls (a layout call at a quarter of the latent pixels counts
+   *  a quarter): what the time left is paced on when the size changes mid-run. */
+  readonly workDone: number;
+  readonly workTotal: number;
 }
 
 export interface Timings {
@@ -72,10 +76,10 @@ export interface GenerateResult {
   readonly request: ValidRequest;
   /**
    * Where the picture was drawn in two passes (above the pack's layout size): the first pass's size, its
-   * UNet calls (the first `calls` of timings.unetMs; the rest are the second pass's, at full size), and the
-   * strength the second pass started from.
+   * UNet calls (the first `calls` of timings.unetMs; the rest are the second pass's, at full size), the steps
+   * at full size, and the strength the second pass started from.
    */
-  readonly layout?: { readonly width: number; readonly height: number; readonly calls: number; readonly strength: number };
+  readonly layout?: { readonly width: number; readonly height: number; readonly calls: number; readonly fullSteps: number; readonly strength: number };
   readonly timings: Timings;
   /** Prompt tokens beyond the model's 75 that it did not read (prompt, negative prompt). */
   readonly droppedTokens: { readonly prompt: number; readonly negativePrompt: number };
@@ -119,9 +123,8 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     checkAbort();
     const rng = new SeededRandom(req.seed);
     const full = [models.latentChannels ?? 4, req.height / f, req.width / f] as const;
-    const second = secondPassSteps(req.steps);
-    // (one step leaves no steps to split: such a picture is drawn in one pass)
-    const layout = req.twoPass && second.skip > 0 ? layoutFor(models.limits, req.width, req.height) : undefined;
+    const plan = planPasses(models.limits, req);
+    const layout = plan?.layout;
     const first = layout ? [full[0], layout[1] / f, layout[0] / f] as const : full;
     const firstScheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng.gaussian(n) });
     firstScheduler.setTimesteps(req.steps);
@@ -133,12 +136,14 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
       rng2 = new SeededRandom((req.seed + 2 ** 20) % 2 ** 32);
       secondScheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng2!.gaussian(n) });
       secondScheduler.setTimesteps(req.steps);
-      secondScheduler.beginAt(second.skip);
+      secondScheduler.beginAt(plan!.skip);
     }
     const loop: Loop = {
       unet, contexts, guidance: guided ? req.guidanceScale : undefined, checkAbort, onProgress, t0,
       loopStart: performance.now(), unetMs: [], schedulerMs: 0, previewMs: 0,
       totalCalls: firstScheduler.timesteps.length + (secondScheduler?.timesteps.length ?? 0),
+      fullPixels: full[1] * full[2], workDone: 0,
+      workTotal: (firstScheduler.timesteps.length * first[1] * first[2]) / (full[1] * full[2]) + (secondScheduler?.timesteps.length ?? 0),
     };
     let latents: Float32Array = rng.gaussian(first.reduce((a, b) => a * b));
     for (let i = 0; i < latents.length; i++) latents[i]! *= firstScheduler.initNoiseSigma;
@@ -160,7 +165,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     const v1 = performance.now();
     return {
       pixels, width: req.width, height: req.height, request: req,
-      ...(layout ? { layout: { width: layout[0], height: layout[1], calls: firstScheduler.timesteps.length, strength: LAYOUT_STRENGTH } } : {}),
+      ...(plan ? { layout: { width: plan.layout[0], height: plan.layout[1], calls: firstScheduler.timesteps.length, fullSteps: plan.fullSteps, strength: LAYOUT_STRENGTH } } : {}),
       timings: { tokenizeMs: t1 - t0, textEncoderMs: t2 - t1, unetMs, schedulerMs, vaeMs: v1 - v0, previewMs, totalMs: v1 - t0 },
       droppedTokens: { prompt: cond.droppedTokens, negativePrompt: uncond.droppedTokens },
     };
@@ -182,6 +187,10 @@ interface Loop {
   readonly totalCalls: number;
   readonly unetMs: number[];
   pass?: 'layout' | 'full';
+  /** Latent pixels of a full-size call (what a unit of work is). */
+  readonly fullPixels: number;
+  readonly workTotal: number;
+  workDone: number;
   schedulerMs: number;
   previewMs: number;
 }
@@ -209,11 +218,12 @@ async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, la
     latents = stepped.prevSample;
     const s3 = performance.now();
     loop.unetMs.push(s2 - s1);
+    loop.workDone += (latentDims[1] * latentDims[2]) / loop.fullPixels;
     loop.schedulerMs += s1 - s0 + (s3 - s2);
     const pending = loop.onProgress?.({
       step: loop.unetMs.length, totalSteps: loop.totalCalls, timestep: t, elapsedMs: s3 - loop.t0,
       loopElapsedMs: s3 - loop.loopStart - loop.previewMs, latents, denoised: stepped.predOriginalSample ?? latents, latentDims,
-      ...(loop.pass ? { pass: loop.pass } : {}),
+      ...(loop.pass ? { pass: loop.pass } : {}), workDone: loop.workDone, workTotal: loop.workTotal,
     });
     if (pending) {
       await pending;

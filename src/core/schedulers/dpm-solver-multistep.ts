@@ -15,6 +15,8 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   private readonly order: number;
   /** The grid's length before beginAt (diffusers' lower_order_final test reads it). */
   private numInferenceSteps = 0;
+  /** The whole grid setTimesteps made, which beginAt cuts from. */
+  private grid: { timesteps: number[]; sigmas: number[] } = { timesteps: [], sigmas: [] };
 
   constructor(private readonly options: SchedulerOptions) {
     this.order = options.config.solver_order ?? 2;
@@ -52,12 +54,15 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.lowerOrderNums = 0;
     this.stepIndex = 0;
     this.numInferenceSteps = n;
+    this.grid = { timesteps: this.timesteps, sigmas: this.sigmas };
   }
 
   beginAt(skip: number): void {
-    checkSkip(skip, this.timesteps.length, 'DPM-Solver++');
-    this.timesteps = this.timesteps.slice(skip);
-    this.sigmas = this.sigmas.slice(skip);
+    checkSkip(skip, this.grid.timesteps.length, 'DPM-Solver++');
+    this.timesteps = this.grid.timesteps.slice(skip);
+    this.sigmas = this.grid.sigmas.slice(skip);
+    this.modelOutputs = [];
+    this.lowerOrderNums = 0;
     this.stepIndex = 0;
   }
 

@@ -11,6 +11,8 @@ export class EulerScheduler implements Scheduler {
   initNoiseSigma = 1;
   protected sigmas: number[] = [];
   protected stepIndex = 0;
+  /** The whole grid setTimesteps made, which beginAt cuts from (so a second beginAt does not cut twice). */
+  private grid: { readonly timesteps: number[]; readonly sigmas: number[] } = { timesteps: [], sigmas: [] };
 
   constructor(protected readonly options: SchedulerOptions) {}
 
@@ -19,14 +21,15 @@ export class EulerScheduler implements Scheduler {
     const s = eulerSigmas(this.options.config, n);
     this.timesteps = s.timesteps;
     this.sigmas = s.sigmas;
+    this.grid = s;
     this.initNoiseSigma = sigmaInitNoise(this.options.config, s.sigmas);
     this.stepIndex = 0;
   }
 
   beginAt(skip: number): void {
-    checkSkip(skip, this.timesteps.length, 'Euler');
-    this.timesteps = this.timesteps.slice(skip);
-    this.sigmas = this.sigmas.slice(skip);
+    checkSkip(skip, this.grid.timesteps.length, 'Euler');
+    this.timesteps = this.grid.timesteps.slice(skip);
+    this.sigmas = this.grid.sigmas.slice(skip);
     this.stepIndex = 0;
   }
 

@@ -13,6 +13,7 @@ export class LcmScheduler implements Scheduler {
   private readonly abar: Float64Array;
   private readonly finalAlphaCumprod: number;
   private stepIndex = 0;
+  private grid: number[] = [];
 
   constructor(private readonly options: SchedulerOptions) {
     ({ abar: this.abar, finalAlphaCumprod: this.finalAlphaCumprod } = discreteSchedule(options.config));
@@ -27,12 +28,15 @@ export class LcmScheduler implements Scheduler {
     const origin = Array.from({ length: original }, (_, i) => (i + 1) * k - 1).reverse();
     if (n > original) throw new RangeError(`LCM: at most ${original} steps (the distillation's schedule), got ${n}`);
     this.timesteps = Array.from({ length: n }, (_, i) => origin[Math.floor((i * original) / n)]!);
+    this.grid = this.timesteps;
     this.stepIndex = 0;
   }
 
+  /** The n-step grid's tail, as the other samplers. (diffusers' LCM image-to-image instead fits all n steps
+   *  below the strength's timestep, `set_timesteps(n, strength=…)`: the same start, finer steps.) */
   beginAt(skip: number): void {
-    checkSkip(skip, this.timesteps.length, 'LCM');
-    this.timesteps = this.timesteps.slice(skip);
+    checkSkip(skip, this.grid.length, 'LCM');
+    this.timesteps = this.grid.slice(skip);
     this.stepIndex = 0;
   }
 

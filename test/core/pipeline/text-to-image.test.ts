@@ -267,14 +267,17 @@ describe('two passes above the pack\'s layout size (hires fix)', () => {
     const { m, sessions } = composing();
     const passes: (string | undefined)[] = [];
     const totals = new Set<number>();
-    const r = await generate(m, REQ2, { onProgress: (p) => { passes.push(p.pass); totals.add(p.totalSteps); } });
+    const work: [number, number][] = [];
+    const r = await generate(m, REQ2, { onProgress: (p) => { passes.push(p.pass); totals.add(p.totalSteps); work.push([p.workDone, p.workTotal]); } });
     expect(sessions.unet.calls.map((f) => f.sample!.dims.slice(2))).toEqual([...Array(5).fill([4, 4]), [8, 8], [8, 8]]);
     const s = createScheduler('ddim', SD15);
     s.setTimesteps(5);
     expect(sessions.unet.calls.map((f) => Number((f.timestep as HostTensor).data[0]))).toEqual([...s.timesteps, ...s.timesteps.slice(3)]);
     expect(passes).toEqual([...Array(5).fill('layout'), 'full', 'full']);
     expect([...totals]).toEqual([7]);
-    expect(r.layout).toEqual({ width: 32, height: 32, calls: 5, strength: 0.4 });
+    // the time left is paced on work: 5 layout calls at a quarter of the latent pixels, then 2 full ones
+    expect([work.at(0), work.at(4), work.at(-1)]).toEqual([[0.25, 3.25], [1.25, 3.25], [3.25, 3.25]]);
+    expect(r.layout).toEqual({ width: 32, height: 32, calls: 5, fullSteps: 2, strength: 0.4 });
     expect(r.timings.unetMs).toHaveLength(7);
     expect([r.width, r.height, r.pixels.length]).toEqual([64, 64, 64 * 64 * 4]);
   });
@@ -314,6 +317,13 @@ describe('upscaleLatents', () => {
   it('is torch\'s bilinear interpolate with align_corners=False', () => {
     const up = upscaleLatents(Float32Array.from([0, 1, 2, 3]), [1, 2, 2], [4, 4]);
     expect(Array.from(up)).toEqual([0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3]);
+    // not square, not a whole factor (5×3 → 8×4, as a 320×192 layout to 512×256 is not): torch's own figures
+    const odd = upscaleLatents(Float32Array.from({ length: 15 }, (_, i) => i ** 1.5), [1, 3, 5], [4, 8]);
+    const torch = [0, 0.4375, 1.1142766953, 2.2570436483, 3.5683412804, 5.0481695916, 6.7733166849, 8, 6.9877124297, 8.113344851,
+      9.7527887618, 11.6748110257, 13.7154692279, 15.8747633682, 18.2193655922, 19.875, 18.8462536553, 20.6051830917, 23.1352235118,
+      25.8208206733, 28.5872376408, 31.4344744143, 34.4189186354, 36.5187012806, 31.6227766017, 33.749068642, 36.8007693619,
+      39.9797360417, 43.2263903815, 46.5407323811, 49.9721248, 52.3832034148];
+    Array.from(odd).forEach((v, i) => expect(v).toBeCloseTo(torch[i]!, 4));
   });
 });
 

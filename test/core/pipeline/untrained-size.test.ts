@@ -1,6 +1,6 @@
 // The note beside the size controls when a person picks a size the pack's weights were never trained at.
 import { describe, expect, it } from 'vitest';
-import { layoutFor, secondPassSteps, untrainedSizeNote, type ImageLimits } from '../../../src/core/pipeline/request';
+import { layoutFor, planPasses, secondPassSteps, untrainedSizeNote, type ImageLimits } from '../../../src/core/pipeline/request';
 
 const limits: ImageLimits = { minSize: 256, maxSize: 768, multipleOf: 64, trained: ['128x128', '256x256'] };
 
@@ -43,7 +43,8 @@ describe('layoutFor (two passes above the layout size)', () => {
 
   it.each([
     [512, 512, [256, 256]], [768, 768, [256, 256]], [640, 640, [256, 256]], [768, 512, [320, 192]], [384, 256, [320, 192]],
-    [256, 384, [192, 320]], [320, 256, [256, 256]], [768, 256, [448, 128]], [768, 704, [256, 256]],
+    [256, 384, [192, 320]], [512, 256, [256, 128]], [320, 256, [256, 192]], [768, 256, [384, 128]], [768, 704, [256, 256]],
+    [512, 768, [192, 320]], [448, 320, [256, 192]],
   ] as const)('%i×%i is laid out at %j', (w, h, lay) => {
     expect(layoutFor(composing, w, h)).toEqual(lay);
   });
@@ -54,10 +55,17 @@ describe('layoutFor (two passes above the layout size)', () => {
     expect(layoutFor({ ...composing, fixed: [512, 512] }, 512, 512)).toBeUndefined();
   });
 
-  it('splits the steps as diffusers\' img2img does at strength 0.4, keeping at least one at full size', () => {
-    expect(secondPassSteps(20)).toEqual({ skip: 12, steps: 8 });
-    expect(secondPassSteps(4)).toEqual({ skip: 3, steps: 1 });
-    expect(secondPassSteps(1)).toEqual({ skip: 0, steps: 1 });
+  it('finishes 40 % of the steps at full size, rounded up (8 of 20, as diffusers\' img2img; 2 of 4, where it leaves 1 at t = 1)', () => {
+    expect([20, 4, 5, 8, 10, 3, 50, 100].map(secondPassSteps)).toEqual([8, 2, 2, 4, 4, 2, 20, 40]);
+  });
+
+  it('plans two passes only above the layout size, when asked, with 3 steps or more', () => {
+    const r = { width: 512, height: 512, steps: 20, twoPass: true };
+    expect(planPasses(composing, r)).toEqual({ layout: [256, 256], skip: 12, fullSteps: 8 });
+    for (const other of [{ twoPass: false }, { steps: 2 }, { steps: Number.NaN }, { steps: 101 }, { width: 256, height: 256 }]) {
+      expect(planPasses(composing, { ...r, ...other })).toBeUndefined();
+    }
+    expect(planPasses(limits, r)).toBeUndefined();
   });
 
   it('says what two passes do at a size above the layout, and what one pass risks', () => {
@@ -67,5 +75,10 @@ describe('layoutFor (two passes above the layout size)', () => {
       'One pass at 512×512: this model composes pictures at 256×256, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
     // at or below the layout size, nothing to say (its trained sizes are not named: it composes there)
     expect(untrainedSizeNote(composing, 256, 256, false)).toBe('');
+    // what the pipeline will do, whatever the steps field holds
+    expect(untrainedSizeNote(composing, 512, 512, true, 2)).toBe(
+      'At 2 steps (too few to split) 512×512 is drawn in one pass: this model composes pictures at 256×256, so it may repeat objects or follow the prompt less well. 3 or more steps draw it in two passes, its best pictures at this size.');
+    expect(untrainedSizeNote(composing, 512, 512, true, Number.NaN)).toBe(
+      'Two passes: this model composes pictures at 256×256, so 512×512 is laid out at 256×256 first, then upscaled and redrawn at full size.');
   });
 });
