@@ -90,7 +90,7 @@ export class GenerateForm {
   save(): void {
     const e = this.el;
     // Steps, guidance, scheduler and size are kept only once the person set them: until then each model's
-    // own defaults apply (SD-Turbo: 1 step, no guidance, Euler; the shapes pack: 256×256, its trained size).
+    // own defaults apply (SD-Turbo: 1 step, no guidance, Euler; the shapes pack: 256×256, the size it composes at).
     const touched = (el: HTMLElement) => (el.dataset.touched ? (el as HTMLInputElement).value : '');
     const s: FormSettings = {
       prompt: e.prompt.value, negative: e.negative.value, steps: touched(e.steps),
