@@ -25,13 +25,17 @@ test('the built-in pack opens at the size it composes at, and says beside the si
   await expect(page.locator('#width')).toHaveValue('256');
   await expect(page.locator('#height')).toHaveValue('256');
   await expect(page.locator('#size-note')).toHaveText('');
-  await expect(page.locator('#two-pass')).toBeChecked();
+  await expect(page.locator('#two-pass-field')).toBeHidden(); // (nothing to choose at or below 256×256)
   await page.locator('[data-size="512x512"]').click();
-  const note = 'Two passes: this model composes pictures at 256×256, so 512×512 is laid out at 256×256 in 20 steps, then upscaled and redrawn at full size in 8 more.';
+  await expect(page.locator('#two-pass')).toBeChecked();
+  const note = 'Two passes: this model learned to compose pictures at 256×256, so 512×512 is sketched at 256×256 (20 steps), then enlarged and redrawn (8 more steps) — one object, not several.';
   await expect(page.locator('#size-note')).toHaveText(note);
-  // one pass, if the person wants it: the note says what that risks, and the choice is kept
+  const colour = () => page.locator('#size-note').evaluate((el) => getComputedStyle(el).color);
+  expect(await colour()).toBe('rgb(232, 232, 238)'); // what it does best: said, not warned about
+  // one pass, if the person wants it: the note says what that risks, in the warning colour, and the choice is kept
   await page.locator('#two-pass').uncheck();
-  await expect(page.locator('#size-note')).toHaveText('One pass at 512×512: this model composes pictures at 256×256, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
+  await expect(page.locator('#size-note')).toHaveText('One pass at 512×512: this model learned to compose pictures at 256×256, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
+  expect(await colour()).toBe('rgb(255, 210, 122)');
   await page.reload();
   await app.ready();
   await expect(page.locator('#two-pass')).not.toBeChecked();
@@ -43,15 +47,14 @@ test('the built-in pack opens at the size it composes at, and says beside the si
   const [width, height, shown] = [await box('#width'), await box('#height'), await box('#size-note')];
   expect(shown.y).toBeGreaterThanOrEqual(Math.max(width.y + width.height, height.y + height.height));
   expect(shown.y - (height.y + height.height)).toBeLessThan(48);
-  expect(await page.locator('#size-note').evaluate((el) => getComputedStyle(el).color)).toBe('rgb(255, 210, 122)');
   await page.locator('#height').selectOption('256');
-  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 256×128');
+  await expect(page.locator('#size-note')).toContainText('512×256 is sketched at 256×128');
   // a size the person chose is theirs on the next visit, with its note
   await page.reload();
   await app.ready();
   await expect(page.locator('#width')).toHaveValue('512');
   await expect(page.locator('#height')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toContainText('512×256 is laid out at 256×128');
+  await expect(page.locator('#size-note')).toContainText('512×256 is sketched at 256×128');
   await page.locator('[data-size="256x256"]').click();
   await expect(page.locator('#size-note')).toHaveText('');
   // a width and height saved before sizes were kept only when chosen (every visit saved 512×512) are not

@@ -158,7 +158,8 @@ export class GenerateForm {
   applyPack(limits: ImageLimits, defaults: PackDefaults): void {
     const e = this.el;
     if (!e.scheduler.dataset.touched) e.scheduler.value = defaults.scheduler;
-    // the choice matters only to a pack that composes at a smaller size than it draws
+    // the choice matters only to a pack that composes at a smaller size than it draws (main.ts shows it only
+    // at sizes above that one)
     e.twoPassField.hidden = !limits.layout || !!limits.fixed;
     for (const select of [e.width, e.height]) {
       // the person's size where they chose one and the pack allows it, else the pack's own default

@@ -5,7 +5,7 @@ import { PocketError } from '../core/errors';
 import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
 import { describeEstimate } from '../core/estimate';
 import type { PreviewImage } from '../core/pipeline/preview';
-import { planPasses, untrainedSizeNote } from '../core/pipeline/request';
+import { layoutFor, planPasses, untrainedSizeNote } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
@@ -203,6 +203,7 @@ function showExamples(prompts: readonly string[]): void {
  *  write), and emptied rather than hidden, so that its first words are announced too. */
 function showSizeNote(text: string): void {
   if (ui.sizeNote.textContent !== text) ui.sizeNote.textContent = text;
+  ui.sizeNote.dataset.kind = text.startsWith('Two passes') ? 'info' : 'warning';
 }
 
 function showEstimate(): void {
@@ -214,6 +215,8 @@ function showEstimate(): void {
     ...(plan ? { layout: { width: plan.layout[0], height: plan.layout[1], steps: shape.steps } } : {}),
   };
   showSizeNote(untrainedSizeNote(loaded.limits, shape.width, shape.height, shape.twoPass, shape.steps));
+  // the choice shows where it matters: above the pack's layout size
+  form.el.twoPassField.hidden = !layoutFor(loaded.limits, shape.width, shape.height);
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
     ui.estimateWarning.hidden = true;

@@ -72,7 +72,7 @@ export class ResultView {
     this.el.settings.textContent = `“${shortPrompt(q.prompt)}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
     const t = r.timings;
     const unet = t.unetMs.reduce((a, b) => a + b, 0);
-    this.el.timings.replaceChildren(...timingRows(t, unet).map(([k, v]) => {
+    this.el.timings.replaceChildren(...timingRows(t, unet, r.layout && { ...r.layout, full: `${q.width}×${q.height}` }).map(([k, v]) => {
       const tr = document.createElement('tr');
       tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: `${(v / 1000).toFixed(2)} s` }));
       return tr;
@@ -114,9 +114,15 @@ export class ResultView {
   }
 }
 
-function timingRows(t: Timings, unet: number): [string, number][] {
+/** The stages' times; a two-pass run's UNet in its two passes, each at its own size and pace. */
+function timingRows(t: Timings, unet: number, layout?: { readonly width: number; readonly height: number; readonly calls: number; readonly full: string }): [string, number][] {
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  const row = (what: string, ms: readonly number[]): [string, number] => [`${what} (${ms.length} calls, ${(sum(ms) / ms.length).toFixed(0)} ms each)`, sum(ms)];
+  const unetRows = layout
+    ? [row(`UNet, sketch at ${layout.width}×${layout.height}`, t.unetMs.slice(0, layout.calls)), row(`UNet, redraw at ${layout.full}`, t.unetMs.slice(layout.calls))]
+    : [row('UNet', t.unetMs)];
   return [
-    ['Tokenizer', t.tokenizeMs], ['Text encoder', t.textEncoderMs], [`UNet (${t.unetMs.length} calls, ${(unet / t.unetMs.length).toFixed(0)} ms each)`, unet],
+    ['Tokenizer', t.tokenizeMs], ['Text encoder', t.textEncoderMs], ...unetRows,
     ['Scheduler', t.schedulerMs], ['VAE decoder', t.vaeMs],
     ...(t.previewMs > 0 ? [['Full-quality previews', t.previewMs] as [string, number]] : []),
     ['Overhead (outside the stages)', Math.max(0, t.totalMs - t.tokenizeMs - t.textEncoderMs - unet - t.schedulerMs - t.vaeMs - t.previewMs)],

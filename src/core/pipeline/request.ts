@@ -103,15 +103,15 @@ export function untrainedSizeNote(limits: ImageLimits, width: number, height: nu
   if (limits.layout) {
     const lay = layoutFor(limits, width, height);
     if (!lay) return '';
-    const composes = `this model composes pictures at ${px(limits.layout)}`;
+    const composes = `this model learned to compose pictures at ${px(limits.layout)}`;
     const risk = 'so it may repeat objects or follow the prompt less well';
     if (!twoPass) return `One pass at ${width}×${height}: ${composes}, ${risk}. "Two passes" gives its best pictures at this size.`;
     const plan = planPasses(limits, { width, height, steps, twoPass });
-    if (plan) return `Two passes: ${composes}, so ${width}×${height} is laid out at ${px(plan.layout)} in ${steps} steps, then upscaled and redrawn at full size in ${plan.fullSteps} more.`;
+    if (plan) return `Two passes: ${composes}, so ${width}×${height} is sketched at ${px(plan.layout)} (${steps} steps), then enlarged and redrawn (${plan.fullSteps} more steps) — one object, not several.`;
     if (Number.isInteger(steps) && steps >= 1 && steps < 3) {
       return `At ${steps} step${steps === 1 ? '' : 's'} (too few to split) ${width}×${height} is drawn in one pass: ${composes}, ${risk}. 3 or more steps draw it in two passes, its best pictures at this size.`;
     }
-    return `Two passes: ${composes}, so ${width}×${height} is laid out at ${px(lay)} first, then upscaled and redrawn at full size.`;
+    return `Two passes: ${composes}, so ${width}×${height} is sketched at ${px(lay)} first, then enlarged and redrawn — one object, not several.`;
   }
   if (!trained?.length || trained.includes(`${width}x${height}`)) return '';
   const sizes = trained
