@@ -191,6 +191,41 @@ def test_objects_whose_places_are_unsaid_are_named_left_to_right_in_the_same_pic
         sorted(" ".join(sorted(c.split())) for c in again["captions"])  # the same words, reordered
 
 
+def test_typed_captions_reword_single_objects_in_the_same_pictures(quick_work):
+    """Arm (m): a share of single-object captions rewritten as people type prompts — the object's own colour and
+    shape (or the colour unsaid), its place where it has one, the background as "on blue" or unsaid; the
+    scenes, and so the latents, stay the plain world's."""
+    import dataclasses
+    import re
+    import torch
+
+    plain = curriculum.World(latent=32, sizes=True, grammar=True)
+    typed = dataclasses.replace(plain, typed=0.3)
+    assert typed.key() != plain.key() and typed.pictures_key() == plain.key()
+    rng = np.random.default_rng(5)
+    forms = {"no colour": 0, "on bg": 0, "bg unsaid": 0, "no article": 0}
+    for _ in range(400):
+        scene = curriculum.sample_scene(rng, plain)
+        if len(scene.objects) > 1 or scene.count_phrase:
+            continue
+        o, text = scene.objects[0], curriculum.typed_caption(scene, rng)
+        assert o.shape in re.findall(r"[a-z]+", text), text
+        forms["no colour"] += o.colour not in text.split(" " + scene.background)[0]
+        forms["on bg"] += text.rstrip(".!").endswith(f" on {scene.background}")
+        forms["bg unsaid"] += scene.background not in text
+        forms["no article"] += not re.match(r"(a|an|one) ", text)
+    assert all(n > 10 for n in forms.values()), forms
+    work, _ = quick_work
+    tiny = curriculum.World(latent=8, scenes=24, sizes=True, grammar=True)
+    first = curriculum.world_data(work, tiny)
+    again = curriculum.world_data(work, dataclasses.replace(tiny, typed=0.5))
+    assert torch.equal(first["latents"], again["latents"]) and first["captions"] != again["captions"]
+    # the captions not rewritten are the plain world's, word for word: the scenes (and their captions' own
+    # draws) were not moved by the rewriting's
+    same = sum(a == b for a, b in zip(first["captions"], again["captions"]))
+    assert 4 <= len(first["captions"]) - same and same >= 10
+
+
 def test_a_world_may_hold_more_pictures_with_several_objects():
     _, scenes = diameters(curriculum.World(multi=True, multi_share=0.9))
     counts = [len(s.objects) for s in scenes]
