@@ -164,8 +164,8 @@ def layout_side(source: str) -> int | None:
     positions. Larger pictures are drawn in two passes from a layout at this side (the app's and the eval's
     `512px/256`). The curriculum's stages compose at 256 px (stage 7's 512-px world holds single objects
     only: it teaches finishing an upscaled layout, not laying one out); the single long run saw every
-    size from 256 to 512 px (none)."""
-    return None if source == "unet" else 256
+    size from 256 to 512 px, and the early stages only 128 px (none)."""
+    return 256 if source != "unet" and "256x256" in trained_sizes(source) else None
 
 
 def write_manifest(work: Path, pack: Path, source: str) -> None:
