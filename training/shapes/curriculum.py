@@ -568,12 +568,12 @@ def stage_curriculum(work: Path, stage: str, device: str, minutes: float, quick_
 
 def arms_table(work: Path) -> str:
     """The arms' figures as a markdown table: colour / shape per guidance at each judged step."""
-    lines = ["| arm | step | guidance 1 | guidance 4 | guidance 7.5 |", "| --- | --- | --- | --- | --- |"]
-    for name in ARMS:
-        path = work / "curriculum" / name / "evals.json"
-        if not path.exists():
-            continue
-        rows = json.loads(path.read_text())
+    found = {name: json.loads(path.read_text()) for name in ARMS
+             if (path := work / "curriculum" / name / "evals.json").exists()}
+    # the usual scales, and any other an arm was judged at (arm (m): the pack's 4.5)
+    scales = sorted(set(EVAL_GUIDANCE) | {r["guidance"] for rows in found.values() for r in rows})
+    lines = ["| arm | step | " + " | ".join(f"guidance {g:g}" for g in scales) + " |", "| --- | --- | " + " | ".join("---" for _ in scales) + " |"]
+    for name, rows in found.items():
         kinds = list(dict.fromkeys(r.get("kind", "held_in") for r in rows))
         for kind in kinds:  # held-in single objects: colour / shape; two objects: count / both colours / both shapes
             sizes = sorted({r.get("size", 0) for r in rows if r.get("kind", "held_in") == kind}, key=str)
@@ -587,7 +587,7 @@ def arms_table(work: Path) -> str:
                     (" (count / colours / shapes)" if kind == "two" else " (colour / shape / one object)" if "one" in measures else "")
                 cells = {r["guidance"]: " / ".join(f"{r[m]:.0%}" for m in measures)
                          for r in judged}
-                lines.append(f"| {what} | {step:,} | " + " | ".join(cells.get(g, "—") for g in EVAL_GUIDANCE) + " |")
+                lines.append(f"| {what} | {step:,} | " + " | ".join(cells.get(g, "—") for g in scales) + " |")
     return "\n".join(lines)
 
 

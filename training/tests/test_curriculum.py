@@ -253,6 +253,14 @@ def test_the_arms_table_reads_each_judged_kind(tmp_path):
     table = curriculum.arms_table(tmp_path)
     assert "one object per picture (256 px kept), 256 px (colour / shape / one object) | 750 | — | 100% / 50% / 88% | — |" in table
     assert ", 512 px (colour / shape / one object) | 750 | — | 100% / 50% / 25% | — |" in table
+    # an arm judged at a scale of its own (arm (m): the pack's 4.5) gets a column
+    folder = tmp_path / "curriculum" / "m-typed"
+    folder.mkdir(parents=True)
+    (folder / "evals.json").write_text(json.dumps([{"step": 750, "kind": "typed", "size": 256, "guidance": 4.5, "background": 1.0,
+                                                    "colour": 0.75, "shape": 0.5, "one": 1.0}]))
+    table = curriculum.arms_table(tmp_path)
+    assert "| arm | step | guidance 1 | guidance 4 | guidance 4.5 | guidance 7.5 |" in table
+    assert "typed (colour / shape / one object) | 750 | — | — | 75% / 50% / 100% | — |" in table
 
 
 def test_a_world_is_encoded_to_the_vae_means_of_its_own_renders(quick_work):
