@@ -126,6 +126,7 @@ test('history keeps images with their settings across a reload; re-run and delet
   await expect(items).toHaveCount(1);
   await expect(items.first()).toContainText('“a green square on a white background” · 256×256 · 3 steps');
   await expect(items.first()).toContainText('seed 11');
+  await expect(items.first()).toContainText('· DDIM ·'); // as the result's caption names it
   await page.locator('#prompt').fill('something else');
   await items.first().getByRole('button', { name: /Re-run/ }).click();
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });

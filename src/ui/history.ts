@@ -2,6 +2,7 @@
 // weights): re-run, download, delete. Newest first; the PNG is stored, not the raw pixels.
 import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
 import type { ValidRequest } from '../core/pipeline/request';
+import { isSchedulerName, SCHEDULERS } from '../core/schedulers';
 import type { GenerateResult, Timings } from '../core/pipeline/text-to-image';
 import { $ } from './dom';
 import { shortPrompt } from './result';
@@ -49,7 +50,9 @@ export class HistoryPanel {
     const q = e.request;
     const prompt = shortPrompt(q.prompt);
     const size = `${q.width}×${q.height}${e.layout ? ` (two passes, from ${e.layout.width}×${e.layout.height})` : ''}`;
-    const caption = `“${prompt}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${q.scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
+    // the scheduler as the result's caption names it ("DDIM", not "ddim"); an entry from an older version may name one no longer offered
+    const scheduler = isSchedulerName(q.scheduler) ? SCHEDULERS[q.scheduler].label : q.scheduler;
+    const caption = `“${prompt}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
     // The caption beside it says what it shows; the thumbnail itself is decoration to a screen reader.
     const img = Object.assign(document.createElement('img'), { src: url, alt: '', width: 96, height: Math.round((96 * q.height) / q.width) });
     const text = Object.assign(document.createElement('span'), { textContent: caption });
