@@ -85,7 +85,11 @@ test('a live preview of the latents appears while denoising', async ({ app, page
   await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', steps: 30, width: 512, height: 512 });
   await page.locator('#generate').click();
   await expect(page.locator('#preview')).toBeVisible();
-  await expect(page.locator('#output')).toHaveAttribute('aria-busy', 'true'); // the last picture, dimmed
+  await expect(page.locator('#output')).toHaveAttribute('aria-busy', 'true');
+  // where the picture will be, at its size, standing in for the placeholder
+  await expect(page.locator('#output > #preview')).toBeVisible();
+  await expect(page.locator('#placeholder')).toBeHidden();
+  expect((await page.locator('#preview').boundingBox())!.width).toBeGreaterThan(300);
   await expect(page.locator('#progress-text')).toContainText(/it\/s · about [\d.]+ s left/);
   // one preview pixel per latent pixel: 32×32 while the picture is laid out at 256×256, 64×64 once at 512×512
   const size = () => page.locator('#preview').evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
@@ -95,6 +99,7 @@ test('a live preview of the latents appears while denoising', async ({ app, page
   await expect.poll(size, { timeout: 60_000 }).toEqual([64, 64]);
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
   await expect(page.locator('#preview')).toBeHidden();
+  await expect(page.locator('#image')).toBeVisible();
   await expect(page.locator('#output')).not.toHaveAttribute('aria-busy', 'true');
 });
 
