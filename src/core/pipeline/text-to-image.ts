@@ -124,20 +124,20 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     const rng = new SeededRandom(req.seed);
     const full = [models.latentChannels ?? 4, req.height / f, req.width / f] as const;
     const plan = planPasses(models.limits, req);
-    const layout = plan?.layout;
-    const first = layout ? [full[0], layout[1] / f, layout[0] / f] as const : full;
+    const first = plan ? [full[0], plan.layout[1] / f, plan.layout[0] / f] as const : full;
     const firstScheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng.gaussian(n) });
     firstScheduler.setTimesteps(req.steps);
-    // Two passes: the second pass's scheduler, set up now so progress can count every UNet call from the start.
-    let secondScheduler: Scheduler | undefined;
-    let rng2: SeededRandom | undefined;
-    if (layout) {
-      // its own noise stream (seed + 2^20), so that the first pass is the same picture as a one-pass run at the layout size
-      rng2 = new SeededRandom((req.seed + 2 ** 20) % 2 ** 32);
-      secondScheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng2!.gaussian(n) });
-      secondScheduler.setTimesteps(req.steps);
-      secondScheduler.beginAt(plan!.skip);
-    }
+    // Two passes: the second pass's scheduler, set up now so progress can count every UNet call from the start,
+    // with its own noise stream (seed + 2^20), so that the first pass is the same picture as a one-pass run at
+    // the layout size.
+    const second = plan && (() => {
+      const noise = new SeededRandom((req.seed + 2 ** 20) % 2 ** 32);
+      const scheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => noise.gaussian(n) });
+      scheduler.setTimesteps(req.steps);
+      scheduler.beginAt(plan.skip);
+      return { scheduler, noise };
+    })();
+    const secondScheduler = second?.scheduler;
     const loop: Loop = {
       unet, contexts, guidance: guided ? req.guidanceScale : undefined, checkAbort, onProgress, t0,
       loopStart: performance.now(), unetMs: [], schedulerMs: 0, previewMs: 0,
@@ -147,13 +147,11 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     };
     let latents: Float32Array = rng.gaussian(first.reduce((a, b) => a * b));
     for (let i = 0; i < latents.length; i++) latents[i]! *= firstScheduler.initNoiseSigma;
-    if (layout) loop.pass = 'layout';
-    latents = await denoise(loop, firstScheduler, latents, first);
-    if (secondScheduler && layout) {
-      loop.pass = 'full';
+    latents = await denoise(loop, firstScheduler, latents, first, second && 'layout');
+    if (second) {
       // hires fix: upscale the layout's latents (bilinear), noise them to the first step left, finish at full size
       const up = upscaleLatents(latents, first, [full[1], full[2]]);
-      latents = await denoise(loop, secondScheduler, secondScheduler.addNoise(up, rng2!.gaussian(up.length)), full);
+      latents = await denoise(loop, second.scheduler, second.scheduler.addNoise(up, second.noise.gaussian(up.length)), full, 'full');
     }
     checkAbort();
     await models.afterStage?.('unet');
@@ -186,7 +184,6 @@ interface Loop {
   readonly loopStart: number;
   readonly totalCalls: number;
   readonly unetMs: number[];
-  pass?: 'layout' | 'full';
   /** Latent pixels of a full-size call (what a unit of work is). */
   readonly fullPixels: number;
   readonly workTotal: number;
@@ -195,8 +192,9 @@ interface Loop {
   previewMs: number;
 }
 
-/** The denoising loop over a scheduler's timesteps from `latents` ([c, h, w] with a batch of one). */
-async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, latentDims: readonly [number, number, number]): Promise<Float32Array> {
+/** The denoising loop over a scheduler's timesteps from `latents` ([c, h, w] with a batch of one); `pass` names
+ *  the pass of a two-pass run in its progress. */
+async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, latentDims: readonly [number, number, number], pass?: 'layout' | 'full'): Promise<Float32Array> {
   const dims = [1, ...latentDims];
   let latents = start;
   for (const t of scheduler.timesteps) {
@@ -223,7 +221,7 @@ async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, la
     const pending = loop.onProgress?.({
       step: loop.unetMs.length, totalSteps: loop.totalCalls, timestep: t, elapsedMs: s3 - loop.t0,
       loopElapsedMs: s3 - loop.loopStart - loop.previewMs, latents, denoised: stepped.predOriginalSample ?? latents, latentDims,
-      ...(loop.pass ? { pass: loop.pass } : {}), workDone: loop.workDone, workTotal: loop.workTotal,
+      ...(pass ? { pass } : {}), workDone: loop.workDone, workTotal: loop.workTotal,
     });
     if (pending) {
       await pending;
