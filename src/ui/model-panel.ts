@@ -107,16 +107,30 @@ export class ModelPanel {
       this.el.box.dataset.state = 'verified';
       this.el.progress.hidden = true;
       this.el.cancel.hidden = true;
-      // The news is good and stays a moment; then the box folds away ("Ready offline" says the rest).
-      setTimeout(() => {
-        if (this.el.box.dataset.state === 'verified') this.el.box.hidden = true;
-      }, 6000);
+      this.foldOnNextAction();
       return;
     }
     const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';
     const left = p.secondsLeft !== null ? ` · ${Math.ceil(p.secondsLeft)} s left` : '';
     const verb = p.status === 'repair' ? 'Repairing' : p.status === 'verify' ? 'Checking' : p.status === 'quantize' ? 'Storing as int8' : 'Downloading';
     this.el.text.textContent = `${verb} the model: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
+  }
+
+  /**
+   * The good news stays until the person next clicks or types, then the box folds away ("Ready offline" says
+   * the rest). Not on a timer: the box sits above the controls, and folding it while a first picture is being
+   * drawn moved the page ~50 px under the person's eyes; moved by their own action it is expected (and is not
+   * a layout shift by the Web Vitals' rule of recent input). On click, not pointerdown: a box folded between
+   * press and release would move the button pressed out from under the pointer and lose the click.
+   */
+  private foldOnNextAction(): void {
+    const fold = () => {
+      document.removeEventListener('click', fold);
+      document.removeEventListener('keydown', fold);
+      if (this.el.box.dataset.state === 'verified') this.el.box.hidden = true;
+    };
+    document.addEventListener('click', fold);
+    document.addEventListener('keydown', fold);
   }
 
   /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */
@@ -145,6 +159,7 @@ export class ModelPanel {
           this.el.box.dataset.state = 'verified';
           this.el.progress.hidden = true;
           this.el.cancel.hidden = true;
+          this.foldOnNextAction();
         },
       });
     } catch (e) {
