@@ -57,6 +57,9 @@ class World:
     # no article or "an", the colour or background unsaid, "on blue", a full stop). Only the captions change, as
     # with reading_order: the latents are the plain world's.
     typed: float = 0.0
+    # With `multi`: every several-object picture holds exactly two objects, never a counted group (the binding
+    # proxy's world: which colour goes with which shape, and nothing else new).
+    pairs: bool = False
 
     @property
     def lat_h(self) -> int:
@@ -68,6 +71,7 @@ class World:
     def key(self) -> str:
         size = f"{self.latent * 8}px" if not self.height else f"{self.latent * 8}x{self.height * 8}px"
         share = f"-share{self.multi_share:g}" if self.multi and self.multi_share != 0.5 else ""
+        share += "-pairs" if self.multi and self.pairs else ""
         return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}{share}-grammar{int(self.grammar)}"
                 f"-n{self.scenes}" + ("-reading" if self.reading_order else "") + (f"-typed{self.typed:g}" if self.typed else ""))
 
@@ -156,6 +160,15 @@ ARMS["l-512-single"] = Run(world=World(latent=64, scenes=3000, **dict(sizes=True
                            mix=((World(latent=32, sizes=True, grammar=True), 0.25, 16),
                                 (World(latent=32, multi=True, sizes=True, grammar=True), 0.15, 16)),
                            judge=(("held_in", 512), ("held_in", 256)), guidance=(4.0,))
+# Binding measured where an arm costs minutes (the proxy's 128 px, from scratch): can this UNet learn to draw two
+# named objects, each in its own colour, when half its pictures hold exactly two ("a red star and a blue circle on
+# a green background", the eval's own wording) — and does naming them left to right make it learnable?
+ARMS["n-pairs"] = Run(world=World(multi=True, pairs=True), judge=(("two", 128), ("held_in", 128)), guidance=(4.0,))
+ARMS["o-pairs-reading"] = dataclasses.replace(ARMS["n-pairs"], world=World(multi=True, pairs=True, reading_order=True))
+# Round two (after (n) at step 7,500): does binding keep rising with more steps — (n) continued — and does
+# cross-attention one level finer (8x8 at 128 px, each object cells of its own) learn it sooner, from scratch?
+ARMS["n2-pairs-longer"] = dataclasses.replace(ARMS["n-pairs"], init="n-pairs", steps=5000, lr=3e-4, evals=(2500, 5000))
+ARMS["p-pairs-attn"] = dataclasses.replace(ARMS["n-pairs"], unet=UNetConfig(text_attention=(False, True, False, False)))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -171,6 +184,10 @@ ARM_WHAT = {
     "k-reading-order": "(k) (h) with several objects named left to right where their places are unsaid",
     "l-512-single": "(l) from stage 4: 60 % of the steps at 512 px, one object per picture (256 px kept)",
     "m-typed": "(m) from stage 7: its worlds with 30 % of single-object captions typed",
+    "n-pairs": "(n) the proxy with half its pictures holding two objects (from scratch, 128 px)",
+    "o-pairs-reading": "(o) (n) with the two objects named left to right",
+    "n2-pairs-longer": "(n2) (n) continued: 5,000 more steps in its world",
+    "p-pairs-attn": "(p) (n) with cross-attention added one level finer (8x8 at 128 px), from scratch",
 }
 
 
@@ -215,6 +232,31 @@ STAGES: dict[str, Run] = {
                      mix=((World(latent=32, **WIDE), 0.3, 16), (World(latent=32, multi=True, **WIDE), 0.2, 16)),
                      evals=(1500, 3000), judge=(("held_in", 512), ("held_in", "512/256"), ("held_in", 256), ("two", 256)),
                      guidance=(4.0,)),
+    # The binding lineage (arms (n)-(p)): two named objects from the first stage on, kept in every stage's mix.
+    # Stage 4's lineage met two objects only after single objects were learned, and drew them merged or in one
+    # colour (both colours right 3-8 %); the proxy with half its pictures holding two objects, from scratch,
+    # drew two objects 77 % of the time and both colours 31 % by step 7,500 (arm (n)). Each stage is the
+    # first lineage's, plus the two-object worlds of its size.
+    "b1-pairs": ARMS["n-pairs"],
+    # ... and 5,000 more steps in the same world (arm (n2)): single objects' shapes 67 % -> 98 %, both shapes of
+    # two objects 0 % -> 35 %; both colours stay at 25-31 %.
+    "b1b-longer": dataclasses.replace(ARMS["n2-pairs-longer"], init="b1-pairs"),
+    "b2-wide": Run(world=World(multi=True, pairs=True, **WIDE), steps=6000, lr=3e-4, init="b1b-longer",
+                   mix=((World(multi=True, pairs=True), 0.25, 32),), evals=(3000, 6000),
+                   judge=(("held_in", 128), ("two", 128), ("position", 128)), guidance=(4.0,)),
+    "b3-256px": Run(world=World(latent=32, multi=True, pairs=True, **WIDE), batch=16, steps=4000, lr=2e-4,
+                    init="b2-wide", mix=((World(multi=True, pairs=True, **WIDE), 0.3, 32),
+                                         (World(latent=32, multi=True, pairs=True), 0.1, 16)), evals=(2000, 4000),
+                    judge=(("held_in", 256), ("two", 256), ("position", 256)), guidance=(4.0,)),
+    "b4-multi": Run(world=World(latent=32, multi=True, **WIDE), batch=16, steps=8000, lr=2e-4, init="b3-256px",
+                    mix=((World(latent=32, multi=True, pairs=True, **WIDE), 0.3, 16),
+                         (World(multi=True, pairs=True, **WIDE), 0.1, 32)), evals=(4000, 8000),
+                    judge=(("held_in", 256), ("two", 256), ("position", 256)), guidance=(4.0,)),
+    "b7-one512": Run(world=World(latent=64, scenes=3000, **WIDE), batch=8, steps=3000, lr=1e-4, init="b4-multi",
+                     mix=((World(latent=32, multi=True, pairs=True, **WIDE), 0.3, 16),
+                          (World(latent=32, multi=True, **WIDE), 0.2, 16)),
+                     evals=(1500, 3000), judge=(("held_in", "512/256"), ("held_in", 256), ("two", 256)),
+                     guidance=(4.0,)),
 }
 # The stage the shipped pack is exported from (`recipe.py guidance / export / eval / samples` default to it).
 # Stage 7 (from stage 4, one object per 512-px picture): laid out at 256 px and finished at 512 px in two passes
@@ -238,6 +280,12 @@ STAGE_WHAT = {
     "s5-sizes": "5. + 256-512 px, square and not (25 % stage-4 world)",
     "s6-512": "6. stage 5's worlds, half the steps at 512 px",
     "s7-one512": "7. from stage 4: half the steps at 512 px, one object per picture (50 % stage-4 worlds)",
+    "b1-pairs": "b1. the proxy, half its pictures two objects (arm (n))",
+    "b1b-longer": "b1b. b1 continued, 5,000 steps (arm (n2))",
+    "b2-wide": "b2. + sizes, wordings, positions (128 px; 25 % b1 world)",
+    "b3-256px": "b3. + 256 px (30 % b2 world, 10 % 256-px b1 world)",
+    "b4-multi": "b4. + three objects and counted groups at 256 px (40 % two-object worlds)",
+    "b7-one512": "b7. half the steps at 512 px, one object per picture (50 % 256-px worlds)",
 }
 
 
@@ -262,8 +310,8 @@ def sample_scene(rng: np.random.Generator, w: World) -> world.Scene:
         n, counted = 1, False
         if w.multi and rng.random() < w.multi_share:  # the world's mix of its multi-object kinds
             k = rng.random()
-            counted = k < 0.25
-            n = int(rng.integers(2, 4)) if counted else (2 if k < 0.7 else 3)
+            counted = k < 0.25 and not w.pairs
+            n = 2 if w.pairs else int(rng.integers(2, 4)) if counted else (2 if k < 0.7 else 3)
         sizes = [None, "small", "large"] if w.sizes else [None]
         if counted:
             colour, shape = fg[rng.integers(len(fg))], world.SHAPES[rng.integers(len(world.SHAPES))]

@@ -235,6 +235,34 @@ def test_a_world_may_hold_more_pictures_with_several_objects():
     assert curriculum.World(latent=32, multi=True, multi_share=0.9).key() == "256px-sizes0-multi1-share0.9-grammar0-n8000"
 
 
+def test_a_pairs_world_holds_one_object_or_exactly_two_never_a_counted_group():
+    """Arms (n)-(p): the binding proxy's world — half the pictures one object, half exactly two, named one by one."""
+    w = curriculum.World(multi=True, pairs=True)
+    _, scenes = diameters(w)
+    counts = [len(s.objects) for s in scenes]
+    assert set(counts) == {1, 2} and 0.35 < counts.count(2) / len(counts) < 0.65
+    assert not any(s.count_phrase for s in scenes)
+    rng = np.random.default_rng(0)
+    assert all(" and a " in curriculum.caption(s, rng, w) for s in scenes if len(s.objects) == 2)
+    assert w.key() == "128px-sizes0-multi1-pairs-grammar0-n8000"
+    assert curriculum.World(pairs=True).key() == curriculum.World().key()  # without `multi` it changes nothing
+
+
+def test_the_binding_lineage_keeps_two_object_pictures_in_every_stage():
+    """Arms (n)-(p): two objects are learned when they are there from the first step; the lineage that tries it
+    starts at arm (n) itself and keeps a two-object world of its stage's size in every stage after."""
+    chain = curriculum.lineage("b7-one512")
+    assert chain == ["b1-pairs", "b1b-longer", "b2-wide", "b3-256px", "b4-multi", "b7-one512"]
+    assert curriculum.STAGES["b1-pairs"] == curriculum.ARMS["n-pairs"]
+    for name in chain:
+        worlds = [w for w, _, _ in curriculum.STAGES[name].parts()]
+        assert any(w.multi and w.pairs for w in worlds), name
+        if worlds[0].latent <= 32:  # at the stage's own size where that is 128-256 px (b7's 512 px: one object)
+            assert any(w.multi and w.pairs and w.latent == worlds[0].latent for w in worlds), name
+        assert ("two", 128) in curriculum.STAGES[name].judged() or ("two", 256) in curriculum.STAGES[name].judged(), name
+    assert curriculum.SHIPPED == "s7-one512"  # ships only when its eval beats stage 7's
+
+
 def test_the_arms_table_reads_each_judged_kind(tmp_path):
     folder = tmp_path / "curriculum" / "h-two-share"
     folder.mkdir(parents=True)
