@@ -23,6 +23,8 @@ export class ModelPanel {
     list: $<HTMLUListElement>('pack-list'),
   };
   private download: AbortController | undefined;
+  /** The listeners that fold the "verified" box at the next action (foldOnNextAction). */
+  private folding: AbortController | undefined;
 
   constructor(private readonly events: {
     readonly onRetry: () => void;
@@ -124,13 +126,16 @@ export class ModelPanel {
    * press and release would move the button pressed out from under the pointer and lose the click.
    */
   private foldOnNextAction(): void {
-    const fold = () => {
-      document.removeEventListener('click', fold);
-      document.removeEventListener('keydown', fold);
+    this.folding?.abort(); // one pair of listeners, however many verifications came before an action
+    const folding = (this.folding = new AbortController());
+    const fold = (e: Event) => {
+      // A modifier alone (Ctrl before Ctrl+C, to copy the box's words) is not an action yet.
+      if (e instanceof KeyboardEvent && ['Shift', 'Control', 'Alt', 'Meta'].includes(e.key)) return;
+      folding.abort();
       if (this.el.box.dataset.state === 'verified') this.el.box.hidden = true;
     };
-    document.addEventListener('click', fold);
-    document.addEventListener('keydown', fold);
+    document.addEventListener('click', fold, { signal: folding.signal });
+    document.addEventListener('keydown', fold, { signal: folding.signal });
   }
 
   /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */

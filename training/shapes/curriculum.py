@@ -160,7 +160,7 @@ ARMS["l-512-single"] = Run(world=World(latent=64, scenes=3000, **dict(sizes=True
                            mix=((World(latent=32, sizes=True, grammar=True), 0.25, 16),
                                 (World(latent=32, multi=True, sizes=True, grammar=True), 0.15, 16)),
                            judge=(("held_in", 512), ("held_in", 256)), guidance=(4.0,))
-# Binding measured where an arm costs minutes (the proxy's 128 px, from scratch): can this UNet learn to draw two
+# Binding measured where an arm costs under an hour (the proxy's 128 px, from scratch): can this UNet learn to draw two
 # named objects, each in its own colour, when half its pictures hold exactly two ("a red star and a blue circle on
 # a green background", the eval's own wording) — and does naming them left to right make it learnable?
 ARMS["n-pairs"] = Run(world=World(multi=True, pairs=True), judge=(("two", 128), ("held_in", 128)), guidance=(4.0,))
@@ -236,7 +236,7 @@ STAGES: dict[str, Run] = {
     # Stage 4's lineage met two objects only after single objects were learned, and drew them merged or in one
     # colour (both colours right 3-8 %); the proxy with half its pictures holding two objects, from scratch,
     # drew two objects 77 % of the time and both colours 31 % by step 7,500 (arm (n)). Each stage is the
-    # first lineage's, plus the two-object worlds of its size.
+    # first lineage's of the same number with a pairs world of its size in its world or mix (training/README.md).
     "b1-pairs": ARMS["n-pairs"],
     # ... and 5,000 more steps in the same world (arm (n2)): single objects' shapes 67 % -> 98 %, both shapes of
     # two objects 0 % -> 35 %; both colours stay at 25-31 %.
@@ -284,7 +284,7 @@ STAGE_WHAT = {
     "b1b-longer": "b1b. b1 continued, 5,000 steps (arm (n2))",
     "b2-wide": "b2. + sizes, wordings, positions (128 px; 25 % b1 world)",
     "b3-256px": "b3. + 256 px (30 % b2 world, 10 % 256-px b1 world)",
-    "b4-multi": "b4. + three objects and counted groups at 256 px (40 % two-object worlds)",
+    "b4-multi": "b4. + three objects and counted groups at 256 px (40 % pairs worlds)",
     "b7-one512": "b7. half the steps at 512 px, one object per picture (50 % 256-px worlds)",
 }
 

@@ -248,6 +248,30 @@ def test_a_pairs_world_holds_one_object_or_exactly_two_never_a_counted_group():
     assert curriculum.World(pairs=True).key() == curriculum.World().key()  # without `multi` it changes nothing
 
 
+def test_the_worlds_draws_stay_those_their_encoded_data_was_made_with():
+    """A world's pictures are encoded once and kept under its key (work/curriculum/data/, and the stages trained on
+    them): a change to sample_scene's draws for an existing world (as `pairs` might have made) would silently
+    give the same key other pictures. Stage 4's world's first captions, as its data file holds them."""
+    import zlib
+    from shapes.common import SEED
+
+    w = curriculum.World(latent=32, multi=True, sizes=True, grammar=True)
+    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.pictures_key().encode()))
+    drawn = []
+    for _ in range(6):
+        scene = curriculum.sample_scene(rng, w)
+        drawn.append(curriculum.caption(scene, rng, w))
+    assert drawn == [
+        "a white circle at the bottom and a little green square on the right, red background",
+        "one purple circle and a pink triangle on a red background",
+        "a large yellow circle, pink background",
+        "a large white triangle and a large white ring on a orange background",
+        "two pink stars against a purple background",
+        "one small purple circle in the top left corner, a green ring in the bottom left and a brown square in the "
+        "top right on a blue background",
+    ]
+
+
 def test_the_binding_lineage_keeps_two_object_pictures_in_every_stage():
     """Arms (n)-(p): two objects are learned when they are there from the first step; the lineage that tries it
     starts at arm (n) itself and keeps a two-object world of its stage's size in every stage after."""
