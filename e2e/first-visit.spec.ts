@@ -33,6 +33,42 @@ for (const [name, viewport] of Object.entries(SIZES)) {
       expect(box!.y).toBeLessThan(viewport.height);
     });
 
+    test('nothing moves under the person\'s eyes: from the download box on, through loading, "Ready offline" and a first picture', async ({ page }) => {
+      // The Layout Instability API's own record (what Web Vitals' CLS sums): a shift within 0.5 s of the
+      // person's input is theirs and expected; any other one moved the prompt or the picture under their eyes.
+      await page.addInitScript(() => {
+        const w = window as unknown as { shifts: string[]; boxAt: number };
+        w.shifts = [];
+        w.boxAt = Infinity;
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries() as unknown as { startTime: number; value: number; hadRecentInput: boolean; sources?: { node?: Element; previousRect: DOMRectReadOnly; currentRect: DOMRectReadOnly }[] }[]) {
+            if (e.hadRecentInput || e.startTime <= w.boxAt) continue;
+            const moved = (e.sources ?? []).map((s) => `${s.node?.id || s.node?.nodeName} ${s.previousRect.y.toFixed(0)}→${s.currentRect.y.toFixed(0)}`);
+            w.shifts.push(`${e.startTime.toFixed(0)} ms: ${moved.join(', ')}`);
+          }
+        }).observe({ type: 'layout-shift', buffered: true });
+        // A first visit's download box and the model's example prompts appear as the page reads the model's
+        // manifest (~0.4 s here); from the first downloaded bytes on — minutes for a real model, while the
+        // person reads and types — nothing may move by itself.
+        new MutationObserver(() => {
+          if (w.boxAt === Infinity && /^Downloading/.test(document.getElementById('pack-progress-text')?.textContent ?? '')) w.boxAt = performance.now();
+        }).observe(document, { subtree: true, childList: true, characterData: true });
+      });
+      await page.goto('/');
+      await expect.poll(() => page.evaluate(() => (window as unknown as { boxAt: number }).boxAt)).toBeLessThan(Infinity);
+      await expect(page.locator('#ready-offline')).toHaveText(/^Ready offline/, { timeout: 180_000 });
+      await expect(page.locator('#model-status')).toContainText('ready on');
+      await expect(page.locator('#prompt-examples button').first()).toBeVisible();
+      await page.waitForTimeout(1_000);
+      await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
+      await page.locator('#steps').fill('2');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.locator('#generate').click();
+      await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
+      await page.waitForTimeout(1_000);
+      expect(await page.evaluate(() => (window as unknown as { shifts: string[] }).shifts)).toEqual([]);
+    });
+
     test('an invalid field is marked where it is, its message beside it and linked, focus on it', async ({ app, page }) => {
       void app; // opens the page
       await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });

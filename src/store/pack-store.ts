@@ -55,6 +55,8 @@ export interface StorageEstimator {
 export interface InstallOptions {
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: (p: InstallProgress) => void;
+  /** The pack's manifest, as soon as it is read: before a byte of its weights is fetched. */
+  readonly onManifest?: ((m: PackManifest) => void) | undefined;
   readonly fetch?: typeof fetch | undefined;
   /** navigator.storage where it exists; absent in Node. */
   readonly storage?: StorageEstimator | undefined;
@@ -149,6 +151,7 @@ async function pinHashes(store: ChunkStore, manifest: PackManifest): Promise<Pac
  */
 export async function installManifest(manifest: PackManifest, source: string, store: ChunkStore, opts: InstallOptions = {}, layout = false): Promise<PackRecord> {
   manifest = await pinHashes(store, manifest);
+  opts.onManifest?.(manifest);
   const state = await inspectPack(store, manifest);
   const previous = await store.getPack(manifest.id);
   let record: PackRecord = { id: manifest.id, manifest, source, addedAt: previous?.addedAt ?? Date.now(), ...(layout ? { layout } : {}) };

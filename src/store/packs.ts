@@ -13,6 +13,8 @@ import { addPackFromUrl } from './remote-pack';
 export interface PackJobOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: InstallProgress) => void;
+  /** The pack's manifest as soon as it is known (before its weights are fetched, when they must be). */
+  readonly onManifest?: (m: PackManifest) => void;
 }
 
 export interface PackEnvironment {
@@ -147,6 +149,7 @@ export class PackManager {
   private options(opts: PackJobOptions): InstallOptions {
     return {
       ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), storage: this.env.storage,
+      ...(opts.onManifest ? { onManifest: opts.onManifest } : {}),
       ...(this.env.fetch ? { fetch: this.env.fetch } : {}),
     };
   }

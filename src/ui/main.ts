@@ -10,6 +10,7 @@ import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { BackendChoice } from '../runtime/capabilities';
 import type { PackRecord } from '../store/chunk-store';
+import type { PackManifest } from '../store/manifest';
 import type { EngineInfo } from '../worker/engine-api';
 import { EngineClient } from '../worker/engine-client';
 import { AddModelPanel } from './add-model';
@@ -39,6 +40,7 @@ const ui = {
   tiledVae: $<HTMLInputElement>('tiled-vae'),
   lowMemory: $<HTMLInputElement>('low-memory'),
   backend: $<HTMLSelectElement>('backend'),
+  backendNote: $<HTMLParagraphElement>('backend-note'),
   generate: $<HTMLButtonElement>('generate'),
   cancel: $<HTMLButtonElement>('cancel'),
   progress: $<HTMLProgressElement>('progress'),
@@ -109,9 +111,9 @@ function fillModelSelect(packs: readonly PackRecord[]): void {
 const folderOf = (source: string) => models.packs.folderOf(source);
 
 /** The model to load: the one chosen last (a stored pack), else the built-in (or ?pack=) one. */
-async function activePack(): Promise<PackRecord> {
+async function activePack(onManifest?: (m: PackManifest) => void): Promise<PackRecord> {
   const chosen = URL_PACK ? null : prefs.activeModel();
-  const { pack, chosenGone } = await models.active(chosen && chosen !== BUILTIN_OPTION ? chosen : null, PACK_SOURCE);
+  const { pack, chosenGone } = await models.active(chosen && chosen !== BUILTIN_OPTION ? chosen : null, PACK_SOURCE, onManifest);
   if (chosenGone) prefs.setActiveModel(null);
   return pack;
 }
@@ -146,13 +148,18 @@ async function loadModel(): Promise<void> {
   ui.compareRun.disabled = true;
   loaded = undefined;
   showSizeNote(''); // the last model's, until this one says what it was trained at
-  showExamples([]);
   clearError();
   ui.status.textContent = 'Checking the model on this device…';
-  readyOffline.hidden = true;
+  // Emptied, not hidden: its line stays, so that the page under it does not move when it is written again.
+  readyOffline.textContent = '';
   try {
-    const pack = await activePack();
+    // The examples from the manifest as soon as it is read (before a first download, not after it), long
+    // before the model is loaded: the row is in place by the time the person looks at the prompt, and the
+    // last model's stay until then (the row does not come and go).
+    const examples = (m: PackManifest) => { if (seq === loadSeq) showExamples(m.examplePrompts ?? []); };
+    const pack = await activePack(examples);
     if (seq !== loadSeq) return;
+    examples(pack.manifest);
     void models.refresh();
     ui.status.textContent = 'Loading the model…';
     const reply = await engine.load({ packId: pack.id, backend: ui.backend.value as BackendChoice, lowMemory: ui.lowMemory.checked }, { signal: load.signal });
@@ -161,14 +168,12 @@ async function loadModel(): Promise<void> {
     form.applyPack(reply.limits, reply.defaults);
     showExamples(reply.examplePrompts ?? []);
     const { limits } = reply;
-    const fellBack = reply.fallbackReason ? ` WebGPU was not used: ${reply.fallbackReason}` : '';
-    const gpu = reply.capabilities.webgpu;
-    const software = reply.backend === 'webgpu' && gpu && gpu.software
-      ? ' Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.'
-      : '';
     const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
     ui.status.dataset.networkLoadMs = JSON.stringify(reply.networkLoadMs);
-    ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}${fellBack}${software}`;
+    // The status line stays short (its space is kept for two lines on a phone); why WebGPU was or was not
+    // used is said beside the Device choice, where the person who changes it is looking.
+    ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}`;
+    showBackendNote(reply);
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
     showEstimate();
@@ -176,7 +181,6 @@ async function loadModel(): Promise<void> {
     void shellCached().then((cached) => {
       if (!cached || seq !== loadSeq) return;
       readyOffline.textContent = 'Ready offline: the model is stored on this device and the app is cached.';
-      readyOffline.hidden = false;
     });
   } catch (e) {
     if (seq !== loadSeq) return;
@@ -185,9 +189,24 @@ async function loadModel(): Promise<void> {
   }
 }
 
+/** Beside the Device choice: why WebGPU was not used, or that the WebGPU chosen is emulated on the CPU. Written
+ *  only when it changes (a live region re-announces every write). */
+function showBackendNote(reply: EngineInfo): void {
+  const gpu = reply.capabilities.webgpu;
+  const text = reply.fallbackReason
+    ? `WebGPU was not used: ${reply.fallbackReason}`
+    : reply.backend === 'webgpu' && gpu && gpu.software
+      ? 'Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.'
+      : '';
+  if (ui.backendNote.textContent !== text) ui.backendNote.textContent = text;
+  ui.backendNote.dataset.kind = text ? 'warning' : '';
+}
+
 /** The prompts the loaded model draws well, as buttons under Generate ("Try: …"; after it, so that Generate
  *  stays an early Tab stop): a small model knows a small world, and a newcomer should not guess its words. */
 function showExamples(prompts: readonly string[]): void {
+  const shown = [...ui.examples.querySelectorAll('button')].map((b) => b.textContent);
+  if (!ui.examples.hidden && shown.join('\n') === prompts.join('\n')) return; // the same row: left as it is
   ui.examples.querySelectorAll('button').forEach((b) => b.remove());
   for (const text of prompts) {
     const b = document.createElement('button');
@@ -300,6 +319,8 @@ ui.form.addEventListener('submit', async (ev) => {
   const costs = loaded ? prefs.costs(loaded.packId, loaded.backend) : undefined;
   try {
     const request = form.read();
+    // The preview is drawn at the picture's own size, so that the picture does not jump when it replaces it.
+    ui.preview.style.maxWidth = `${request.width}px`;
     const r = await engine.generate(request, {
       signal: run.signal,
       preview: ui.previewVae.checked ? 'vae' : 'fast',

@@ -5,6 +5,7 @@ import { PocketError } from '../core/errors';
 import { formatBytes } from '../core/format';
 import type { PackRecord } from '../store/chunk-store';
 import type { LayoutHints } from '../store/diffusers-layout';
+import type { PackManifest } from '../store/manifest';
 import type { LocalFile } from '../store/local-import';
 import { storageSummary, type InstallProgress } from '../store/pack-store';
 import { PackManager } from '../store/packs';
@@ -48,9 +49,9 @@ export class ModelPanel {
   }
 
   /** The pack to load (the one chosen last, else the default source's), fetched if it must be. */
-  active(chosen: string | null, defaultSource: string): Promise<{ pack: PackRecord; chosenGone: boolean }> {
+  active(chosen: string | null, defaultSource: string, onManifest?: (m: PackManifest) => void): Promise<{ pack: PackRecord; chosenGone: boolean }> {
     // The box shows only once something is fetched: a stored, complete pack loads without it.
-    return this.job((opts) => this.packs.active(chosen, defaultSource, opts));
+    return this.job((opts) => this.packs.active(chosen, defaultSource, { ...opts, ...(onManifest ? { onManifest } : {}) }));
   }
 
   /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
@@ -106,9 +107,9 @@ export class ModelPanel {
     }
     if (p.status === 'ready') {
       this.el.text.textContent = `Downloaded and verified: ${formatBytes(p.total)}.`;
+      // The full bar stays, and Cancel's place (styles.css): the box keeps its height until it folds.
+      this.el.progress.value = this.el.progress.max;
       this.el.box.dataset.state = 'verified';
-      this.el.progress.hidden = true;
-      this.el.cancel.hidden = true;
       this.foldOnNextAction();
       return;
     }
@@ -161,9 +162,8 @@ export class ModelPanel {
             return;
           }
           this.el.text.textContent = int8 ? `Stored as int8: ${formatBytes(p.total)}, every file hashed as it was written.` : `Imported and checked: ${formatBytes(p.total)}.`;
+          this.el.progress.value = this.el.progress.max;
           this.el.box.dataset.state = 'verified';
-          this.el.progress.hidden = true;
-          this.el.cancel.hidden = true;
           this.foldOnNextAction();
         },
       });

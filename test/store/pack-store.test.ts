@@ -55,6 +55,14 @@ describe('installPack', () => {
     expect(JSON.parse(new TextDecoder().decode(manifestBytes)).id).toBe(manifest.id);
   });
 
+  it('hands over the manifest before a byte of the weights is fetched (the page shows its example prompts then)', async () => {
+    const { manifest, server, store } = setup();
+    const seen: { name: string; weightRequests: number }[] = [];
+    await installPack(BASE, store, { fetch: server.fetch, onManifest: (m) => seen.push({ name: m.name, weightRequests: server.fileRequests().length }) });
+    expect(seen).toEqual([{ name: manifest.name, weightRequests: 0 }]);
+    expect(server.fileRequests().length).toBeGreaterThan(0);
+  });
+
   it('resumes a cut download from the last complete chunk with Range + If-Range', async () => {
     const { manifest, files, server, store } = setup();
     const cutAt = CHUNK_BYTES + 700_000; // one chunk committed, part of the second lost
