@@ -14,6 +14,43 @@ async function top(page: Page, selector: string): Promise<{ top: number; bottom:
   });
 }
 
+/** From the first downloaded bytes to a finished first picture, no layout shift the person did not cause. */
+async function nothingMoves(page: Page): Promise<void> {
+  // The Layout Instability API's own record (what Web Vitals' CLS sums): a shift within 0.5 s of the
+  // person's input is theirs and expected; any other one moved the prompt or the picture under their eyes.
+  await page.addInitScript(() => {
+    const w = window as unknown as { shifts: string[]; boxAt: number };
+    w.shifts = [];
+    w.boxAt = Infinity;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as unknown as { startTime: number; value: number; hadRecentInput: boolean; sources?: { node?: Element; previousRect: DOMRectReadOnly; currentRect: DOMRectReadOnly }[] }[]) {
+        if (e.hadRecentInput || e.startTime <= w.boxAt) continue;
+        const moved = (e.sources ?? []).map((s) => `${s.node?.id || s.node?.nodeName} ${s.previousRect.y.toFixed(0)}→${s.currentRect.y.toFixed(0)}`);
+        w.shifts.push(`${e.startTime.toFixed(0)} ms: ${moved.join(', ')}`);
+      }
+    }).observe({ type: 'layout-shift', buffered: true });
+    // A first visit's download box and the model's example prompts appear as the page reads the model's
+    // manifest (~0.4 s here); from the first downloaded bytes on — minutes for a real model, while the
+    // person reads and types — nothing may move by itself.
+    new MutationObserver(() => {
+      if (w.boxAt === Infinity && /^Downloading/.test(document.getElementById('pack-progress-text')?.textContent ?? '')) w.boxAt = performance.now();
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  await page.goto('/');
+  await expect.poll(() => page.evaluate(() => (window as unknown as { boxAt: number }).boxAt)).toBeLessThan(Infinity);
+  await expect(page.locator('#ready-offline')).toHaveText(/^Ready offline/, { timeout: 180_000 });
+  await expect(page.locator('#model-status')).toContainText('ready on');
+  await expect(page.locator('#prompt-examples button').first()).toBeVisible();
+  await page.waitForTimeout(1_000);
+  await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
+  await page.locator('#steps').fill('2');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.locator('#generate').click();
+  await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
+  await page.waitForTimeout(1_000);
+  expect(await page.evaluate(() => (window as unknown as { shifts: string[] }).shifts)).toEqual([]);
+}
+
 for (const [name, viewport] of Object.entries(SIZES)) {
   test.describe(`${name} (${viewport.width}×${viewport.height})`, () => {
     test.use({ viewport });
@@ -33,41 +70,7 @@ for (const [name, viewport] of Object.entries(SIZES)) {
       expect(box!.y).toBeLessThan(viewport.height);
     });
 
-    test('nothing moves under the person\'s eyes: from the download box on, through loading, "Ready offline" and a first picture', async ({ page }) => {
-      // The Layout Instability API's own record (what Web Vitals' CLS sums): a shift within 0.5 s of the
-      // person's input is theirs and expected; any other one moved the prompt or the picture under their eyes.
-      await page.addInitScript(() => {
-        const w = window as unknown as { shifts: string[]; boxAt: number };
-        w.shifts = [];
-        w.boxAt = Infinity;
-        new PerformanceObserver((list) => {
-          for (const e of list.getEntries() as unknown as { startTime: number; value: number; hadRecentInput: boolean; sources?: { node?: Element; previousRect: DOMRectReadOnly; currentRect: DOMRectReadOnly }[] }[]) {
-            if (e.hadRecentInput || e.startTime <= w.boxAt) continue;
-            const moved = (e.sources ?? []).map((s) => `${s.node?.id || s.node?.nodeName} ${s.previousRect.y.toFixed(0)}→${s.currentRect.y.toFixed(0)}`);
-            w.shifts.push(`${e.startTime.toFixed(0)} ms: ${moved.join(', ')}`);
-          }
-        }).observe({ type: 'layout-shift', buffered: true });
-        // A first visit's download box and the model's example prompts appear as the page reads the model's
-        // manifest (~0.4 s here); from the first downloaded bytes on — minutes for a real model, while the
-        // person reads and types — nothing may move by itself.
-        new MutationObserver(() => {
-          if (w.boxAt === Infinity && /^Downloading/.test(document.getElementById('pack-progress-text')?.textContent ?? '')) w.boxAt = performance.now();
-        }).observe(document, { subtree: true, childList: true, characterData: true });
-      });
-      await page.goto('/');
-      await expect.poll(() => page.evaluate(() => (window as unknown as { boxAt: number }).boxAt)).toBeLessThan(Infinity);
-      await expect(page.locator('#ready-offline')).toHaveText(/^Ready offline/, { timeout: 180_000 });
-      await expect(page.locator('#model-status')).toContainText('ready on');
-      await expect(page.locator('#prompt-examples button').first()).toBeVisible();
-      await page.waitForTimeout(1_000);
-      await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
-      await page.locator('#steps').fill('2');
-      await page.evaluate(() => window.scrollTo(0, 0));
-      await page.locator('#generate').click();
-      await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
-      await page.waitForTimeout(1_000);
-      expect(await page.evaluate(() => (window as unknown as { shifts: string[] }).shifts)).toEqual([]);
-    });
+    test('nothing moves under the person\'s eyes: from the download box on, through loading, "Ready offline" and a first picture', async ({ page }) => nothingMoves(page));
 
     test('an invalid field is marked where it is, its message beside it and linked, focus on it', async ({ app, page }) => {
       void app; // opens the page
@@ -101,6 +104,11 @@ for (const [name, viewport] of Object.entries(SIZES)) {
     });
   });
 }
+
+test.describe('a tall desktop window (1280×1600), the settings on screen', () => {
+  test.use({ viewport: { width: 1280, height: 1600 } });
+  test('nothing moves there either: the time estimate and the note beside Device keep their places', async ({ page }) => nothingMoves(page));
+});
 
 test('the verdict compares like with like: a 1-step 256² run shows its own figures and a labelled projection', async ({ app, page }) => {
   await app.generate({ backend: 'wasm', steps: 1, width: 256, height: 256 });
@@ -200,11 +208,24 @@ test('the page says when it is ready offline; "Downloaded and verified" folds aw
   await page.waitForTimeout(7_000);
   await expect(page.locator('#pack-download')).toBeVisible();
   expect(await page.locator('#controls').evaluate((el) => el.getBoundingClientRect().top)).toBe(top);
+  // Typing in the prompt is not the action that folds it (the prompt would move under the caret); a click is.
+  await page.locator('#prompt').focus();
+  await page.keyboard.type(' now');
+  await expect(page.locator('#pack-download')).toBeVisible();
   await page.locator('#prompt').click();
   await expect(page.locator('#pack-download')).toBeHidden();
   expect(await page.locator('#model option').allTextContents()).toEqual(['Shapes (stand-in SD 1.x, int8)']);
   await expect(page.locator('#model-status')).toContainText('Shapes (stand-in SD 1.x, int8) — ready on');
-  void app;
+  // Deleted, the box offers the download again: no bar (the last download's, full, is not this one's), no Cancel.
+  await page.locator('#storage > summary').click();
+  await page.getByRole('button', { name: 'Delete Shapes (stand-in SD 1.x, int8)' }).click();
+  await expect(page.locator('#model-status')).toHaveText('The model was deleted from this device.');
+  await expect(page.locator('#pack-progress-text')).toHaveText('Press Download to fetch it again.');
+  await expect(page.locator('#pack-progress')).toBeHidden();
+  await expect(page.locator('#pack-cancel')).toBeHidden();
+  await page.locator('#pack-retry').click();
+  await expect(page.locator('#pack-progress-text')).toHaveText(/^Downloaded and verified/, { timeout: 60_000 });
+  await app.ready();
 });
 
 test('accessibility: a finished picture is announced, Generate is an early Tab stop, contrast, distinct link names', async ({ app, page }) => {

@@ -83,6 +83,9 @@ test('Auto does not choose a software WebGPU adapter: it runs on WASM and says w
   expect((await page.locator('#backend').getAttribute('aria-describedby'))!.split(' ')).toContain('backend-note');
   await page.locator('#device summary').click();
   await expect(page.locator('#device-report')).toContainText('a software renderer (the GPU emulated on the CPU');
+  // ... and, where a run is judged, under the picture (a phone keeps Settings folded).
+  await app.generate({ steps: 1, width: 256, height: 256 });
+  await expect(page.locator('#verdict')).toContainText("It ran on the CPU (WASM): this device's WebGPU was not used — why is under Settings, beside Device.");
   await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
   await app.set({ backend: 'webgpu' });
   await expect(note).toHaveText('Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.');

@@ -49,6 +49,24 @@ export function defaultGpu(): GpuLike | undefined {
 /** Adapter names that mean WebGPU is emulated on the CPU. */
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|warp|\bcpu\b/i;
 
+/** Why "auto" runs on WASM although a WebGPU adapter is there (it is a software renderer); undefined otherwise. */
+export function autoChoseWasm(choice: BackendChoice, capabilities: Capabilities): string | undefined {
+  const gpu = capabilities.webgpu;
+  return choice === 'auto' && gpu && gpu.software
+    ? `its adapter (${gpu.adapter}) is a software renderer, slower than the CPU. Choose WebGPU to use it anyway.`
+    : undefined;
+}
+
+/** What the page says beside the Device choice: why WebGPU is not used, or that the one chosen is emulated. */
+export function backendNote(choice: BackendChoice, capabilities: Capabilities, fallbackReason?: string): string {
+  const reason = fallbackReason ?? autoChoseWasm(choice, capabilities);
+  if (reason) return `WebGPU was not used: ${reason}`;
+  const gpu = capabilities.webgpu;
+  return choice === 'webgpu' && gpu && gpu.software
+    ? 'Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.'
+    : '';
+}
+
 export async function detectCapabilities(gpu: GpuLike | undefined = defaultGpu()): Promise<Capabilities> {
   let webgpu: Capabilities['webgpu'] = false;
   if (gpu) {

@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-web';
 import { PocketError } from '../core/errors';
 import type { DeviceTensor, ElementType, HostTensor, IOInfo, ModelSession, Tensor } from '../core/pipeline/model-session';
-import { detectCapabilities, type Backend, type BackendChoice, type Capabilities, type GpuLike } from './capabilities';
+import { autoChoseWasm, detectCapabilities, type Backend, type BackendChoice, type Capabilities, type GpuLike } from './capabilities';
 
 export interface RuntimeOptions {
   readonly backend: BackendChoice;
@@ -65,9 +65,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const gpu = capabilities.webgpu;
   // "auto" means the fastest backend that works: a software WebGPU adapter is slower than WASM.
   const backend: Backend = options.backend === 'auto' ? (gpu && !gpu.software ? 'webgpu' : 'wasm') : options.backend;
-  const autoChoseWasm = options.backend === 'auto' && gpu && gpu.software
-    ? `its adapter (${gpu.adapter}) is a software renderer, slower than the CPU. Choose WebGPU to use it anyway.`
-    : undefined;
+  const autoReason = autoChoseWasm(options.backend, capabilities);
   ort.env.logLevel = 'error';
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   if (options.wasmBinary) ort.env.wasm.wasmBinary = options.wasmBinary;
@@ -86,7 +84,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   return {
     backend,
     capabilities,
-    ...(autoChoseWasm ? { autoChoseWasm } : {}),
+    ...(autoReason ? { autoChoseWasm: autoReason } : {}),
     async createSession(model, name, gpuOutputs = [], externalData = []) {
       const keepOnGpu = backend === 'webgpu' ? gpuOutputs : [];
       let session: ort.InferenceSession;

@@ -99,6 +99,7 @@ export class PackManager {
    * pack as it is; so does being offline, a folder imported from disk, or a repository layout.
    */
   private async refreshed(stored: PackRecord, opts: PackJobOptions): Promise<PackRecord> {
+    opts.onManifest?.(stored.manifest); // (the stored one at once: the refresh may take up to REFRESH_TIMEOUT_MS)
     if (stored.layout || !/^https?:/.test(stored.source) || (this.env.online && !this.env.online())) return stored;
     const signals = [AbortSignal.timeout(REFRESH_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])];
     let fresh: PackManifest;

@@ -8,7 +8,7 @@ import type { PreviewImage } from '../core/pipeline/preview';
 import { layoutFor, planPasses, untrainedSizeNote } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
-import type { BackendChoice } from '../runtime/capabilities';
+import { backendNote, detectCapabilities, type BackendChoice } from '../runtime/capabilities';
 import type { PackRecord } from '../store/chunk-store';
 import type { PackManifest } from '../store/manifest';
 import type { EngineInfo } from '../worker/engine-api';
@@ -47,6 +47,7 @@ const ui = {
   progressText: $<HTMLParagraphElement>('progress-text'),
   error: $<HTMLParagraphElement>('error'),
   status: $<HTMLParagraphElement>('model-status'),
+  verdict: $<HTMLParagraphElement>('verdict'),
   sizeNote: $<HTMLParagraphElement>('size-note'),
   examples: $<HTMLDivElement>('prompt-examples'),
   estimate: $<HTMLParagraphElement>('estimate'),
@@ -60,6 +61,9 @@ const ui = {
 };
 const form = new GenerateForm(() => showEstimate());
 const readyOffline = $<HTMLParagraphElement>('ready-offline');
+// Its line is kept while it is empty (styles.css), except where no service worker will ever cache the app
+// (`npm run dev` has none): there it would stay a blank line.
+readyOffline.hidden = import.meta.env.DEV || !('serviceWorker' in navigator);
 const result = new ResultView();
 
 
@@ -149,6 +153,7 @@ async function loadModel(): Promise<void> {
   loaded = undefined;
   showSizeNote(''); // the last model's, until this one says what it was trained at
   clearError();
+  let ownExamples = false;
   ui.status.textContent = 'Checking the model on this device…';
   // Emptied, not hidden: its line stays, so that the page under it does not move when it is written again.
   readyOffline.textContent = '';
@@ -156,7 +161,11 @@ async function loadModel(): Promise<void> {
     // The examples from the manifest as soon as it is read (before a first download, not after it), long
     // before the model is loaded: the row is in place by the time the person looks at the prompt, and the
     // last model's stay until then (the row does not come and go).
-    const examples = (m: PackManifest) => { if (seq === loadSeq) showExamples(m.examplePrompts ?? []); };
+    const examples = (m: PackManifest) => {
+      if (seq !== loadSeq) return;
+      ownExamples = true;
+      showExamples(m.examplePrompts ?? []);
+    };
     const pack = await activePack(examples);
     if (seq !== loadSeq) return;
     examples(pack.manifest);
@@ -185,21 +194,29 @@ async function loadModel(): Promise<void> {
   } catch (e) {
     if (seq !== loadSeq) return;
     ui.status.textContent = 'The model is not loaded.';
+    setBackendNote('');
+    if (!ownExamples) showExamples([]); // the last model's prompts are not this one's
     showError(e);
   }
 }
 
-/** Beside the Device choice: why WebGPU was not used, or that the WebGPU chosen is emulated on the CPU. Written
- *  only when it changes (a live region re-announces every write). */
+/** Beside the Device choice: why WebGPU was not used, or that the WebGPU chosen is emulated on the CPU. */
 function showBackendNote(reply: EngineInfo): void {
-  const gpu = reply.capabilities.webgpu;
-  const text = reply.fallbackReason
-    ? `WebGPU was not used: ${reply.fallbackReason}`
-    : reply.backend === 'webgpu' && gpu && gpu.software
-      ? 'Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.'
-      : '';
+  setBackendNote(backendNote(reply.backend === 'webgpu' ? 'webgpu' : ui.backend.value as BackendChoice, reply.capabilities, reply.fallbackReason));
+}
+
+/** The note as the page foresees it from this page's own look at the GPU, before the model is loaded (seconds;
+ *  minutes for a real model): it is in place when the Settings are read, and the load's own word rarely differs. */
+function foreseeBackendNote(): void {
+  const choice = ui.backend.value as BackendChoice;
+  void detectCapabilities().then((caps) => {
+    if (!loaded && ui.backend.value === choice) setBackendNote(backendNote(choice, caps));
+  });
+}
+
+/** Written only when it changes (a live region re-announces every write). */
+function setBackendNote(text: string): void {
   if (ui.backendNote.textContent !== text) ui.backendNote.textContent = text;
-  ui.backendNote.dataset.kind = text ? 'warning' : '';
 }
 
 /** The prompts the loaded model draws well, as buttons under Generate ("Try: …"; after it, so that Generate
@@ -274,6 +291,9 @@ function finished(r: GenerateResult): void {
     : undefined;
   showEstimate();
   result.show(r, { backend: info ? backendLabel(info) : '', costs, downscaleFactor: info?.downscaleFactor ?? 8 });
+  // Where a run is judged slow, why it ran on the CPU (the full reason is beside Device, under Settings, which a
+  // phone keeps folded).
+  if (info?.fallbackReason) ui.verdict.textContent += ' It ran on the CPU (WASM): this device\'s WebGPU was not used — why is under Settings, beside Device.';
   ui.promptNote.textContent = r.droppedTokens.prompt ? `The model reads 75 tokens: the last ${r.droppedTokens.prompt} of your prompt were ignored.` : '';
   if (!keepHistory || !info) return;
   const { packName } = info;
@@ -319,8 +339,6 @@ ui.form.addEventListener('submit', async (ev) => {
   const costs = loaded ? prefs.costs(loaded.packId, loaded.backend) : undefined;
   try {
     const request = form.read();
-    // The preview is drawn at the picture's own size, so that the picture does not jump when it replaces it.
-    ui.preview.style.maxWidth = `${request.width}px`;
     const r = await engine.generate(request, {
       signal: run.signal,
       preview: ui.previewVae.checked ? 'vae' : 'fast',
@@ -402,6 +420,7 @@ const savedBackend = prefs.backend();
 if (savedBackend && [...ui.backend.options].some((o) => o.value === savedBackend)) ui.backend.value = savedBackend;
 ui.backend.addEventListener('change', () => {
   prefs.setBackend(ui.backend.value);
+  foreseeBackendNote(); // the last device's reason is not this one's
   void loadModel();
 });
 // Low-memory mode: remembered; on by default where the browser reports 4 GB of memory or less.
@@ -425,4 +444,5 @@ const addPanel = new AddModelPanel(models, async (pack) => {
 setUpPwa();
 void result.restore();
 void history.render();
+foreseeBackendNote();
 void loadModel();

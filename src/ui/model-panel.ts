@@ -85,6 +85,7 @@ export class ModelPanel {
       // A failure before any progress (the space check, the network) still offers Retry; a stored pack
       // that lost part of a local import is the page's message to show (Retry cannot fetch it).
       if (shown || (err.code !== 'aborted' && err.code !== 'integrity')) {
+        if (!shown) this.el.progress.value = 0; // (the bar of an earlier download, full, is not this one's)
         this.el.box.hidden = false;
         this.el.box.dataset.state = 'stopped';
         this.el.text.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : 'Download stopped.';
@@ -115,8 +116,8 @@ export class ModelPanel {
     }
     const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';
     const left = p.secondsLeft !== null ? ` · ${Math.ceil(p.secondsLeft)} s left` : '';
-    const verb = p.status === 'repair' ? 'Repairing' : p.status === 'verify' ? 'Checking' : p.status === 'quantize' ? 'Storing as int8' : 'Downloading';
-    this.el.text.textContent = `${verb} the model: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
+    const what = p.status === 'repair' ? 'Repairing the model' : p.status === 'verify' ? 'Checking the model' : p.status === 'quantize' ? 'Storing the model as int8' : 'Downloading the model';
+    this.el.text.textContent = `${what}: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
   }
 
   /**
@@ -130,8 +131,9 @@ export class ModelPanel {
     this.folding?.abort(); // one pair of listeners, however many verifications came before an action
     const folding = (this.folding = new AbortController());
     const fold = (e: Event) => {
-      // A modifier alone (Ctrl before Ctrl+C, to copy the box's words) is not an action yet.
-      if (e instanceof KeyboardEvent && ['Shift', 'Control', 'Alt', 'Meta'].includes(e.key)) return;
+      // A modifier alone (Ctrl before Ctrl+C, to copy the box's words) is not an action yet, nor is typing in a
+      // field: folding the box then would move the prompt ~100 px under the caret.
+      if (e instanceof KeyboardEvent && (['Shift', 'Control', 'Alt', 'Meta'].includes(e.key) || isTextField(e.target))) return;
       folding.abort();
       if (this.el.box.dataset.state === 'verified') this.el.box.hidden = true;
     };
@@ -144,6 +146,8 @@ export class ModelPanel {
     this.download = new AbortController();
     this.el.box.hidden = false;
     this.el.box.dataset.state = 'importing';
+    this.el.text.textContent = 'Reading the folder…';
+    this.el.progress.value = 0;
     this.el.progress.hidden = false;
     this.el.cancel.hidden = false;
     this.el.cancel.disabled = false;
@@ -181,6 +185,9 @@ export class ModelPanel {
   /** Offer the download again (after a delete, or when it stopped). */
   offerDownload(label: string): void {
     this.el.box.hidden = false;
+    this.el.box.dataset.state = 'offer';
+    this.el.progress.hidden = true;
+    this.el.cancel.hidden = true;
     this.el.text.textContent = label;
     this.el.retry.hidden = false;
   }
@@ -222,4 +229,10 @@ export class ModelPanel {
     this.events.onListed(packs.map((p) => p.pack));
     if (!items.length) this.el.list.append(Object.assign(document.createElement('li'), { textContent: 'No models on this device.' }));
   }
+}
+
+/** A field the person types text into (where a key is typing, not a command to the page). */
+function isTextField(target: EventTarget | null): boolean {
+  if (target instanceof HTMLTextAreaElement) return true;
+  return target instanceof HTMLInputElement && !['checkbox', 'radio', 'button', 'submit', 'range', 'file', 'color'].includes(target.type);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectCapabilities, type GpuLike } from '../../src/runtime/capabilities';
+import { backendNote, detectCapabilities, type GpuLike } from '../../src/runtime/capabilities';
 import { createRuntime } from '../../src/runtime/ort-runtime';
 
 const adapter = (f16: boolean) => ({
@@ -33,6 +33,19 @@ describe('detectCapabilities', () => {
 
   it('uses one WASM thread without cross-origin isolation', async () => {
     expect((await detectCapabilities(undefined)).wasmThreads).toBe(1);
+  });
+});
+
+describe('backendNote (beside the Device choice, foreseen by the page before the load and said again after it)', () => {
+  it('says why Auto skips a software adapter, warns when one is chosen, and says nothing for a real GPU or WASM', async () => {
+    const soft = await detectCapabilities({ requestAdapter: async () => ({ ...adapter(false), info: { vendor: 'google', architecture: 'swiftshader' } }) });
+    const real = await detectCapabilities({ requestAdapter: async () => adapter(true) });
+    const none = await detectCapabilities(undefined);
+    expect(backendNote('auto', soft)).toBe('WebGPU was not used: its adapter (google swiftshader) is a software renderer, slower than the CPU. Choose WebGPU to use it anyway.');
+    expect(backendNote('webgpu', soft)).toMatch(/^Warning: this WebGPU adapter is a software renderer/);
+    expect([backendNote('auto', real), backendNote('webgpu', real), backendNote('wasm', soft), backendNote('auto', none)]).toEqual(['', '', '', '']);
+    // The load's own reason (WebGPU failed on the device) is said over the foreseen one.
+    expect(backendNote('auto', real, 'the device was lost.')).toBe('WebGPU was not used: the device was lost.');
   });
 });
 
