@@ -441,6 +441,9 @@ const addPanel = new AddModelPanel(models, async (pack) => {
   prefs.setActiveModel(pack.id);
   await loadModel();
 }, () => loaded?.capabilities);
+// The model list before the store is read: the built-in model (where it is the one in use) rather than
+// an empty list that widens when it is filled.
+if (!URL_PACK && !prefs.activeModel()) fillModelSelect([]);
 setUpPwa();
 void result.restore();
 void history.render();

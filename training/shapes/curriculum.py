@@ -169,6 +169,13 @@ ARMS["o-pairs-reading"] = dataclasses.replace(ARMS["n-pairs"], world=World(multi
 # cross-attention one level finer (8x8 at 128 px, each object cells of its own) learn it sooner, from scratch?
 ARMS["n2-pairs-longer"] = dataclasses.replace(ARMS["n-pairs"], init="n-pairs", steps=5000, lr=3e-4, evals=(2500, 5000))
 ARMS["p-pairs-attn"] = dataclasses.replace(ARMS["n-pairs"], unet=UNetConfig(text_attention=(False, True, False, False)))
+# Round three (binding flat at 25-31 % from (n)'s step 5,000 to (n2)'s 12,500): (n2) continued 5,000 steps with the
+# text encoder fine-tuned (its states may have to carry which colour goes with which shape: the frozen one was
+# trained on single objects), or with half the timesteps from t >= 500, where the colours of two objects are decided
+# (diagnostics/binding_by_noise.py); (n3) is the same 5,000 steps with neither, the control.
+ARMS["n3-control"] = dataclasses.replace(ARMS["n2-pairs-longer"], init="n2-pairs-longer")
+ARMS["q-pairs-text"] = dataclasses.replace(ARMS["n3-control"], text_lr_scale=0.1)
+ARMS["r-pairs-high-noise"] = dataclasses.replace(ARMS["n3-control"], high_noise_frac=0.5)
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -188,6 +195,9 @@ ARM_WHAT = {
     "o-pairs-reading": "(o) (n) with the two objects named left to right",
     "n2-pairs-longer": "(n2) (n) continued: 5,000 more steps in its world",
     "p-pairs-attn": "(p) (n) with cross-attention added one level finer (8x8 at 128 px), from scratch",
+    "n3-control": "(n3) (n2) continued: 5,000 more steps in its world (the control of (q) and (r))",
+    "q-pairs-text": "(q) (n3) with the text encoder fine-tuned at 0.1x the LR",
+    "r-pairs-high-noise": "(r) (n3) with half of each batch's timesteps from t >= 500",
 }
 
 
