@@ -76,19 +76,32 @@ def load_clip_text(work: Path) -> TextEncoder:
     return text
 
 
+def inherited_text(work: Path, stage: str) -> TextEncoder:
+    """The text encoder a run starting from `stage` meets: the EMA text encoder of the nearest stage up its chain
+    that fine-tuned one (`stage` itself first), else the CLIP-stage one. A stage that keeps the encoder frozen
+    after one that tuned it keeps the tuned one (its UNet learned to read that one's states)."""
+    text = load_clip_text(work)
+    while stage:
+        ck = load_sharded(work / "curriculum" / stage)
+        assert ck, f"`{stage}` is not in {work / 'curriculum'}"
+        ema = unprefixed("ema", ck[0])
+        if any(k.startswith("text.") for k in ema):
+            text.load_state_dict(unprefixed("text", ema))
+            return text
+        stage = ck[1]["run"].get("init", "")
+    return text
+
+
 def load_stage(work: Path, stage: str, device: str = "cpu") -> tuple[TextEncoder, UNet, int]:
-    """A curriculum stage's EMA weights (shapes/curriculum.py) with the text encoder it trained with: the
-    CLIP-stage one, or its own EMA where the run fine-tuned it. The step is the whole chain's: the stage's
+    """A curriculum stage's EMA weights (shapes/curriculum.py) with the text encoder it trained with: its own EMA
+    where the run fine-tuned it, else the one it inherited (`inherited_text`). The step is the whole chain's: the stage's
     own steps plus those of the stages it started from."""
     ck = load_sharded(work / "curriculum" / stage)
     assert ck, f"train (or `recipe.py restore`) the curriculum stage `{stage}` first"
     state, meta = ck
     cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("unet", {}).items()}
-    text, unet = load_clip_text(work), UNet(UNetConfig(**cfg))
-    ema = unprefixed("ema", state)
-    unet.load_state_dict(unprefixed("unet", ema))
-    if any(k.startswith("text.") for k in ema):
-        text.load_state_dict(unprefixed("text", ema))
+    text, unet = inherited_text(work, stage), UNet(UNetConfig(**cfg))
+    unet.load_state_dict(unprefixed("unet", unprefixed("ema", state)))
     steps, init = meta["step"], meta["run"].get("init", "")
     while init:
         before = load_sharded(work / "curriculum" / init)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from . import evaluate, world
-from .checkpoints import load_clip_text, load_tokenizer, load_vae
+from .checkpoints import inherited_text, load_tokenizer, load_vae
 from .common import (SEED, Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
                      save_sharded, setup_threads, step_with_ema, to_tensor, unprefixed, NUM_TRAIN_TIMESTEPS)
 from .models import TextEncoder, UNet, UNetConfig
@@ -477,7 +477,9 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
     datas = [world_data(work, w, device) for w, _, _ in parts]
     shares = np.array([share for _, share, _ in parts])
     empty = torch.tensor(tok.encode("")[0], dtype=torch.int32)
-    text = load_clip_text(work).to(device)
+    # The encoder the chain it starts from ended with (the CLIP-stage one unless a stage up it fine-tuned one); a
+    # run that tunes it goes on from there, and its own checkpoint then holds it.
+    text = inherited_text(work, run.init).to(device)
     unet = UNet(run.unet).to(device)
     tuned = run.text_lr_scale > 0
     named = dict(prefixed("unet", dict(unet.named_parameters())))
@@ -498,7 +500,7 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         missing, unexpected = unet.load_state_dict(unprefixed("unet", before[0]), strict=False)
         assert not unexpected and all(k.startswith("text_attention.") for k in missing), \
             f"`{run.init}`'s UNet is not this run's, less blocks added at zero: {(missing + unexpected)[:4]}"
-        if tuned and any(k.startswith("text.") for k in before[0]):
+        if tuned and any(k.startswith("text.") for k in before[0]):  # the tuned encoder's raw weights go on training
             text.load_state_dict(unprefixed("text", before[0]))
         kept = unprefixed("ema", before[0])
         ema = {k: kept.get(k, v).to(device).clone() for k, v in ema.items()}

@@ -587,3 +587,27 @@ def test_two_passes_finish_at_the_size_asked_the_latents_of_a_picture_drawn_smal
     one = evaluate.sample_latents(text, Zero(), ids, empty, 64, 48, seeds, steps, 4.0)
     first = torch.stack([torch.randn(4, 6, 8, generator=torch.Generator().manual_seed(s)) for s in seeds]).double()
     assert torch.allclose(one.double(), first * (abar[0] / abar[951]).sqrt(), rtol=1e-4, atol=1e-4)
+
+
+def test_a_frozen_stage_after_one_that_tuned_the_text_encoder_keeps_the_tuned_one(quick_work):
+    """The text encoder a stage reads is the one its chain ended with: a stage that keeps it frozen after a stage
+    that fine-tuned it (arm (q)'s lever, if a lineage takes it up) must not fall back to the CLIP-stage encoder,
+    whose states its UNet no longer reads, in training, in its evals, or in the pack exported from it."""
+    import dataclasses
+    import torch
+    from shapes import checkpoints
+    from shapes.common import load_sharded, unprefixed
+
+    work, recipe = quick_work
+    recipe("proxy")
+    tuned = dataclasses.replace(curriculum.quick(curriculum.ARMS["q-pairs-text"]), init="proxy", steps=3, evals=())
+    curriculum.train_run(work, "tuned", tuned, "cpu", 1.0)
+    frozen = dataclasses.replace(tuned, init="tuned", text_lr_scale=0.0, steps=2)
+    curriculum.train_run(work, "frozen-after", frozen, "cpu", 1.0)
+    assert not any(k.startswith("text.") for k in load_sharded(work / "curriculum" / "frozen-after")[0])
+    want = unprefixed("text", unprefixed("ema", load_sharded(work / "curriculum" / "tuned")[0]))["token_embedding.weight"]
+    clip = checkpoints.load_clip_text(work).token_embedding.weight
+    assert not torch.equal(want, clip)  # (three steps moved it)
+    for text in (checkpoints.inherited_text(work, "frozen-after"), checkpoints.load_stage(work, "frozen-after")[0]):
+        assert torch.equal(text.token_embedding.weight, want)
+    assert torch.equal(checkpoints.inherited_text(work, "proxy").token_embedding.weight, clip)
