@@ -59,10 +59,12 @@ def _lineage(handoff: Path) -> dict:
 def finished_stages(work: Path) -> list[str]:
     """Curriculum stages in `work` that reached their step budget (the arms are measurements: their figures
     live in training/README.md, their weights are not handed on)."""
-    from .curriculum import STAGES
+    from .curriculum import RETIRED, STAGES
 
     done = []
     for name in STAGES:
+        if name in RETIRED:
+            continue
         ck = load_sharded(work / "curriculum" / name)
         if ck and ck[1]["step"] >= ck[1]["run"]["steps"]:
             done.append(name)
@@ -113,10 +115,12 @@ def _save_unfinished(work: Path, handoff: Path) -> list[str]:
     """A stage cut off by the end of a session: its weights and EMA (fp16) and where it was. The next session
     resumes it with a fresh optimiser and a short learning-rate warm-up (AdamW's moments are not kept: they
     would double the file), instead of training it again from its start."""
-    from .curriculum import STAGES
+    from .curriculum import RETIRED, STAGES
 
     written = []
     for name in STAGES:
+        if name in RETIRED:
+            continue
         ck = load_sharded(work / "curriculum" / name)
         if not ck or ck[1]["step"] >= ck[1]["run"]["steps"] or ck[1]["step"] == 0 or (handoff / f"{name}.pt").exists():
             continue

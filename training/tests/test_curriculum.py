@@ -611,3 +611,21 @@ def test_a_frozen_stage_after_one_that_tuned_the_text_encoder_keeps_the_tuned_on
     for text in (checkpoints.inherited_text(work, "frozen-after"), checkpoints.load_stage(work, "frozen-after")[0]):
         assert torch.equal(text.token_embedding.weight, want)
     assert torch.equal(checkpoints.inherited_text(work, "proxy").token_embedding.weight, clip)
+
+
+def test_retired_stages_are_not_handed_on(tmp_path):
+    """Stages 5 and 6 were dead ends (no stage starts from them): their figures stay in the README, their weights
+    are not written to training/checkpoints/ again (the 120 MiB cap is for the lineage that may ship)."""
+    import dataclasses
+
+    import torch
+    from shapes import handoff
+    from shapes.common import save_sharded
+
+    for name, step in (("s5-sizes", None), ("s6-512", 10), ("b3-256px", None)):
+        run = curriculum.STAGES[name]
+        save_sharded({"unet.w": torch.zeros(1), "ema.unet.w": torch.zeros(1)}, tmp_path / "curriculum" / name,
+                     {"step": step or run.steps, "run": dataclasses.asdict(run), "evals": [], "unet": {}})
+    assert curriculum.RETIRED == {"s5-sizes", "s6-512"}
+    assert handoff.finished_stages(tmp_path) == ["b3-256px"]
+    assert handoff._save_unfinished(tmp_path, tmp_path / "out") == []
