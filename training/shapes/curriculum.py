@@ -176,6 +176,17 @@ ARMS["p-pairs-attn"] = dataclasses.replace(ARMS["n-pairs"], unet=UNetConfig(text
 ARMS["n3-control"] = dataclasses.replace(ARMS["n2-pairs-longer"], init="n2-pairs-longer")
 ARMS["q-pairs-text"] = dataclasses.replace(ARMS["n3-control"], text_lr_scale=0.1)
 ARMS["r-pairs-high-noise"] = dataclasses.replace(ARMS["n3-control"], high_noise_frac=0.5)
+# Neither lever beat the control at its step 2,500, which had risen from (n2)'s 29 % to 38 %: does binding keep
+# rising with steps alone? (n4) the control continued 5,000 more.
+ARMS["n4-longer"] = dataclasses.replace(ARMS["n3-control"], init="n3-control")
+# ... and the lever that measures, at 256 px from b3 (where b1-b2's binding at 128 px did not carry over): b3's
+# worlds and mix for 2,000 more steps, with the lever (s) or without it (s0, the control).
+ARMS["s0-b3-control"] = Run(world=World(latent=32, multi=True, pairs=True, sizes=True, grammar=True), batch=16,
+                            steps=2000, lr=1.5e-4, init="b3-256px", evals=(1000, 2000),
+                            mix=((World(multi=True, pairs=True, sizes=True, grammar=True), 0.3, 32),
+                                 (World(latent=32, multi=True, pairs=True), 0.1, 16)),
+                            judge=(("two", 256), ("held_in", 256)), guidance=(4.0,))
+ARMS["s-b3-text"] = dataclasses.replace(ARMS["s0-b3-control"], text_lr_scale=0.1)
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -198,6 +209,9 @@ ARM_WHAT = {
     "n3-control": "(n3) (n2) continued: 5,000 more steps in its world (the control of (q) and (r))",
     "q-pairs-text": "(q) (n3) with the text encoder fine-tuned at 0.1x the LR",
     "r-pairs-high-noise": "(r) (n3) with half of each batch's timesteps from t >= 500",
+    "n4-longer": "(n4) (n3) continued: 5,000 more steps in its world (20,000 in all)",
+    "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
+    "s-b3-text": "(s) (s0) with the text encoder fine-tuned at 0.1x the LR",
 }
 
 
