@@ -179,6 +179,9 @@ ARMS["r-pairs-high-noise"] = dataclasses.replace(ARMS["n3-control"], high_noise_
 # Neither lever beat the control at its step 2,500, which had risen from (n2)'s 29 % to 38 %: does binding keep
 # rising with steps alone? (n4) the control continued 5,000 more.
 ARMS["n4-longer"] = dataclasses.replace(ARMS["n3-control"], init="n3-control")
+# (n4) found both colours rising ~3-4 points per 2,500 steps (46 % at 22,500): does the slope hold past 50 %?
+ARMS["n5-longer"] = dataclasses.replace(ARMS["n3-control"], init="n4-longer", steps=10000,
+                                        evals=(2500, 5000, 7500, 10000))
 # ... and the lever that measures, at 256 px from b3 (where b1-b2's binding at 128 px did not carry over): b3's
 # worlds and mix for 2,000 more steps, with the lever (s) or without it (s0, the control).
 ARMS["s0-b3-control"] = Run(world=World(latent=32, multi=True, pairs=True, sizes=True, grammar=True), batch=16,
@@ -209,7 +212,8 @@ ARM_WHAT = {
     "n3-control": "(n3) (n2) continued: 5,000 more steps in its world (the control of (q) and (r))",
     "q-pairs-text": "(q) (n3) with the text encoder fine-tuned at 0.1x the LR",
     "r-pairs-high-noise": "(r) (n3) with half of each batch's timesteps from t >= 500",
-    "n4-longer": "(n4) (n3) continued: 5,000 more steps in its world (20,000 in all)",
+    "n4-longer": "(n4) (n3) continued: 5,000 more steps in its world (22,500 in all)",
+    "n5-longer": "(n5) (n4) continued: 10,000 more steps (32,500 in all)",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
     "s-b3-text": "(s) (s0) with the text encoder fine-tuned at 0.1x the LR",
 }
