@@ -202,7 +202,7 @@ async function loadModel(): Promise<void> {
 
 /** Beside the Device choice: why WebGPU was not used, or that the WebGPU chosen is emulated on the CPU. */
 function showBackendNote(reply: EngineInfo): void {
-  setBackendNote(backendNote(reply.backend === 'webgpu' ? 'webgpu' : ui.backend.value as BackendChoice, reply.capabilities, reply.fallbackReason));
+  setBackendNote(backendNote(ui.backend.value as BackendChoice, reply.capabilities, reply.fallbackReason));
 }
 
 /** The note as the page foresees it from this page's own look at the GPU, before the model is loaded (seconds;
