@@ -18,14 +18,13 @@ export class ModelPanel {
     progress: $<HTMLProgressElement>('pack-progress'),
     text: $<HTMLParagraphElement>('pack-progress-text'),
     cancel: $<HTMLButtonElement>('pack-cancel'),
+    dismiss: $<HTMLButtonElement>('pack-dismiss'),
     retry: $<HTMLButtonElement>('pack-retry'),
     summary: $<HTMLParagraphElement>('storage-summary'),
     persist: $<HTMLParagraphElement>('storage-persist'),
     list: $<HTMLUListElement>('pack-list'),
   };
   private download: AbortController | undefined;
-  /** The listeners that fold the "verified" box at the next action (foldOnNextAction). */
-  private folding: AbortController | undefined;
 
   constructor(private readonly events: {
     readonly onRetry: () => void;
@@ -41,6 +40,11 @@ export class ModelPanel {
       this.packs.cancelAll();
     });
     this.el.retry.addEventListener('click', () => this.events.onRetry());
+    // The good news stays until the person hides it, with the button in Cancel's place. Not on a timer, nor at
+    // their next click anywhere: the box sits above the controls, and folding it moved the page under a first
+    // picture being drawn (~50 px, the timer) or under the pointer (Generate, clicked, moved up 134 px and a
+    // quick second click landed on an example prompt, replacing the person's own).
+    this.el.dismiss.addEventListener('click', () => { this.el.box.hidden = true; });
   }
 
   /** The stored pack that came from `source`, downloading or repairing whatever is missing first. */
@@ -75,6 +79,7 @@ export class ModelPanel {
       this.el.box.dataset.state = 'downloading';
       this.el.progress.hidden = false;
       this.el.cancel.hidden = false;
+      this.el.dismiss.hidden = true;
       this.el.retry.hidden = true;
       this.el.cancel.disabled = false;
     };
@@ -88,6 +93,7 @@ export class ModelPanel {
         if (!shown) this.el.progress.value = 0; // (the bar of an earlier download, full, is not this one's)
         this.el.box.hidden = false;
         this.el.box.dataset.state = 'stopped';
+        this.el.dismiss.hidden = true;
         this.el.text.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : 'Download stopped.';
         this.el.retry.hidden = false;
       }
@@ -110,8 +116,7 @@ export class ModelPanel {
       this.el.text.textContent = `Downloaded and verified: ${formatBytes(p.total)}.`;
       // The full bar stays, and Cancel's place (styles.css): the box keeps its height until it folds.
       this.el.progress.value = this.el.progress.max;
-      this.el.box.dataset.state = 'verified';
-      this.foldOnNextAction();
+      this.verified();
       return;
     }
     const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';
@@ -120,25 +125,12 @@ export class ModelPanel {
     this.el.text.textContent = `${what}: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
   }
 
-  /**
-   * The good news stays until the person next clicks or types, then the box folds away ("Ready offline" says
-   * the rest). Not on a timer: the box sits above the controls, and folding it while a first picture is being
-   * drawn moved the page ~50 px under the person's eyes; moved by their own action it is expected (and is not
-   * a layout shift by the Web Vitals' rule of recent input). On click, not pointerdown: a box folded between
-   * press and release would move the button pressed out from under the pointer and lose the click.
-   */
-  private foldOnNextAction(): void {
-    this.folding?.abort(); // one pair of listeners, however many verifications came before an action
-    const folding = (this.folding = new AbortController());
-    const fold = (e: Event) => {
-      // A modifier alone (Ctrl before Ctrl+C, to copy the box's words) is not an action yet, nor is typing in a
-      // field: folding the box then would move the prompt ~100 px under the caret.
-      if (e instanceof KeyboardEvent && (['Shift', 'Control', 'Alt', 'Meta'].includes(e.key) || isTextField(e.target))) return;
-      folding.abort();
-      if (this.el.box.dataset.state === 'verified') this.el.box.hidden = true;
-    };
-    document.addEventListener('click', fold, { signal: folding.signal });
-    document.addEventListener('keydown', fold, { signal: folding.signal });
+  /** The download or import is verified: the full bar stays, and "Hide" takes Cancel's place (the same size): the
+   *  box keeps its height until the person hides it. */
+  private verified(): void {
+    this.el.box.dataset.state = 'verified';
+    this.el.cancel.hidden = true;
+    this.el.dismiss.hidden = false;
   }
 
   /** Copy a picked or dropped folder into the store (hashed; checked against its manifest if it has one). */
@@ -146,6 +138,7 @@ export class ModelPanel {
     this.download = new AbortController();
     this.el.box.hidden = false;
     this.el.box.dataset.state = 'importing';
+    this.el.dismiss.hidden = true;
     this.el.text.textContent = 'Reading the folder…';
     this.el.progress.value = 0;
     this.el.progress.hidden = false;
@@ -167,8 +160,7 @@ export class ModelPanel {
           }
           this.el.text.textContent = int8 ? `Stored as int8: ${formatBytes(p.total)}, every file hashed as it was written.` : `Imported and checked: ${formatBytes(p.total)}.`;
           this.el.progress.value = this.el.progress.max;
-          this.el.box.dataset.state = 'verified';
-          this.foldOnNextAction();
+          this.verified();
         },
       });
     } catch (e) {
@@ -188,6 +180,7 @@ export class ModelPanel {
     this.el.box.dataset.state = 'offer';
     this.el.progress.hidden = true;
     this.el.cancel.hidden = true;
+    this.el.dismiss.hidden = true;
     this.el.text.textContent = label;
     this.el.retry.hidden = false;
   }
@@ -229,10 +222,4 @@ export class ModelPanel {
     this.events.onListed(packs.map((p) => p.pack));
     if (!items.length) this.el.list.append(Object.assign(document.createElement('li'), { textContent: 'No models on this device.' }));
   }
-}
-
-/** A field the person types text into (where a key is typing, not a command to the page). */
-function isTextField(target: EventTarget | null): boolean {
-  if (target instanceof HTMLTextAreaElement) return true;
-  return target instanceof HTMLInputElement && !['checkbox', 'radio', 'button', 'submit', 'range', 'file', 'color'].includes(target.type);
 }
