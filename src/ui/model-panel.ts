@@ -114,8 +114,6 @@ export class ModelPanel {
     }
     if (p.status === 'ready') {
       this.el.text.textContent = `Downloaded and verified: ${formatBytes(p.total)}.`;
-      // The full bar stays, and Cancel's place (styles.css): the box keeps its height until it folds.
-      this.el.progress.value = this.el.progress.max;
       this.verified();
       return;
     }
@@ -129,6 +127,7 @@ export class ModelPanel {
    *  box keeps its height until the person hides it. */
   private verified(): void {
     this.el.box.dataset.state = 'verified';
+    this.el.progress.value = this.el.progress.max;
     this.el.cancel.hidden = true;
     this.el.dismiss.hidden = false;
   }
@@ -159,7 +158,6 @@ export class ModelPanel {
             return;
           }
           this.el.text.textContent = int8 ? `Stored as int8: ${formatBytes(p.total)}, every file hashed as it was written.` : `Imported and checked: ${formatBytes(p.total)}.`;
-          this.el.progress.value = this.el.progress.max;
           this.verified();
         },
       });
