@@ -115,8 +115,8 @@ test.describe('a tall desktop window (1280×1600), the settings on screen', () =
 test('the verdict compares like with like: a 1-step 256² run shows its own figures and a labelled projection', async ({ app, page }) => {
   await app.generate({ backend: 'wasm', steps: 1, width: 256, height: 256 });
   const verdict = (await page.locator('#verdict').textContent())!;
-  expect(verdict).toMatch(/^[\d.]+ s for 1 step at 256×256 \([\d.]+ it\/s\)\. Projected for 20 steps at 512×512 on this device: about [\d.]+ s — (under|over) the 15 s that Qualcomm's phone demo took \(a projection from this device's measured runs\)\.$/);
-  expect(verdict).not.toMatch(/^[\d.]+ s for 1 step at 256×256 .* — under the 15 s that Qualcomm's phone demo took \(20 steps/);
+  expect(verdict).toMatch(/^[\d.]+ s for 1 step at 256×256\. At 20 steps and 512×512 it would take about [\d.]+ s here \(projected\): (under|over) the 15 s goal \(Qualcomm's phone demo\)\.$/);
+  expect(verdict).not.toMatch(/^[\d.]+ s for 1 step at 256×256: under/);
 });
 
 test('a reload keeps the settings and the last picture; History is as it was', async ({ app, page }) => {
@@ -174,8 +174,13 @@ test('smaller things: a long prompt is kept whole, Compare takes typed values an
   const long = Array.from({ length: 500 }, (_, i) => `word${i}`).join(' ');
   await page.locator('#prompt').fill(long);
   await expect(page.locator('#prompt')).toHaveValue(long);
+  // said as it is typed, before any run (500 words and their digits: far more than the 75 tokens read)
+  await expect(page.locator('#prompt-note')).toHaveText(/^The model reads 75 tokens: the last \d+ of this prompt will be ignored\.$/);
+  const typed = await page.locator('#prompt-note').textContent();
   await app.generate({ backend: 'wasm', steps: 1, width: 256, height: 256 });
-  await expect(page.locator('#prompt-note')).toContainText('the last');
+  await expect(page.locator('#prompt-note')).toHaveText(typed!); // the run's end says the same
+  await page.locator('#prompt').fill('a red star');
+  await expect(page.locator('#prompt-note')).toHaveText('');
   const caption = (await page.locator('#settings').textContent())!;
   expect(caption.length).toBeLessThan(300);
   expect(caption).toContain('…');
@@ -228,9 +233,24 @@ test('the page says when it is ready offline; "Downloaded and verified" stays un
   await expect(page.locator('#pack-progress')).toBeHidden();
   await expect(page.locator('#pack-cancel')).toBeHidden();
   await expect(page.locator('#pack-dismiss')).toBeHidden();
+  // The status line above the box says what the box says (it said "Checking the model on this device…" all through
+  // a download): every state of the two, as the page showed them.
+  await page.evaluate(() => {
+    const w = window as unknown as { seen: string[] };
+    w.seen = [];
+    const text = (id: string) => document.getElementById(id)?.textContent ?? '';
+    new MutationObserver(() => {
+      const pair = `${text('model-status')} | ${text('pack-progress-text').replace(/:.*/, '')}`;
+      if (w.seen.at(-1) !== pair) w.seen.push(pair);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
   await page.locator('#pack-retry').click();
   await expect(page.locator('#pack-progress-text')).toHaveText(/^Downloaded and verified/, { timeout: 60_000 });
   await app.ready();
+  const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+  const downloading = seen.filter((p) => p.endsWith('| Downloading the model'));
+  expect(downloading.length, seen.join('\n')).toBeGreaterThan(0);
+  expect(new Set(downloading), seen.join('\n')).toEqual(new Set(['Downloading the model: only this once, then it is kept on this device. | Downloading the model']));
 });
 
 test('accessibility: a finished picture is announced, Generate is an early Tab stop, contrast, distinct link names', async ({ app, page }) => {

@@ -19,7 +19,7 @@ test('draws "a yellow star on a blue background" on WASM: the judge sees one yel
   expect({ background: verdict.background, objects: verdict.objects.map((o) => `${o.colour} ${o.shape}`) })
     .toEqual({ background: 'blue', objects: ['yellow star'] });
   await expect(app.page.locator('#timings')).toContainText('UNet');
-  await expect(app.page.locator('#verdict')).toContainText("the 15 s that Qualcomm's phone demo took");
+  await expect(app.page.locator('#verdict')).toContainText("the 15 s goal (Qualcomm's phone demo)");
 });
 
 test('WebGPU agrees with WASM (PSNR ≥ 30 dB) at a small size and few steps', async ({ app }) => {
@@ -85,7 +85,7 @@ test('Auto does not choose a software WebGPU adapter: it runs on WASM and says w
   await expect(page.locator('#device-report')).toContainText('a software renderer (the GPU emulated on the CPU');
   // ... and, where a run is judged, under the picture (a phone keeps Settings folded).
   await app.generate({ steps: 1, width: 256, height: 256 });
-  await expect(page.locator('#verdict')).toContainText("It ran on the CPU (WASM): this device's WebGPU was not used — why is under Settings, beside Device.");
+  await expect(page.locator('#verdict')).toContainText("It ran on the CPU: this device's WebGPU was not used (why: Settings, under Device).");
   await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
   await app.set({ backend: 'webgpu' });
   await expect(note).toHaveText('Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.');

@@ -92,32 +92,36 @@ export const HEADLINE = Object.freeze({ ms: 15_000, steps: 20, width: 512, heigh
 
 /**
  * The verdict under a finished picture, comparing like with like: a run at the headline's 20 steps and
- * 512×512 is judged against 15 s as it is; any other run shows its own figures and, where this device's
- * cost model has them, a projection to 20 steps at 512×512, labelled as one.
+ * 512×512 is judged against 15 s as it is; any other run shows its own time and, where this device's cost
+ * model has them, a projection to 20 steps at 512×512, labelled as one. Short: it sits under the picture, and
+ * the run's rate is on the progress line ("Done in …") and its stages in the table below.
  */
 export function describeVerdict(
   run: {
-    readonly steps: number; readonly width: number; readonly height: number; readonly totalMs: number; readonly itPerSecond: number; readonly guided?: boolean;
+    readonly steps: number; readonly width: number; readonly height: number; readonly totalMs: number; readonly guided?: boolean;
     /** A two-pass run: its layout size and the steps at full size after it. */
     readonly layout?: { readonly width: number; readonly height: number; readonly fullSteps: number };
   },
   projectedMs: number | undefined,
 ): string {
   const lay = run.layout;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const steps = `${run.steps} step${run.steps === 1 ? '' : 's'}`;
   const own = lay
-    ? `${(run.totalMs / 1000).toFixed(1)} s for ${run.steps} step${run.steps === 1 ? '' : 's'} at ${lay.width}×${lay.height} and ${lay.fullSteps} at ${run.width}×${run.height} (two passes, ${run.itPerSecond.toFixed(2)} it/s)`
-    : `${(run.totalMs / 1000).toFixed(1)} s for ${run.steps} step${run.steps === 1 ? '' : 's'} at ${run.width}×${run.height} (${run.itPerSecond.toFixed(2)} it/s)`;
+    ? `${s(run.totalMs)} for ${steps} at ${lay.width}×${lay.height}, then ${lay.fullSteps} at ${run.width}×${run.height} (two passes)`
+    : `${s(run.totalMs)} for ${steps} at ${run.width}×${run.height}`;
   const side = (ms: number) => (ms <= HEADLINE.ms ? 'under' : 'over');
   // The headline's run has classifier-free guidance (two UNet passes a step); without it, half the work.
   // A two-pass run is a different amount of work: it gets the projection, never the comparison itself.
   if (!lay && run.steps === HEADLINE.steps && run.width === HEADLINE.width && run.height === HEADLINE.height && run.guided !== false) {
-    return `${own} — ${side(run.totalMs)} the 15 s that Qualcomm's phone demo took (20 steps at 512×512).`;
+    return `${own}: ${side(run.totalMs)} the 15 s goal, the time Qualcomm's phone demo took for this run.`;
   }
   if (lay) {
     // the demo's run is one pass of 20 steps at 512×512: what this device would take for it, said as such
-    if (projectedMs === undefined) return `${own}. Qualcomm's phone demo took 15 s for 20 steps at 512×512 in one pass; turn "Two passes" off to measure that run here.`;
-    return `${own}. Qualcomm's phone demo took 15 s for 20 steps at 512×512 in one pass; this device would take about ${(projectedMs / 1000).toFixed(1)} s for that run — ${side(projectedMs)} it (a projection from its measured runs).`;
+    if (projectedMs === undefined) return `${own}. Turn "Two passes" off to measure 20 steps at 512×512 in one pass against the 15 s goal (Qualcomm's phone demo).`;
+    return `${own}. In one pass, 20 steps at 512×512 would take about ${s(projectedMs)} here (projected): ${side(projectedMs)} the 15 s goal (Qualcomm's phone demo).`;
   }
-  if (projectedMs === undefined) return `${own}. Run 20 steps at 512×512 to compare with the 15 s that Qualcomm's phone demo took.`;
-  return `${own}. Projected for 20 steps at 512×512 on this device: about ${(projectedMs / 1000).toFixed(1)} s — ${side(projectedMs)} the 15 s that Qualcomm's phone demo took (a projection from this device's measured runs).`;
+  if (projectedMs === undefined) return `${own}. Run 20 steps at 512×512 to measure this device against the 15 s goal (Qualcomm's phone demo).`;
+  const at = run.steps === HEADLINE.steps ? '512×512' : '20 steps and 512×512';
+  return `${own}. At ${at} it would take about ${s(projectedMs)} here (projected): ${side(projectedMs)} the 15 s goal (Qualcomm's phone demo).`;
 }

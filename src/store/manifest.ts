@@ -5,7 +5,7 @@ import { PocketError } from '../core/errors';
 import type { ImageLimits } from '../core/pipeline/request';
 import { isSchedulerName, SCHEDULERS, type SchedulerConfig, type SchedulerName } from '../core/schedulers';
 import { LIMITS } from '../core/pipeline/request';
-import type { TokenizerConfig } from '../core/tokenizer/clip-tokenizer';
+import { ClipTokenizer, type TokenizerConfig } from '../core/tokenizer/clip-tokenizer';
 
 export type FileRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'tokenizer_vocab' | 'tokenizer_merges' | 'scheduler_config' | 'external_data';
 
@@ -130,4 +130,12 @@ export function imageLimits(manifest: PackManifest): ImageLimits {
     minSize, maxSize, multipleOf, downscaleFactor: manifest.vae.downscaleFactor, ...(trainedSizes ? { trained: trainedSizes } : {}),
     ...(layoutSize ? { layout: layoutSize.split('x').map(Number) as [number, number] } : {}),
   };
+}
+
+/** A pack's tokenizer, read with `read` (fetch, IndexedDB or the file system): the engine's, and the page's own
+ *  copy that counts a prompt's tokens as it is typed. */
+export async function packTokenizer(manifest: PackManifest, read: (path: string) => Promise<Uint8Array>): Promise<ClipTokenizer> {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  const [vocab, merges] = await Promise.all([read(fileFor(manifest, 'tokenizer_vocab').path), read(fileFor(manifest, 'tokenizer_merges').path)]);
+  return new ClipTokenizer(JSON.parse(text(vocab)), text(merges), manifest.tokenizer);
 }

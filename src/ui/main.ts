@@ -8,9 +8,11 @@ import type { PreviewImage } from '../core/pipeline/preview';
 import { layoutFor, planPasses, untrainedSizeNote } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
+import type { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
 import { backendNote, detectCapabilities, type BackendChoice } from '../runtime/capabilities';
-import type { PackRecord } from '../store/chunk-store';
-import type { PackManifest } from '../store/manifest';
+import { ChunkStore, type PackRecord } from '../store/chunk-store';
+import { packTokenizer, type PackManifest } from '../store/manifest';
+import { storedPackReader, type InstallProgress } from '../store/pack-store';
 import type { EngineInfo } from '../worker/engine-api';
 import { EngineClient } from '../worker/engine-client';
 import { AddModelPanel } from './add-model';
@@ -99,7 +101,25 @@ const models = new ModelPanel({
   },
   onListed: (packs) => fillModelSelect(packs),
   onReimport: () => addPanel.pickFolder(),
+  // The status line agrees with the download box under it (it said "Checking the model…" all through a first
+  // download); only while the model is being loaded.
+  onFetching: (p) => {
+    if (loaded || !loading) return;
+    const text = fetchingStatus(p.status);
+    if (text && ui.status.textContent !== text) ui.status.textContent = text;
+  },
 });
+
+/** The status line while the model's files are fetched: short (the box below has the figures). */
+function fetchingStatus(status: InstallProgress['status']): string | undefined {
+  switch (status) {
+    case 'download': return 'Downloading the model: only this once, then it is kept on this device.';
+    case 'repair': return 'Repairing the stored model: fetching what is missing.';
+    case 'verify': return 'Checking the downloaded model…';
+    case 'quantize': return 'Storing the model as int8…';
+    default: return undefined;
+  }
+}
 
 function fillModelSelect(packs: readonly PackRecord[]): void {
   const builtinUrl = folderOf(BUILTIN_SOURCE);
@@ -175,13 +195,21 @@ async function loadModel(): Promise<void> {
     if (seq !== loadSeq) return;
     loaded = reply;
     form.applyPack(reply.limits, reply.defaults);
+    // The page's own copy of the tokenizer (from the store, not the network), to say while the prompt is typed
+    // that it is longer than the model reads, not only after a run.
+    promptTokens = undefined;
+    void packTokenizer(pack.manifest, storedPackReader(new ChunkStore(), pack.id)).then((t) => {
+      if (seq !== loadSeq) return;
+      promptTokens = t;
+      notePromptLength();
+    }, () => undefined);
     showExamples(reply.examplePrompts ?? []);
     const { limits } = reply;
     const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
     ui.status.dataset.networkLoadMs = JSON.stringify(reply.networkLoadMs);
     // The status line stays short (its space is kept for two lines on a phone); why WebGPU was or was not
     // used is said beside the Device choice, where the person who changes it is looking.
-    ui.status.textContent = `${reply.packName} — ready on ${backendLabel(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}`;
+    ui.status.textContent = `${reply.packName} — ready on ${where(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}`;
     showBackendNote(reply);
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
@@ -199,6 +227,26 @@ async function loadModel(): Promise<void> {
     showError(e);
   }
 }
+
+let promptTokens: ClipTokenizer | undefined;
+let promptNoteTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Under the prompt, as it is typed: how much of it the model cannot read (its text encoder reads 75 tokens). */
+function notePromptLength(): void {
+  if (!promptTokens) return;
+  const dropped = promptTokens.encode(form.el.prompt.value).droppedTokens;
+  setPromptNote(dropped);
+}
+
+function setPromptNote(dropped: number): void {
+  const text = dropped ? `The model reads 75 tokens: the last ${dropped} of this prompt will be ignored.` : '';
+  if (ui.promptNote.textContent !== text) ui.promptNote.textContent = text;
+}
+
+form.el.prompt.addEventListener('input', () => {
+  clearTimeout(promptNoteTimer);
+  promptNoteTimer = setTimeout(notePromptLength, 150);
+});
 
 /** Beside the Device choice: why WebGPU was not used, or that the WebGPU chosen is emulated on the CPU. */
 function showBackendNote(reply: EngineInfo): void {
@@ -229,7 +277,10 @@ function showExamples(prompts: readonly string[]): void {
     const b = document.createElement('button');
     b.type = 'button';
     b.textContent = text;
-    b.addEventListener('click', () => form.usePrompt(text));
+    b.addEventListener('click', () => {
+      form.usePrompt(text);
+      notePromptLength();
+    });
     ui.examples.append(b);
   }
   ui.examples.hidden = prompts.length === 0;
@@ -267,6 +318,14 @@ function showEstimate(): void {
   ui.estimateWarning.hidden = !warning;
 }
 
+/** Where the model runs, in the status line: the API and, for a newcomer, the chip it means (the adapter's
+ *  name, which may be long, is in the picture's caption and the device report). */
+function where(reply: EngineInfo): string {
+  const threads = reply.capabilities.wasmThreads;
+  return reply.backend === 'webgpu' ? 'WebGPU (the GPU)' : `WASM (the CPU, ${threads} thread${threads > 1 ? 's' : ''})`;
+}
+
+/** The backend in a picture's caption and the history: with the adapter, to tell runs on two GPUs apart. */
 function backendLabel(reply: EngineInfo): string {
   const threads = reply.capabilities.wasmThreads;
   return reply.backend === 'webgpu' && reply.capabilities.webgpu ? `WebGPU (${reply.capabilities.webgpu.adapter})` : `WASM (${threads} thread${threads > 1 ? 's' : ''})`;
@@ -291,10 +350,12 @@ function finished(r: GenerateResult): void {
     : undefined;
   showEstimate();
   result.show(r, { backend: info ? backendLabel(info) : '', costs, downscaleFactor: info?.downscaleFactor ?? 8 });
-  // Where a run is judged slow, why it ran on the CPU (the full reason is beside Device, under Settings, which a
-  // phone keeps folded).
-  if (info?.fallbackReason) ui.verdict.textContent += ' It ran on the CPU (WASM): this device\'s WebGPU was not used — why is under Settings, beside Device.';
-  ui.promptNote.textContent = r.droppedTokens.prompt ? `The model reads 75 tokens: the last ${r.droppedTokens.prompt} of your prompt were ignored.` : '';
+  // Where a run is judged slow, why it ran on the CPU (the full reason is under the Device choice in Settings,
+  // which a phone keeps folded).
+  if (info?.fallbackReason) ui.verdict.textContent += ' It ran on the CPU: this device\'s WebGPU was not used (why: Settings, under Device).';
+  // The same words as while typing (a prompt filled in by History's Re-run was not typed): nothing changes at a
+  // run's end for a prompt already noted.
+  setPromptNote(r.droppedTokens.prompt);
   if (!keepHistory || !info) return;
   const { packName } = info;
   const backend = backendLabel(info);
@@ -348,17 +409,20 @@ ui.form.addEventListener('submit', async (ev) => {
         // (a quarter of the latent pixels at 512×512 from 256×256) are quicker than the full-size ones after them.
         ui.progress.max = p.workTotal;
         ui.progress.value = p.workDone;
-        const perStep = p.loopElapsedMs / p.step;
         const perWork = p.loopElapsedMs / p.workDone;
         // the VAE's share comes from this device's cost model
         const vae = costs && request.width && request.height ? (costs.vaeMsPerMegapixel * request.width * request.height) / 1e6 : 0;
         const eta = ((p.workTotal - p.workDone) * perWork + vae) / 1000;
-        const pass = p.pass === 'layout' ? ' (laying out)' : p.pass === 'full' ? ' (at full size)' : '';
-        ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps}${pass} · ${(p.elapsedMs / 1000).toFixed(1)} s · ${(1000 / perStep).toFixed(2)} it/s · about ${eta.toFixed(1)} s left`;
+        // One line in the prompt's column, even on a phone (its space is kept for one: styles.css); the rate is
+        // said when the run is done.
+        const pass = p.pass === 'layout' ? ' (sketch)' : p.pass === 'full' ? ' (redraw)' : '';
+        ui.progressText.textContent = `Step ${p.step} of ${p.totalSteps}${pass} · ${(p.elapsedMs / 1000).toFixed(1)} s · about ${eta.toFixed(eta < 10 ? 1 : 0)} s left`;
         if (p.preview) drawPreview(p.preview);
       },
     });
-    ui.progressText.textContent = `Done in ${(r.timings.totalMs / 1000).toFixed(1)} s.`;
+    const t = r.timings;
+    const rate = t.unetMs.length / ((t.unetMs.reduce((a, b) => a + b, 0) + t.schedulerMs) / 1000);
+    ui.progressText.textContent = `Done in ${(t.totalMs / 1000).toFixed(1)} s (${rate.toFixed(2)} steps/s).`;
     ui.preview.hidden = true;
     finished(r);
     if (form.el.seedMode.value === 'increment') {

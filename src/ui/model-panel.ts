@@ -34,6 +34,8 @@ export class ModelPanel {
     readonly onListed: (packs: readonly PackRecord[]) => void;
     /** A pack imported from local files must be imported again to repair it: open the folder picker. */
     readonly onReimport: () => void;
+    /** A download, repair or check is under way (each progress report): the page's status line says so too. */
+    readonly onFetching?: (p: InstallProgress) => void;
   }) {
     this.el.cancel.addEventListener('click', () => {
       this.download?.abort();
@@ -84,7 +86,7 @@ export class ModelPanel {
       this.el.cancel.disabled = false;
     };
     try {
-      return await run({ signal: this.download.signal, onProgress: (p) => { show(); this.showProgress(p); } });
+      return await run({ signal: this.download.signal, onProgress: (p) => { show(); this.showProgress(p); this.events.onFetching?.(p); } });
     } catch (e) {
       const err = PocketError.from(e);
       // A failure before any progress (the space check, the network) still offers Retry; a stored pack

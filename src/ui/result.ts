@@ -1,4 +1,4 @@
-// The result view: the picture, its settings, the verdict against the 15 s that Qualcomm's phone demo took, per-stage
+// The result view: the picture, its settings, the verdict against the 15 s goal (Qualcomm's phone demo), per-stage
 // timings and the download; announced when it is ready, scrolled into view where it is below the fold,
 // and kept across reloads (the last picture, in IndexedDB).
 import { createStore, get, set, type UseStore } from 'idb-keyval';
@@ -80,9 +80,8 @@ export class ResultView {
     // The headline's run on this device: 20 steps (PNDM makes 21 UNet calls), guidance, 512×512.
     const calls = HEADLINE.steps + (q.scheduler === 'pndm' ? 1 : 0);
     const projected = context.costs ? estimateMs(context.costs, { steps: calls, width: HEADLINE.width, height: HEADLINE.height, batch: 2, downscaleFactor: context.downscaleFactor }) : undefined;
-    const itPerSecond = t.unetMs.length / ((unet + t.schedulerMs) / 1000);
     // Full-quality previews are the person's extra, not the run's: left out, as the cost model leaves them out.
-    this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs - t.previewMs, itPerSecond, guided: q.guidanceScale > 1,
+    this.el.verdict.textContent = describeVerdict({ steps: q.steps, width: q.width, height: q.height, totalMs: t.totalMs - t.previewMs, guided: q.guidanceScale > 1,
       ...(lay ? { layout: { width: lay.width, height: lay.height, fullSteps: lay.fullSteps } } : {}) }, projected);
     this.showPicture();
     delete this.el.output.dataset.restored;

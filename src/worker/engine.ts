@@ -10,8 +10,7 @@ import type { ModelSession } from '../core/pipeline/model-session';
 import { latentPreview, type LatentRgbMap, type PreviewImage } from '../core/pipeline/preview';
 import type { GenerateRequest } from '../core/pipeline/request';
 import { decodeLatents, generate, type GenerateOptions, type GenerateResult, type PipelineModels, type Progress } from '../core/pipeline/text-to-image';
-import { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
-import { externalDataFor, fileFor, imageLimits, parseManifest, type PackManifest } from '../store/manifest';
+import { externalDataFor, fileFor, imageLimits, packTokenizer, parseManifest, type PackManifest } from '../store/manifest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/ort-runtime';
 import type { EngineGenerateOptions, EngineInfo, EngineProgress, LoadParams, PocketEngine } from './engine-api';
 
@@ -126,9 +125,7 @@ export class LoadedPack {
     check();
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await read('manifest.json'))));
     const runtime = await createRuntime(runtimeOptions);
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    const tokenizer = new ClipTokenizer(JSON.parse(text(await read(fileFor(manifest, 'tokenizer_vocab').path))),
-      text(await read(fileFor(manifest, 'tokenizer_merges').path)), manifest.tokenizer);
+    const tokenizer = await packTokenizer(manifest, read);
     const staged = options.releaseBetweenStages === true;
     // Embeddings stay on the GPU only while the text encoder's session lives.
     const onGpu = runtime.backend === 'webgpu' && !staged;

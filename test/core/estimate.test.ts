@@ -63,21 +63,26 @@ describe('comparisonRequests', () => {
 
 describe('the verdict under a picture', () => {
   it('judges a run at 20 steps and 512×512 against the headline as it is', () => {
-    expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 9800, itPerSecond: 2.3 }, 20_000))
-      .toBe("9.8 s for 20 steps at 512×512 (2.30 it/s) — under the 15 s that Qualcomm's phone demo took (20 steps at 512×512).");
+    expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 9800 }, 20_000))
+      .toBe("9.8 s for 20 steps at 512×512: under the 15 s goal, the time Qualcomm's phone demo took for this run.");
+    // without guidance it is half the work: projected, not judged
+    expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 4900, guided: false }, 9_800)).toMatch(/\(projected\)/);
   });
 
   it('projects any other run to 20 steps at 512² and says it is a projection', () => {
-    const v = describeVerdict({ steps: 1, width: 256, height: 256, totalMs: 400, itPerSecond: 5 }, 23_400);
-    expect(v).toBe('0.4 s for 1 step at 256×256 (5.00 it/s). Projected for 20 steps at 512×512 on this device: about 23.4 s — over the 15 s that Qualcomm\'s phone demo took (a projection from this device\'s measured runs).');
-    expect(v).not.toMatch(/^0\.4 s .* under the 15 s that Qualcomm's phone demo took/);
+    const v = describeVerdict({ steps: 1, width: 256, height: 256, totalMs: 400 }, 23_400);
+    expect(v).toBe("0.4 s for 1 step at 256×256. At 20 steps and 512×512 it would take about 23.4 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
+    expect(v).not.toMatch(/^0\.4 s[^.]*under/);
+    // a 20-step run at another size: only the size differs
+    expect(describeVerdict({ steps: 20, width: 256, height: 256, totalMs: 6700 }, 25_200))
+      .toBe("6.7 s for 20 steps at 256×256. At 512×512 it would take about 25.2 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
   });
 
   it('without a cost model, says how to compare', () => {
-    expect(describeVerdict({ steps: 4, width: 256, height: 256, totalMs: 800, itPerSecond: 6 }, undefined)).toMatch(/Run 20 steps at 512×512 to compare/);
+    expect(describeVerdict({ steps: 4, width: 256, height: 256, totalMs: 800 }, undefined)).toMatch(/Run 20 steps at 512×512 to measure/);
     // 20 steps at 512×512 in two passes is not the demo's run: its own figures and the one-pass projection
-    const two = describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 5600, itPerSecond: 5, layout: { width: 256, height: 256, fullSteps: 8 } }, 8_450);
-    expect(two).toBe('5.6 s for 20 steps at 256×256 and 8 at 512×512 (two passes, 5.00 it/s). Qualcomm\'s phone demo took 15 s for 20 steps at 512×512 in one pass; this device would take about 8.4 s for that run — under it (a projection from its measured runs).');
+    const two = describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 5600, layout: { width: 256, height: 256, fullSteps: 8 } }, 8_450);
+    expect(two).toBe("5.6 s for 20 steps at 256×256, then 8 at 512×512 (two passes). In one pass, 20 steps at 512×512 would take about 8.4 s here (projected): under the 15 s goal (Qualcomm's phone demo).");
   });
 });
 
