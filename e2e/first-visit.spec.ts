@@ -248,9 +248,9 @@ test('the page says when it is ready offline; "Downloaded and verified" stays un
   await expect(page.locator('#pack-progress-text')).toHaveText(/^Downloaded and verified/, { timeout: 60_000 });
   await app.ready();
   const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
-  const downloading = seen.filter((p) => p.endsWith('| Downloading the model'));
+  const downloading = seen.filter((p) => p.endsWith('| Downloading'));
   expect(downloading.length, seen.join('\n')).toBeGreaterThan(0);
-  expect(new Set(downloading), seen.join('\n')).toEqual(new Set(['Downloading the model: only this once, then it is kept on this device. | Downloading the model']));
+  expect(new Set(downloading), seen.join('\n')).toEqual(new Set(['Downloading the model: only this once, then it is kept on this device. | Downloading']));
 });
 
 test('accessibility: a finished picture is announced, Generate is an early Tab stop, contrast, distinct link names', async ({ app, page }) => {

@@ -35,7 +35,7 @@ test('first visit downloads and verifies the pack with progress; a reload fetche
   await recordProgress(page);
   await app.open();
   const log = await page.evaluate(() => (window as unknown as { progressLog: string[] }).progressLog);
-  expect(log.some((t) => /Downloading the model: [\d.]+ MB of 6\.\d MB/.test(t))).toBe(true);
+  expect(log.some((t) => /Downloading: [\d.]+ MB of 6\.\d MB/.test(t))).toBe(true);
   expect(log.at(-1)).toMatch(/Downloaded and verified: 6\.\d MB/);
   expect(app.requests.filter(isWeight).length).toBeGreaterThanOrEqual(5);
   await page.locator('#storage summary').click();

@@ -96,6 +96,7 @@ export class ModelPanel {
         this.el.box.hidden = false;
         this.el.box.dataset.state = 'stopped';
         this.el.dismiss.hidden = true;
+        this.el.cancel.hidden = true; // (Download takes its place: the box has one button)
         this.el.text.textContent = err.code === 'aborted' ? 'Download cancelled; what arrived is kept.' : 'Download stopped.';
         this.el.retry.hidden = false;
       }
@@ -121,7 +122,9 @@ export class ModelPanel {
     }
     const speed = p.bytesPerSecond > 0 ? ` · ${formatBytes(p.bytesPerSecond)}/s` : '';
     const left = p.secondsLeft !== null ? ` · ${Math.ceil(p.secondsLeft)} s left` : '';
-    const what = p.status === 'repair' ? 'Repairing the model' : p.status === 'verify' ? 'Checking the model' : p.status === 'quantize' ? 'Storing the model as int8' : 'Downloading the model';
+    // Short: on a phone the words share a row with the box's button, in two lines (the status line above says
+    // which model, and why).
+    const what = p.status === 'repair' ? 'Repairing' : p.status === 'verify' ? 'Checking' : p.status === 'quantize' ? 'Storing as int8' : 'Downloading';
     this.el.text.textContent = `${what}: ${formatBytes(p.loaded)} of ${formatBytes(p.total)}${speed}${left}`;
   }
 
