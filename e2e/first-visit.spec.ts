@@ -174,13 +174,20 @@ test('smaller things: a long prompt is kept whole, Compare takes typed values an
   const long = Array.from({ length: 500 }, (_, i) => `word${i}`).join(' ');
   await page.locator('#prompt').fill(long);
   await expect(page.locator('#prompt')).toHaveValue(long);
-  // said as it is typed, before any run (500 words and their digits: far more than the 75 tokens read)
-  await expect(page.locator('#prompt-note')).toHaveText(/^The model reads 75 tokens: the last \d+ of this prompt will be ignored\.$/);
-  const typed = await page.locator('#prompt-note').textContent();
-  await app.generate({ backend: 'wasm', steps: 1, width: 256, height: 256 });
-  await expect(page.locator('#prompt-note')).toHaveText(typed!); // the run's end says the same
+  // counted as it is typed, before any run, on the label's row (500 words and their digits: far more than 75)
+  const count = page.locator('#prompt-count');
+  await expect(count).toHaveText(/^(\d+)\/75 tokens: the last \d+ are ignored$/);
+  const [n, max, dropped] = (await count.textContent())!.match(/\d+/g)!.map(Number);
+  expect([max, n! - max!]).toEqual([75, dropped]);
+  await expect(count).toHaveAttribute('data-over', 'true');
+  expect((await page.locator('#prompt').getAttribute('aria-describedby'))!.split(' ')).toContain('prompt-count');
+  // a prompt shortened while a run draws the long one: the count is the box's at the run's end
+  await app.set({ backend: 'wasm', steps: 1, width: 256, height: 256 });
+  await page.locator('#generate').click(); // (the request is read as the run starts)
   await page.locator('#prompt').fill('a red star');
-  await expect(page.locator('#prompt-note')).toHaveText('');
+  await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
+  await expect(count).toHaveText('3/75 tokens');
+  await expect(count).toHaveAttribute('data-over', 'false');
   const caption = (await page.locator('#settings').textContent())!;
   expect(caption.length).toBeLessThan(300);
   expect(caption).toContain('…');
@@ -211,10 +218,14 @@ test('the page says when it is ready offline; "Downloaded and verified" stays un
   // The good news stays put while nothing is asked of the page (folding it on a timer moved a first picture
   // being drawn ~50 px); the person hides it.
   await expect(page.locator('#pack-download')).toHaveAttribute('data-state', 'verified');
-  const top = await page.locator('#controls').evaluate((el) => el.getBoundingClientRect().top);
+  // Its one button ends the bar's row, its words under both (beside the words it squeezed them into more lines,
+  // under them it pushed a phone's first picture to the screen's edge).
+  const [hide, words] = [await top(page, '#pack-dismiss'), await top(page, '#pack-progress-text')];
+  expect(hide.bottom).toBeLessThanOrEqual(words.top + 1);
+  const controlsTop = await page.locator('#controls').evaluate((el) => el.getBoundingClientRect().top);
   await page.waitForTimeout(7_000);
   await expect(page.locator('#pack-download')).toBeVisible();
-  expect(await page.locator('#controls').evaluate((el) => el.getBoundingClientRect().top)).toBe(top);
+  expect(await page.locator('#controls').evaluate((el) => el.getBoundingClientRect().top)).toBe(controlsTop);
   // Typing or clicking elsewhere does not fold it (folding at the next click moved Generate up 134 px, and a
   // quick second click landed on an example prompt): "Hide", in Cancel's place, does.
   await page.locator('#prompt').click();
@@ -233,6 +244,9 @@ test('the page says when it is ready offline; "Downloaded and verified" stays un
   await expect(page.locator('#pack-progress')).toBeHidden();
   await expect(page.locator('#pack-cancel')).toBeHidden();
   await expect(page.locator('#pack-dismiss')).toBeHidden();
+  // (no bar: the words first, Download after them on their row)
+  const [offer, said] = [await top(page, '#pack-retry'), await top(page, '#pack-progress-text')];
+  expect(offer.top < said.bottom && offer.bottom > said.top).toBe(true);
   // The status line above the box says what the box says (it said "Checking the model on this device…" all through
   // a download): every state of the two, as the page showed them.
   await page.evaluate(() => {
@@ -250,7 +264,7 @@ test('the page says when it is ready offline; "Downloaded and verified" stays un
   const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
   const downloading = seen.filter((p) => p.endsWith('| Downloading'));
   expect(downloading.length, seen.join('\n')).toBeGreaterThan(0);
-  expect(new Set(downloading), seen.join('\n')).toEqual(new Set(['Downloading the model: only this once, then it is kept on this device. | Downloading']));
+  expect(new Set(downloading), seen.join('\n')).toEqual(new Set(['Downloading Shapes (stand-in SD 1.x, int8): only this once, then it is kept on this device. | Downloading']));
 });
 
 test('accessibility: a finished picture is announced, Generate is an early Tab stop, contrast, distinct link names', async ({ app, page }) => {

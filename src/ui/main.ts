@@ -36,7 +36,7 @@ const BUILTIN_NAME = 'Shapes (stand-in SD 1.x, int8)';
 
 const ui = {
   form: $<HTMLFormElement>('controls'),
-  promptNote: $<HTMLParagraphElement>('prompt-note'),
+  promptCount: $<HTMLSpanElement>('prompt-count'),
   preview: $<HTMLCanvasElement>('preview'),
   previewVae: $<HTMLInputElement>('preview-vae'),
   tiledVae: $<HTMLInputElement>('tiled-vae'),
@@ -75,6 +75,7 @@ const engine = new EngineClient();
 const keepHistory = new URLSearchParams(location.search).get('history') !== 'off';
 const history = new HistoryPanel((request) => {
   form.fill(request);
+  notePromptLength();
   ui.form.requestSubmit();
 });
 const models = new ModelPanel({
@@ -101,22 +102,16 @@ const models = new ModelPanel({
   },
   onListed: (packs) => fillModelSelect(packs),
   onReimport: () => addPanel.pickFolder(),
-  // The status line agrees with the download box under it (it said "Checking the model…" all through a first
-  // download); only while the model is being loaded.
-  onFetching: (p) => {
-    if (loaded || !loading) return;
-    const text = fetchingStatus(p.status);
-    if (text && ui.status.textContent !== text) ui.status.textContent = text;
-  },
 });
 
-/** The status line while the model's files are fetched: short (the box below has the figures). */
-function fetchingStatus(status: InstallProgress['status']): string | undefined {
+/** The status line while the model being loaded has files fetched: which model, and that it is once (the box
+ *  below has the figures). */
+function fetchingStatus(status: InstallProgress['status'], name: string): string | undefined {
   switch (status) {
-    case 'download': return 'Downloading the model: only this once, then it is kept on this device.';
-    case 'repair': return 'Repairing the stored model: fetching what is missing.';
-    case 'verify': return 'Checking the downloaded model…';
-    case 'quantize': return 'Storing the model as int8…';
+    case 'download': return `Downloading ${name}: only this once, then it is kept on this device.`;
+    case 'repair': return `Repairing ${name}: fetching what is missing.`;
+    case 'verify': return `Checking ${name}…`;
+    case 'quantize': return `Storing ${name} as int8…`;
     default: return undefined;
   }
 }
@@ -135,9 +130,9 @@ function fillModelSelect(packs: readonly PackRecord[]): void {
 const folderOf = (source: string) => models.packs.folderOf(source);
 
 /** The model to load: the one chosen last (a stored pack), else the built-in (or ?pack=) one. */
-async function activePack(onManifest?: (m: PackManifest) => void): Promise<PackRecord> {
+async function activePack(hooks: Parameters<ModelPanel['active']>[2]): Promise<PackRecord> {
   const chosen = URL_PACK ? null : prefs.activeModel();
-  const { pack, chosenGone } = await models.active(chosen && chosen !== BUILTIN_OPTION ? chosen : null, PACK_SOURCE, onManifest);
+  const { pack, chosenGone } = await models.active(chosen && chosen !== BUILTIN_OPTION ? chosen : null, PACK_SOURCE, hooks);
   if (chosenGone) prefs.setActiveModel(null);
   return pack;
 }
@@ -181,35 +176,37 @@ async function loadModel(): Promise<void> {
     // The examples from the manifest as soon as it is read (before a first download, not after it), long
     // before the model is loaded: the row is in place by the time the person looks at the prompt, and the
     // last model's stay until then (the row does not come and go).
+    let name = 'the model';
     const examples = (m: PackManifest) => {
       if (seq !== loadSeq) return;
       ownExamples = true;
+      name = m.name;
       showExamples(m.examplePrompts ?? []);
     };
-    const pack = await activePack(examples);
+    // The status line says what the download box under it says (it said "Checking the model…" all through a
+    // first download), for this load's own files only.
+    const fetching = (p: InstallProgress) => {
+      const text = seq === loadSeq ? fetchingStatus(p.status, name) : undefined;
+      if (text && ui.status.textContent !== text) ui.status.textContent = text;
+    };
+    const pack = await activePack({ onManifest: examples, onProgress: fetching });
     if (seq !== loadSeq) return;
     examples(pack.manifest);
+    usePromptTokenizer(pack);
     void models.refresh();
     ui.status.textContent = 'Loading the model…';
     const reply = await engine.load({ packId: pack.id, backend: ui.backend.value as BackendChoice, lowMemory: ui.lowMemory.checked }, { signal: load.signal });
     if (seq !== loadSeq) return;
     loaded = reply;
     form.applyPack(reply.limits, reply.defaults);
-    // The page's own copy of the tokenizer (from the store, not the network), to say while the prompt is typed
-    // that it is longer than the model reads, not only after a run.
-    promptTokens = undefined;
-    void packTokenizer(pack.manifest, storedPackReader(new ChunkStore(), pack.id)).then((t) => {
-      if (seq !== loadSeq) return;
-      promptTokens = t;
-      notePromptLength();
-    }, () => undefined);
     showExamples(reply.examplePrompts ?? []);
     const { limits } = reply;
-    const only = limits.fixed ? ` This model was exported for ${limits.fixed[0]}×${limits.fixed[1]} only.` : '';
+    // (after the name, where the two-line clamp cannot cut it)
+    const only = limits.fixed ? ` (exported for ${limits.fixed[0]}×${limits.fixed[1]} only)` : '';
     ui.status.dataset.networkLoadMs = JSON.stringify(reply.networkLoadMs);
     // The status line stays short (its space is kept for two lines on a phone); why WebGPU was or was not
     // used is said beside the Device choice, where the person who changes it is looking.
-    ui.status.textContent = `${reply.packName} — ready on ${where(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.${only}`;
+    ui.status.textContent = `${reply.packName}${only} — ready on ${where(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.`;
     showBackendNote(reply);
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
@@ -228,24 +225,50 @@ async function loadModel(): Promise<void> {
   }
 }
 
-let promptTokens: ClipTokenizer | undefined;
-let promptNoteTimer: ReturnType<typeof setTimeout> | undefined;
+// The page's own copy of the loaded pack's tokenizer (read from the store, not the network), to count the prompt's
+// tokens as it is typed: said on the label's row, not only after a run.
+let promptTokens: { readonly packId: string; readonly tokenizer: ClipTokenizer } | undefined;
+let promptTokensFor = '';
+let promptCountTimer: ReturnType<typeof setTimeout> | undefined;
 
-/** Under the prompt, as it is typed: how much of it the model cannot read (its text encoder reads 75 tokens). */
-function notePromptLength(): void {
-  if (!promptTokens) return;
-  const dropped = promptTokens.encode(form.el.prompt.value).droppedTokens;
-  setPromptNote(dropped);
+function usePromptTokenizer(pack: PackRecord): void {
+  if (promptTokensFor === pack.id) return;
+  promptTokensFor = pack.id;
+  promptTokens = undefined; // (the last pack's counts are not this one's)
+  notePromptLength();
+  void packTokenizer(pack.manifest, storedPackReader(new ChunkStore(), pack.id)).then((tokenizer) => {
+    if (promptTokensFor !== pack.id) return;
+    promptTokens = { packId: pack.id, tokenizer };
+    notePromptLength();
+  }, () => undefined);
 }
 
-function setPromptNote(dropped: number): void {
-  const text = dropped ? `The model reads 75 tokens: the last ${dropped} of this prompt will be ignored.` : '';
-  if (ui.promptNote.textContent !== text) ui.promptNote.textContent = text;
+/** "12/75 tokens"; over the text encoder's length, what it drops, in the warning colour. */
+function notePromptLength(): void {
+  let text = '';
+  let over = false;
+  const t = promptTokens?.tokenizer;
+  if (t) {
+    try {
+      const max = t.config.maxLength - 2; // (BOS and EOS)
+      const n = t.tokenize(form.el.prompt.value).length;
+      over = n > max;
+      text = over ? `${n}/${max} tokens: the last ${n - max} are ignored` : `${n}/${max} tokens`;
+    } catch {
+      // (a vocabulary that cannot spell this prompt: the run will say)
+    }
+  }
+  showPromptCount(text, over);
+}
+
+function showPromptCount(text: string, over: boolean): void {
+  if (ui.promptCount.textContent !== text) ui.promptCount.textContent = text;
+  ui.promptCount.dataset.over = String(over);
 }
 
 form.el.prompt.addEventListener('input', () => {
-  clearTimeout(promptNoteTimer);
-  promptNoteTimer = setTimeout(notePromptLength, 150);
+  clearTimeout(promptCountTimer);
+  promptCountTimer = setTimeout(notePromptLength, 150);
 });
 
 /** Beside the Device choice: why WebGPU was not used, or that the WebGPU chosen is emulated on the CPU. */
@@ -322,7 +345,8 @@ function showEstimate(): void {
  *  name, which may be long, is in the picture's caption and the device report). */
 function where(reply: EngineInfo): string {
   const threads = reply.capabilities.wasmThreads;
-  return reply.backend === 'webgpu' ? 'WebGPU (the GPU)' : `WASM (the CPU, ${threads} thread${threads > 1 ? 's' : ''})`;
+  if (reply.backend === 'webgpu') return reply.capabilities.webgpu && reply.capabilities.webgpu.software ? 'WebGPU (emulated on the CPU)' : 'WebGPU (the GPU)';
+  return `WASM (the CPU, ${threads} thread${threads > 1 ? 's' : ''})`;
 }
 
 /** The backend in a picture's caption and the history: with the adapter, to tell runs on two GPUs apart. */
@@ -353,9 +377,10 @@ function finished(r: GenerateResult): void {
   // Where a run is judged slow, why it ran on the CPU (the full reason is under the Device choice in Settings,
   // which a phone keeps folded).
   if (info?.fallbackReason) ui.verdict.textContent += ' It ran on the CPU: this device\'s WebGPU was not used (why: Settings, under Device).';
-  // The same words as while typing (a prompt filled in by History's Re-run was not typed): nothing changes at a
-  // run's end for a prompt already noted.
-  setPromptNote(r.droppedTokens.prompt);
+  // The count is the box's, as typed since (the run's own prompt may be another); without the page's tokenizer,
+  // what the run dropped, while the box still holds its prompt.
+  if (promptTokens) notePromptLength();
+  else if (r.droppedTokens.prompt && form.el.prompt.value === r.request.prompt) showPromptCount(`the last ${r.droppedTokens.prompt} tokens were ignored`, true);
   if (!keepHistory || !info) return;
   const { packName } = info;
   const backend = backendLabel(info);

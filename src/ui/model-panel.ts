@@ -34,8 +34,6 @@ export class ModelPanel {
     readonly onListed: (packs: readonly PackRecord[]) => void;
     /** A pack imported from local files must be imported again to repair it: open the folder picker. */
     readonly onReimport: () => void;
-    /** A download, repair or check is under way (each progress report): the page's status line says so too. */
-    readonly onFetching?: (p: InstallProgress) => void;
   }) {
     this.el.cancel.addEventListener('click', () => {
       this.download?.abort();
@@ -54,10 +52,12 @@ export class ModelPanel {
     return this.job((opts) => this.packs.ensure(source, opts));
   }
 
-  /** The pack to load (the one chosen last, else the default source's), fetched if it must be. */
-  active(chosen: string | null, defaultSource: string, onManifest?: (m: PackManifest) => void): Promise<{ pack: PackRecord; chosenGone: boolean }> {
+  /** The pack to load (the one chosen last, else the default source's), fetched if it must be; `hooks` hear its
+   *  manifest as soon as it is read, and this job's progress (not an added model's or another pack's repair). */
+  active(chosen: string | null, defaultSource: string, hooks: { readonly onManifest?: (m: PackManifest) => void; readonly onProgress?: (p: InstallProgress) => void } = {}): Promise<{ pack: PackRecord; chosenGone: boolean }> {
+    const { onManifest, onProgress } = hooks;
     // The box shows only once something is fetched: a stored, complete pack loads without it.
-    return this.job((opts) => this.packs.active(chosen, defaultSource, { ...opts, ...(onManifest ? { onManifest } : {}) }));
+    return this.job((opts) => this.packs.active(chosen, defaultSource, { ...opts, ...(onManifest ? { onManifest } : {}) }), onProgress);
   }
 
   /** Add the pack at a URL the person gave (its manifest.json, or its diffusers layout). */
@@ -66,7 +66,7 @@ export class ModelPanel {
   }
 
   /** Runs a store job with the download box: progress, cancel, and Retry when it stops. */
-  private async job<T>(run: (opts: { signal: AbortSignal; onProgress: (p: InstallProgress) => void }) => Promise<T>): Promise<T> {
+  private async job<T>(run: (opts: { signal: AbortSignal; onProgress: (p: InstallProgress) => void }) => Promise<T>, onProgress?: (p: InstallProgress) => void): Promise<T> {
     this.download = new AbortController();
     let shown = false;
     const show = () => {
@@ -86,7 +86,7 @@ export class ModelPanel {
       this.el.cancel.disabled = false;
     };
     try {
-      return await run({ signal: this.download.signal, onProgress: (p) => { show(); this.showProgress(p); this.events.onFetching?.(p); } });
+      return await run({ signal: this.download.signal, onProgress: (p) => { show(); this.showProgress(p); onProgress?.(p); } });
     } catch (e) {
       const err = PocketError.from(e);
       // A failure before any progress (the space check, the network) still offers Retry; a stored pack

@@ -64,9 +64,12 @@ describe('comparisonRequests', () => {
 describe('the verdict under a picture', () => {
   it('judges a run at 20 steps and 512×512 against the headline as it is', () => {
     expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 9800 }, 20_000))
-      .toBe("9.8 s for 20 steps at 512×512: under the 15 s goal, the time Qualcomm's phone demo took for this run.");
-    // without guidance it is half the work: projected, not judged
-    expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 4900, guided: false }, 9_800)).toMatch(/\(projected\)/);
+      .toBe("9.8 s for 20 steps at 512×512: under the 15 s goal, what Qualcomm's phone demo took for the same run.");
+    // without guidance it is half the work: projected, not judged, and the projection says what it adds
+    expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 4900, guided: false }, 9_800))
+      .toBe("4.9 s for 20 steps at 512×512. With guidance it would take about 9.8 s here (projected): under the 15 s goal (Qualcomm's phone demo).");
+    expect(describeVerdict({ steps: 4, width: 256, height: 256, totalMs: 300, guided: false }, 25_000))
+      .toBe("0.3 s for 4 steps at 256×256. At 20 steps and 512×512, with guidance, it would take about 25.0 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
   });
 
   it('projects any other run to 20 steps at 512² and says it is a projection', () => {
