@@ -206,7 +206,7 @@ async function loadModel(): Promise<void> {
     ui.status.dataset.networkLoadMs = JSON.stringify(reply.networkLoadMs);
     // The status line stays short (its space is kept for two lines on a phone); why WebGPU was or was not
     // used is said beside the Device choice, where the person who changes it is looking.
-    ui.status.textContent = `${reply.packName}${only} — ready on ${where(reply)}, loaded in ${(reply.loadMs / 1000).toFixed(1)} s.`;
+    ui.status.textContent = `${reply.packName}${only} — ready on ${where(reply)} in ${(reply.loadMs / 1000).toFixed(1)} s.`;
     showBackendNote(reply);
     ui.generate.disabled = false;
     ui.compareRun.disabled = false;
@@ -253,7 +253,7 @@ function notePromptLength(): void {
       const max = t.config.maxLength - 2; // (BOS and EOS)
       const n = t.tokenize(form.el.prompt.value).length;
       over = n > max;
-      text = over ? `${n}/${max} tokens: the last ${n - max} are ignored` : `${n}/${max} tokens`;
+      text = over ? `${n}/${max} tokens: the last ${n - max} ignored` : `${n}/${max} tokens`;
     } catch {
       // (a vocabulary that cannot spell this prompt: the run will say)
     }
@@ -345,8 +345,8 @@ function showEstimate(): void {
  *  name, which may be long, is in the picture's caption and the device report). */
 function where(reply: EngineInfo): string {
   const threads = reply.capabilities.wasmThreads;
-  if (reply.backend === 'webgpu') return reply.capabilities.webgpu && reply.capabilities.webgpu.software ? 'WebGPU (emulated on the CPU)' : 'WebGPU (the GPU)';
-  return `WASM (the CPU, ${threads} thread${threads > 1 ? 's' : ''})`;
+  if (reply.backend === 'webgpu') return reply.capabilities.webgpu && reply.capabilities.webgpu.software ? 'WebGPU (emulated on the CPU)' : 'WebGPU (GPU)';
+  return `WASM (CPU, ${threads} thread${threads > 1 ? 's' : ''})`;
 }
 
 /** The backend in a picture's caption and the history: with the adapter, to tell runs on two GPUs apart. */
