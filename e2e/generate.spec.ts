@@ -87,8 +87,10 @@ test('Auto does not choose a software WebGPU adapter: it runs on WASM and says w
   await app.generate({ steps: 1, width: 256, height: 256 });
   await expect(page.locator('#verdict')).toContainText("It ran on the CPU: this device's WebGPU was not used (why: Settings, under Device).");
   await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
+  await expect(note).toHaveAttribute('data-kind', 'info'); // Auto's choice is right: said, not warned about
   await app.set({ backend: 'webgpu' });
   await expect(note).toHaveText('Warning: this WebGPU adapter is a software renderer (the GPU emulated on the CPU): expect it to be many times slower than WASM.');
+  await expect(note).toHaveAttribute('data-kind', 'warning');
   await expect(note).toBeVisible();
   await app.set({ backend: 'wasm' });
   await expect(note).toBeEmpty(); // WASM chosen: nothing to explain

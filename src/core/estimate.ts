@@ -74,7 +74,7 @@ export function largestAttentionBytes(run: RunShape, attention: AttentionShape, 
  */
 export function describeEstimate(costs: CostModel | undefined, run: RunShape, attention: AttentionShape | undefined, batch: number, maxBufferSize: number | undefined, maxSteps = 100): { text: string; warning: string } {
   if (Math.max(run.steps, run.layout?.steps ?? 0) > maxSteps + 1) return { text: `no estimate: steps go up to ${maxSteps}`, warning: '' };
-  const time = costs ? `about ${(estimateMs(costs, run) / 1000).toFixed(1)} s on this device` : 'none yet: run once at any size and this device\'s speed is measured';
+  const time = costs ? `about ${(estimateMs(costs, run) / 1000).toFixed(1)} s on this device` : 'measured after your first picture (any size)';
   let memory = '';
   let warning = '';
   if (attention && maxBufferSize !== undefined) {
@@ -124,6 +124,7 @@ export function describeVerdict(
   if (projectedMs === undefined) return `${own}. Run 20 steps at 512×512 to measure this device against the 15 s goal (Qualcomm's phone demo).`;
   // what differs from the demo's run, and only that: its steps, its size, its guidance (two UNet passes a step)
   const differs = [...(run.steps === HEADLINE.steps ? [] : ['20 steps']), ...(run.width === HEADLINE.width && run.height === HEADLINE.height ? [] : ['512×512'])];
-  const at = differs.length ? `At ${differs.join(' and ')}${run.guided === false ? ', with guidance,' : ''}` : 'With guidance';
+  // (in one pass: the demo's run, where the app draws 512×512 from a sketch by default)
+  const at = differs.length ? `At ${differs.join(' and ')} in one pass${run.guided === false ? ', with guidance,' : ''}` : 'With guidance';
   return `${own}. ${at} it would take about ${s(projectedMs)} here (projected): ${side(projectedMs)} the 15 s goal (Qualcomm's phone demo).`;
 }

@@ -89,14 +89,14 @@ export class AddModelPanel {
       li.textContent = `${v.precision} export: about ${gb(v.totalBytes)} to download (the UNet alone ${gb(v.unetBytes)}). Can this device run it? ${verdict ? `${label[verdict.verdict]} — ${verdict.why}` : 'load a model first to check this device'}`;
       return li;
     });
-    // Either export, stored as int8 on this device ("Store it as int8"): the same bytes whichever was given.
+    // Either export, stored as int8 on this device ("Store it smaller (int8)"): the same bytes whichever was given.
     const v = entry.variants[entry.variants.length - 1]!;
     const int8 = caps ? canRunInt8(v, caps) : undefined;
     const q = document.createElement('li');
     q.dataset.variant = 'int8';
     if (int8) q.dataset.verdict = int8.verdict;
     const label = { yes: 'probably yes', maybe: 'slowly, on the CPU', no: 'no' } as const;
-    q.textContent = `Either, stored as int8 on this device (tick "Store it as int8" below): about ${gb(v.totalBytes / (v.precision === 'fp16' ? 2 : 4))} stored. Can this device run it? ${int8 ? `${label[int8.verdict]} — ${int8.why}` : 'load a model first to check this device'}`;
+    q.textContent = `Either, stored as int8 on this device (tick "Store it smaller (int8)" below): about ${gb(v.totalBytes / (v.precision === 'fp16' ? 2 : 4))} stored. Can this device run it? ${int8 ? `${label[int8.verdict]} — ${int8.why}` : 'load a model first to check this device'}`;
     const list = Object.assign(document.createElement('ul'), { className: 'variants' });
     list.append(...rows, q);
     return [Object.assign(document.createElement('p'), { textContent: entry.whereToFind }), list];

@@ -9,7 +9,7 @@ import { layoutFor, planPasses, untrainedSizeNote } from '../core/pipeline/reque
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
-import { backendNote, detectCapabilities, type BackendChoice } from '../runtime/capabilities';
+import { autoChoseWasm, backendNote, detectCapabilities, type BackendChoice, type Capabilities } from '../runtime/capabilities';
 import { ChunkStore, type PackRecord } from '../store/chunk-store';
 import { packTokenizer, type PackManifest } from '../store/manifest';
 import { storedPackReader, type InstallProgress } from '../store/pack-store';
@@ -273,7 +273,8 @@ form.el.prompt.addEventListener('input', () => {
 
 /** Beside the Device choice: why WebGPU was not used, or that the WebGPU chosen is emulated on the CPU. */
 function showBackendNote(reply: EngineInfo): void {
-  setBackendNote(backendNote(ui.backend.value as BackendChoice, reply.capabilities, reply.fallbackReason));
+  const choice = ui.backend.value as BackendChoice;
+  setBackendNote(backendNote(choice, reply.capabilities, reply.fallbackReason), noteKind(choice, reply.capabilities, reply.fallbackReason));
 }
 
 /** The note as the page foresees it from this page's own look at the GPU, before the model is loaded (seconds;
@@ -281,12 +282,19 @@ function showBackendNote(reply: EngineInfo): void {
 function foreseeBackendNote(): void {
   const choice = ui.backend.value as BackendChoice;
   void detectCapabilities().then((caps) => {
-    if (!loaded && ui.backend.value === choice) setBackendNote(backendNote(choice, caps));
+    if (!loaded && ui.backend.value === choice) setBackendNote(backendNote(choice, caps), noteKind(choice, caps));
   });
 }
 
+/** 'info' where Auto chose the CPU over a software adapter (the right choice); else a warning. */
+function noteKind(choice: BackendChoice, caps: Capabilities, fallbackReason?: string): 'info' | 'warning' {
+  const auto = autoChoseWasm(choice, caps);
+  return auto && (!fallbackReason || fallbackReason === auto) ? 'info' : 'warning';
+}
+
 /** Written only when it changes (a live region re-announces every write). */
-function setBackendNote(text: string): void {
+function setBackendNote(text: string, kind: 'info' | 'warning' = 'warning'): void {
+  ui.backendNote.dataset.kind = kind;
   if (ui.backendNote.textContent !== text) ui.backendNote.textContent = text;
 }
 
@@ -393,6 +401,7 @@ function finished(r: GenerateResult): void {
 function beginRun(): AbortController {
   clearError();
   running = new AbortController();
+  ui.form.dataset.running = '';
   for (const b of [ui.generate, ui.compareRun, ui.backend]) b.disabled = true;
   ui.cancel.disabled = false;
   ui.preview.hidden = true;
@@ -402,6 +411,7 @@ function beginRun(): AbortController {
 /** Whatever happened, the page is ready for the next run; a lost GPU device reloads the model. */
 function endRun(err?: PocketError): void {
   running = undefined;
+  delete ui.form.dataset.running;
   ui.preview.hidden = true;
   result.busy(false);
   ui.backend.disabled = false;
@@ -418,6 +428,9 @@ ui.form.addEventListener('submit', async (ev) => {
   if (running) return;
   const run = beginRun();
   result.busy(true); // (not for a comparison: it leaves the picture on show as it is)
+  // On a phone the picture is below Generate: brought into view now, as the person presses (the live preview is
+  // drawn there), not when the run ends, when the page jumped ~230 px by itself.
+  result.bringIntoView();
   ui.progress.value = 0;
   ui.progressText.textContent = 'Encoding the prompt…';
   let failure: PocketError | undefined;

@@ -100,6 +100,14 @@ export class ResultView {
     if (box.top < 0 || box.bottom > window.innerHeight) this.el.canvas.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   }
 
+  /** Scrolled just enough that the picture's box (the last picture, or the placeholder) is on screen, where it is
+   *  not: a phone, the box below Generate, which stays in view (with Cancel) above it. */
+  bringIntoView(): void {
+    const pic = this.el.canvas.hidden ? this.el.placeholder : this.el.canvas;
+    const below = pic.getBoundingClientRect().bottom - window.innerHeight;
+    if (below > 0) window.scrollBy({ top: below + 8, behavior: 'smooth' });
+  }
+
   private setDownload(png: Blob, name: string): void {
     if (this.el.download.href.startsWith('blob:')) URL.revokeObjectURL(this.el.download.href);
     this.el.download.href = URL.createObjectURL(png);

@@ -31,7 +31,7 @@ describe('the cost model', () => {
     const sd = { downscale: 1, heads: 8 };
     expect(largestAttentionBytes({ steps: 20, width: 512, height: 512 }, sd, 2)).toBe(2 * 8 * 4096 * 4096 * 4);
     const { text, warning } = describeEstimate(undefined, { steps: 20, width: 512, height: 512 }, sd, 2, 256 * 1024 * 1024);
-    expect(text).toMatch(/run once/);
+    expect(text).toMatch(/^measured after your first picture/);
     expect(warning).toMatch(/exceeds this GPU's largest buffer \(256\.0 MB\)/);
     expect(describeEstimate(undefined, { steps: 20, width: 256, height: 256 }, { downscale: 4, heads: 3 }, 2, 256 * 1024 * 1024).warning).toBe('');
   });
@@ -69,16 +69,16 @@ describe('the verdict under a picture', () => {
     expect(describeVerdict({ steps: 20, width: 512, height: 512, totalMs: 4900, guided: false }, 9_800))
       .toBe("4.9 s for 20 steps at 512×512. With guidance it would take about 9.8 s here (projected): under the 15 s goal (Qualcomm's phone demo).");
     expect(describeVerdict({ steps: 4, width: 256, height: 256, totalMs: 300, guided: false }, 25_000))
-      .toBe("0.3 s for 4 steps at 256×256. At 20 steps and 512×512, with guidance, it would take about 25.0 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
+      .toBe("0.3 s for 4 steps at 256×256. At 20 steps and 512×512 in one pass, with guidance, it would take about 25.0 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
   });
 
   it('projects any other run to 20 steps at 512² and says it is a projection', () => {
     const v = describeVerdict({ steps: 1, width: 256, height: 256, totalMs: 400 }, 23_400);
-    expect(v).toBe("0.4 s for 1 step at 256×256. At 20 steps and 512×512 it would take about 23.4 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
+    expect(v).toBe("0.4 s for 1 step at 256×256. At 20 steps and 512×512 in one pass it would take about 23.4 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
     expect(v).not.toMatch(/^0\.4 s[^.]*under/);
     // a 20-step run at another size: only the size differs
     expect(describeVerdict({ steps: 20, width: 256, height: 256, totalMs: 6700 }, 25_200))
-      .toBe("6.7 s for 20 steps at 256×256. At 512×512 it would take about 25.2 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
+      .toBe("6.7 s for 20 steps at 256×256. At 512×512 in one pass it would take about 25.2 s here (projected): over the 15 s goal (Qualcomm's phone demo).");
   });
 
   it('without a cost model, says how to compare', () => {
