@@ -629,3 +629,20 @@ def test_retired_stages_are_not_handed_on(tmp_path):
     assert curriculum.RETIRED == {"s5-sizes", "s6-512"}
     assert handoff.finished_stages(tmp_path) == ["b3-256px"]
     assert handoff._save_unfinished(tmp_path, tmp_path / "out") == []
+
+
+def test_a_redraw_world_trains_only_the_timesteps_of_the_apps_second_pass():
+    """Arm (v): a world with `t_max` teaches a two-pass picture's redraw (the app's second pass starts at t = 351) on
+    the same latents as its full-range twin, and oversamples no high noise it does not have."""
+    redraw = curriculum.World(latent=32, multi=True, pairs=True, t_max=400)
+    assert redraw.key() == curriculum.World(latent=32, multi=True, pairs=True).key()  # the same encoded pictures
+    run = curriculum.Run(world=redraw, high_noise_frac=0.5)
+    t = curriculum.sample_timesteps(run, 4000, np.random.default_rng(0), redraw.t_max)
+    assert int(t.max()) < 400 and int(t.min()) == 0
+    # the app's redraw begins at the 20-step grid's timestep for strength 0.4, inside the range
+    grid = (np.arange(20) * 50)[::-1] + 1
+    assert grid[20 - 8] == 351 < redraw.t_max
+    # a full-range world in the same run keeps its oversampling of t >= 500
+    full = curriculum.sample_timesteps(run, 4000, np.random.default_rng(0))
+    assert 0.7 < float((full >= 500).float().mean()) < 0.8
+    assert curriculum.ARMS["v-redraw"].parts()[0][0].t_max == 400 and curriculum.ARMS["v-redraw"].parts()[1][0].t_max == 1000
