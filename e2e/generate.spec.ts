@@ -43,7 +43,7 @@ test('the same seed twice gives identical pixels', async ({ app }) => {
 test('cancel mid-run, then generate again', async ({ app }) => {
   await app.set({ ...RED_CIRCLE, backend: 'wasm', steps: 100, width: 512, height: 512 });
   await app.page.locator('#generate').click();
-  await expect(app.page.locator('#progress-text')).toContainText(/Step \d+ of 140 \(laying out\)/); // 100 at 256×256, then 40 at 512×512
+  await expect(app.page.locator('#progress-text')).toContainText(/Step \d+ of 140 \(sketch\)/); // 100 at 256×256, then 40 at 512×512
   await app.page.locator('#cancel').click();
   await expect(app.page.locator('#progress-text')).toHaveText('Cancelled.');
   await expect(app.page.locator('#error')).toBeHidden();

@@ -90,12 +90,12 @@ test('a live preview of the latents appears while denoising', async ({ app, page
   await expect(page.locator('#output > #preview')).toBeVisible();
   await expect(page.locator('#placeholder')).toBeHidden();
   expect((await page.locator('#preview').boundingBox())!.width).toBeGreaterThan(300);
-  await expect(page.locator('#progress-text')).toContainText(/it\/s · about [\d.]+ s left/);
+  await expect(page.locator('#progress-text')).toContainText(/^Step \d+ of \d+ \((sketch|redraw)\) · [\d.]+ s · about [\d.]+ s left$/);
   // one preview pixel per latent pixel: 32×32 while the picture is laid out at 256×256, 64×64 once at 512×512
   const size = () => page.locator('#preview').evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
-  await expect(page.locator('#progress-text')).toContainText('(laying out)');
+  await expect(page.locator('#progress-text')).toContainText('(sketch)');
   expect(await size()).toEqual([32, 32]);
-  await expect(page.locator('#progress-text')).toContainText('(at full size)', { timeout: 200_000 });
+  await expect(page.locator('#progress-text')).toContainText('(redraw)', { timeout: 200_000 });
   await expect.poll(size, { timeout: 60_000 }).toEqual([64, 64]);
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
   await expect(page.locator('#preview')).toBeHidden();
