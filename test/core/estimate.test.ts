@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { comparisonRequests } from '../../src/core/compare';
-import { describeEstimate, describeVerdict, estimateMs, foldRun, largestAttentionBytes } from '../../src/core/estimate';
+import { describeEstimate, describeVerdict, estimateMs, foldRun, largestAttentionBytes, steadyUnetMs } from '../../src/core/estimate';
 
 describe('the cost model', () => {
   it('learns per-latent-pixel UNet cost and per-pixel VAE cost from one run and predicts another size', () => {
@@ -44,6 +44,35 @@ describe('the cost model', () => {
     expect(estimateMs(c, two)).toBeCloseTo(5650, 3);
     // the same device's one-pass 512² run: 20 × 4 × 100 ms of UNet (a fold that ignored the layout would say 5200 / 8 per step)
     expect(estimateMs(c, { steps: 20, width: 512, height: 512 })).toBeCloseTo(8000 + 400 + 50, 3);
+  });
+});
+
+describe('a run\'s steady UNet time', () => {
+  it('leaves out a first call\'s warm-up, in each pass of a two-pass run', () => {
+    // 4 sketch calls of 100 ms (the first 900: a session's first run) and 3 full-size calls of 400 ms (the first
+    // 1000: new shaders at the new size)
+    const { steadyMs, onceMs } = steadyUnetMs([900, 100, 100, 100, 1000, 400, 400], 4);
+    expect(steadyMs).toBe(4 * 100 + 3 * 400);
+    expect(onceMs).toBe(800 + 600);
+    // one pass: the median's call count
+    expect(steadyUnetMs([500, 100, 110, 90]).steadyMs).toBeCloseTo(4 * 105, 6);
+    // never more than the run took, and a steady run is left as it ran
+    expect(steadyUnetMs([100, 100, 100]).onceMs).toBe(0);
+    expect(steadyUnetMs([]).steadyMs).toBe(0);
+  });
+
+  it('keeps the projection of a first picture where a second one puts it', () => {
+    // the same 20-step 256² run twice: first with a 3 s warm-up on its first call, then steady
+    const first = [3100, ...Array(19).fill(100)], second = Array(20).fill(100);
+    const fold = (old: ReturnType<typeof foldRun> | undefined, calls: number[]) => {
+      const { steadyMs, onceMs } = steadyUnetMs(calls);
+      const totalMs = calls.reduce((a, b) => a + b, 0) + 100 + 50; // + the VAE's 100 ms and 50 ms of the rest
+      return foldRun(old, { steps: 20, width: 256, height: 256 }, steadyMs, 100, totalMs - onceMs);
+    };
+    const afterOne = fold(undefined, first);
+    const afterTwo = fold(afterOne, second);
+    const headline = { steps: 20, width: 512, height: 512 };
+    expect(estimateMs(afterOne, headline)).toBeCloseTo(estimateMs(afterTwo, headline), 6);
   });
 });
 
