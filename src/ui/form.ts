@@ -3,7 +3,7 @@
 // it), and the settings remembered across reloads (prefs.ts).
 import { badRequest, PocketError } from '../core/errors';
 import { randomSeed } from '../core/random';
-import { SCHEDULERS } from '../core/schedulers';
+import { SCHEDULERS, isSchedulerName } from '../core/schedulers';
 import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
 import type { PackDefaults } from '../worker/engine-api';
 import { $ } from './dom';
@@ -26,6 +26,8 @@ export class GenerateForm {
     scheduler: $<HTMLSelectElement>('scheduler'),
     twoPass: $<HTMLInputElement>('two-pass'),
     twoPassField: $<HTMLLabelElement>('two-pass-field'),
+    guidanceHelp: $<HTMLParagraphElement>('guidance-help'),
+    schedulerHelp: $<HTMLParagraphElement>('scheduler-help'),
   };
   /** The picture size the person chose (this visit or one before), kept across packs: a pack that
    *  allows it shows it; one that does not (a fixed-size export) shows its own without forgetting it. */
@@ -49,6 +51,7 @@ export class GenerateForm {
     for (const el of [e.prompt, e.negative, e.seed, e.seedMode]) el.addEventListener('input', () => this.save());
     e.scheduler.addEventListener('change', () => {
       e.scheduler.dataset.touched = 'yes';
+      this.describeScheduler();
       this.save();
     });
     // (before the listeners above that save: a typed value counts as the person's)
@@ -58,6 +61,7 @@ export class GenerateForm {
       e.seed.readOnly = e.seedMode.value === 'random';
       this.save();
     });
+    this.describeScheduler();
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-steps]')) {
       b.addEventListener('click', () => {
         e.steps.value = b.dataset.steps!;
@@ -120,6 +124,7 @@ export class GenerateForm {
       e.scheduler.value = s.scheduler;
       e.scheduler.dataset.touched = 'yes';
     }
+    this.describeScheduler();
     e.twoPass.checked = s.twoPass !== 'off';
     const size = /^(\d+)x(\d+)$/.exec(s.size ?? '');
     if (size) this.chooseSize(size[1]!, size[2]!);
@@ -150,8 +155,15 @@ export class GenerateForm {
     e.scheduler.value = r.scheduler;
     e.twoPass.checked = r.twoPass ?? true; // (entries saved before the choice existed: its default)
     for (const el of [e.steps, e.guidance, e.scheduler]) el.dataset.touched = 'yes';
+    this.describeScheduler();
     this.chooseSize(String(r.width), String(r.height));
     this.changed();
+  }
+
+  /** The chosen scheduler's one line of help, under the choice. */
+  private describeScheduler(): void {
+    const name = this.el.scheduler.value;
+    this.el.schedulerHelp.textContent = isSchedulerName(name) ? `${SCHEDULERS[name].label}: ${SCHEDULERS[name].hint}` : '';
   }
 
   /** The size options a pack allows (one, for an export with a fixed latent size), and its defaults. */
@@ -177,6 +189,10 @@ export class GenerateForm {
     // A model's own defaults (SD-Turbo: 1 step, no guidance) unless the person set these.
     if (!e.steps.dataset.touched) e.steps.value = String(defaults.steps);
     if (!e.guidance.dataset.touched) e.guidance.value = String(defaults.guidanceScale);
+    this.describeScheduler();
+    // the model's own scale beside SD's: a stand-in trained at another one draws best there
+    e.guidanceHelp.textContent = 'Guidance: how closely the picture follows the prompt. 1 turns it off and halves the work; '
+      + (defaults.guidanceScale === 7.5 ? 'SD\'s usual is 7.5.' : `SD's usual is 7.5, this model's ${defaults.guidanceScale <= 1 ? 'is 1 (it needs none)' : defaults.guidanceScale}.`);
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
       const [w, h] = b.dataset.size!.split('x');
       const offered = (sel: HTMLSelectElement, v: string | undefined) => [...sel.options].some((o) => o.value === v);
