@@ -90,6 +90,10 @@ for (const [name, viewport] of Object.entries(SIZES)) {
       expect(box!.y).toBeGreaterThanOrEqual(-1);
       expect(box!.y + box!.height).toBeLessThanOrEqual(viewport.height);
       await expect(page.locator('#progress')).toBeHidden();
+      // the time per stage: unfolded on a desktop; folded on a phone, so that Download follows the verdict
+      await expect(page.locator('#timings-box summary')).toHaveText('Time per stage');
+      if (name === 'phone') await expect(page.locator('#timings')).toBeHidden();
+      else await expect(page.locator('#timings')).toBeVisible();
     });
 
     test('nothing moves under the person\'s eyes: from the download box on, through loading, "Ready offline" and a first picture', async ({ page }) => nothingMoves(page));

@@ -26,7 +26,6 @@ export class GenerateForm {
     scheduler: $<HTMLSelectElement>('scheduler'),
     twoPass: $<HTMLInputElement>('two-pass'),
     twoPassField: $<HTMLLabelElement>('two-pass-field'),
-    guidanceHelp: $<HTMLParagraphElement>('guidance-help'),
     schedulerHelp: $<HTMLParagraphElement>('scheduler-help'),
   };
   /** The picture size the person chose (this visit or one before), kept across packs: a pack that
@@ -190,9 +189,6 @@ export class GenerateForm {
     if (!e.steps.dataset.touched) e.steps.value = String(defaults.steps);
     if (!e.guidance.dataset.touched) e.guidance.value = String(defaults.guidanceScale);
     this.describeScheduler();
-    // the model's own scale beside SD's: a stand-in trained at another one draws best there
-    e.guidanceHelp.textContent = 'Guidance: how closely the picture follows the prompt. 1 turns it off and halves the work; '
-      + (defaults.guidanceScale === 7.5 ? 'SD\'s usual is 7.5.' : `SD's usual is 7.5, this model's ${defaults.guidanceScale <= 1 ? 'is 1 (it needs none)' : defaults.guidanceScale}.`);
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-size]')) {
       const [w, h] = b.dataset.size!.split('x');
       const offered = (sel: HTMLSelectElement, v: string | undefined) => [...sel.options].some((o) => o.value === v);

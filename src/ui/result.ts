@@ -26,10 +26,16 @@ export class ResultView {
     canvas: $<HTMLCanvasElement>('image'),
     settings: $<HTMLParagraphElement>('settings'),
     timings: $<HTMLTableElement>('timings'),
+    timingsBox: $<HTMLDetailsElement>('timings-box'),
     verdict: $<HTMLParagraphElement>('verdict'),
     download: $<HTMLAnchorElement>('download'),
   };
   private store: UseStore | undefined;
+
+  constructor() {
+    // A phone keeps the stages folded, so that the picture's Download follows its verdict.
+    this.el.timingsBox.open = window.matchMedia('(min-width: 761px)').matches;
+  }
 
   get canvas(): HTMLCanvasElement {
     return this.el.canvas;
@@ -72,6 +78,7 @@ export class ResultView {
     this.el.settings.textContent = `“${shortPrompt(q.prompt)}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
     const t = r.timings;
     const unet = t.unetMs.reduce((a, b) => a + b, 0);
+    this.el.timingsBox.hidden = false;
     this.el.timings.replaceChildren(...timingRows(t, unet, r.layout && { ...r.layout, full: `${q.width}×${q.height}` }).map(([k, v]) => {
       const tr = document.createElement('tr');
       tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: `${(v / 1000).toFixed(2)} s` }));

@@ -20,16 +20,16 @@ interface SchedulerEntry {
 }
 
 export const SCHEDULERS = {
-  pndm: { label: 'PNDM / PLMS (SD 1.5 default)', hint: 'SD 1.5\'s own: steady from 20 to 50 steps; poor below 10.', make: (o) => new PndmScheduler(o) },
-  ddim: { label: 'DDIM', hint: 'Deterministic, and holds up at fewer steps (10–20); the same seed gives the same layout at any step count.', make: (o) => new DdimScheduler(o) },
-  euler: { label: 'Euler', hint: 'Simple and quick to settle: good pictures from about 20 steps.', make: (o) => new EulerScheduler(o) },
-  'euler-karras': { label: 'Euler (Karras σ)', hint: 'Euler spending more of its steps at low noise: finer detail at few steps.', make: (o) => new EulerScheduler(o), overrides: { use_karras_sigmas: true } },
-  'euler-ancestral': { label: 'Euler ancestral', hint: 'Adds fresh noise at each step: livelier pictures that change as the step count changes.', make: (o) => new EulerAncestralScheduler(o) },
-  'dpmpp-2m': { label: 'DPM-Solver++ 2M', hint: 'A second-order solver: good pictures in 15–25 steps.', make: (o) => new DpmSolverMultistepScheduler(o), overrides: { solver_order: 2 } },
+  pndm: { label: 'PNDM / PLMS (SD 1.5 default)', hint: 'SD 1.5\'s own; steady at 20–50 steps.', make: (o) => new PndmScheduler(o) },
+  ddim: { label: 'DDIM', hint: 'deterministic; holds up at 10–20 steps.', make: (o) => new DdimScheduler(o) },
+  euler: { label: 'Euler', hint: 'simple; good from about 20 steps.', make: (o) => new EulerScheduler(o) },
+  'euler-karras': { label: 'Euler (Karras σ)', hint: 'more of its steps at low noise: finer detail at few steps.', make: (o) => new EulerScheduler(o), overrides: { use_karras_sigmas: true } },
+  'euler-ancestral': { label: 'Euler ancestral', hint: 'fresh noise each step: livelier, changes with the step count.', make: (o) => new EulerAncestralScheduler(o) },
+  'dpmpp-2m': { label: 'DPM-Solver++ 2M', hint: 'second order: good in 15–25 steps.', make: (o) => new DpmSolverMultistepScheduler(o), overrides: { solver_order: 2 } },
   'dpmpp-2m-karras': {
-    label: 'DPM-Solver++ 2M Karras', hint: 'The usual choice of SD front-ends at 20–30 steps: sharp and steady.', make: (o) => new DpmSolverMultistepScheduler(o), overrides: { solver_order: 2, use_karras_sigmas: true },
+    label: 'DPM-Solver++ 2M Karras', hint: 'SD front-ends\' usual at 20–30 steps.', make: (o) => new DpmSolverMultistepScheduler(o), overrides: { solver_order: 2, use_karras_sigmas: true },
   },
-  lcm: { label: 'LCM', hint: 'For LCM-distilled models only: 2–8 steps at guidance 1–2.', make: (o) => new LcmScheduler(o) },
+  lcm: { label: 'LCM', hint: 'for LCM-distilled models only: 2–8 steps, guidance 1–2.', make: (o) => new LcmScheduler(o) },
 } as const satisfies Record<string, SchedulerEntry>;
 
 export type SchedulerName = keyof typeof SCHEDULERS;
