@@ -64,6 +64,9 @@ class World:
     # teaches only a two-pass picture's redraw: the app's second pass starts at t = 351 (strength 0.4 on the 20-step
     # grid), so t < 400 covers it — the layout is the first pass's, at a size where the UNet binds colours.
     t_max: int = 1000
+    # Objects keep the world's own radii (fractions of the shorter side) below 256 px too: a 128-px layout whose
+    # objects are the size the 256- and 512-px pictures drawn from it should hold, with room to place them.
+    own_radii: bool = False
 
     @property
     def lat_h(self) -> int:
@@ -77,7 +80,7 @@ class World:
         share = f"-share{self.multi_share:g}" if self.multi and self.multi_share != 0.5 else ""
         share += "-pairs" if self.multi and self.pairs else ""
         return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}{share}-grammar{int(self.grammar)}"
-                f"-n{self.scenes}" + ("-reading" if self.reading_order else "") + (f"-typed{self.typed:g}" if self.typed else ""))
+                f"-n{self.scenes}" + ("-own" if self.own_radii else "") + ("-reading" if self.reading_order else "") + (f"-typed{self.typed:g}" if self.typed else ""))
 
     def pictures_key(self) -> str:
         """The key of the world whose pictures these are (the same scenes, perhaps captioned otherwise)."""
@@ -87,7 +90,7 @@ class World:
         """Below 256 px objects keep the size in latent pixels they have in the world's 256-px pictures; from
         256 px up they keep the world's own radii (fractions of the shorter side), as a person asking for "a
         red star" at 512 px expects."""
-        return max(1.0, 256 / (8 * min(self.latent, self.lat_h)))
+        return 1.0 if self.own_radii else max(1.0, 256 / (8 * min(self.latent, self.lat_h)))
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class Run:
     # The UNet's shape. A run may add zero-initialised blocks (UNetConfig.text_attention) to the weights it
     # starts from: they start as the identity, so the run begins where `init` ended.
     unet: UNetConfig = field(default_factory=UNetConfig)
+    # The side the weights compose pictures at, where a run says so (its larger worlds teach only the redraw,
+    # `World.t_max`); 0: export.layout_side's rule (256 where trained at 256 px).
+    layout: int = 0
 
     def parts(self) -> list[tuple[World, float, int]]:
         rest = 1.0 - sum(share for _, share, _ in self.mix)
@@ -214,6 +220,19 @@ ARMS["s0-b3-control"] = Run(world=World(latent=32, multi=True, pairs=True, sizes
                                  (World(latent=32, multi=True, pairs=True), 0.1, 16)),
                             judge=(("two", 256), ("held_in", 256)), guidance=(4.0,))
 ARMS["s-b3-text"] = dataclasses.replace(ARMS["s0-b3-control"], text_lr_scale=0.1)
+# Round six, (v)'s design at the wide world's width: compose at 128 px in the wide world (sizes, wordings, named
+# places, typed captions, half the pictures two objects), and teach the redraw (t < 400) at 256 and 512 px in the
+# same world. (x1): the 128-px layouts' objects at the world's own radii, the size they will have once redrawn;
+# (x0), its control: at their 256-px size in latent pixels, as every 128-px world before (b2's pictures).
+WIDE = dict(sizes=True, grammar=True)  # the world's sizes, wordings and places
+_REDRAW = ((World(latent=32, multi=True, pairs=True, t_max=400, **WIDE), 0.3, 16),
+           (World(latent=64, multi=True, pairs=True, scenes=1500, t_max=400, **WIDE), 0.2, 8))
+ARMS["x1-layout128-own"] = Run(world=World(multi=True, pairs=True, own_radii=True, typed=0.3, **WIDE), steps=5000,
+                               lr=2e-4, init="v2-redraw-longer", evals=(2500, 5000), mix=_REDRAW,
+                               judge=(("two", "256/128"), ("position", "256/128"), ("held_in", "512/128")),
+                               guidance=(4.0,))
+ARMS["x0-layout128"] = dataclasses.replace(ARMS["x1-layout128-own"],
+                                           world=World(multi=True, pairs=True, typed=0.3, **WIDE))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -243,6 +262,8 @@ ARM_WHAT = {
     "u-wide-attn": "(u) (n) with the attention levels wider (128 / 192 channels), from scratch",
     "v-redraw": "(v) (n5) taught the redraw: 256-px two-object pictures at t < 400, the 128-px world kept",
     "v2-redraw-longer": "(v2) (v) continued 1,500 more steps",
+    "x1-layout128-own": "(x1) (v2) in the wide world at 128 px, objects at the world's radii; redraws at 256 / 512",
+    "x0-layout128": "(x0) (x1) with the 128-px objects at their 256-px size (b2's pictures)",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
     "s-b3-text": "(s) (s0) with the text encoder fine-tuned at 0.1x the LR",
 }
@@ -251,7 +272,6 @@ ARM_WHAT = {
 # ------------------------------------------------------------------ the curriculum
 # Each stage starts from the last one's weights, widens the world by what the arms say costs least first,
 # and keeps a share of the earlier worlds so that nothing learned is forgotten. Stage 1 is the proxy itself.
-WIDE = dict(sizes=True, grammar=True)
 STAGES: dict[str, Run] = {
     "proxy": ARMS["proxy"],  # stage 1, trained by `recipe.py proxy --arm proxy`
     # 2: small / medium / large, the world's wordings and grid positions, unsaid backgrounds — at 128 px.

@@ -164,8 +164,18 @@ def layout_side(source: str) -> int | None:
     positions. Larger pictures are drawn in two passes from a layout at this side (the app's and the eval's
     `512px/256`). The curriculum's stages compose at 256 px (stage 7's 512-px world holds single objects
     only: it teaches finishing an upscaled layout, not laying one out); the single long run saw every
-    size from 256 to 512 px, and the early stages only 128 px (none)."""
-    return 256 if source != "unet" and "256x256" in trained_sizes(source) else None
+    size from 256 to 512 px, and the early stages only 128 px (none). A stage that composes elsewhere says so
+    (`Run.layout`: the layout lineage sketches at 128 px and trains its larger sizes only to redraw), and the
+    stages after it inherit it unless they say otherwise."""
+    if source == "unet":
+        return None
+    from .curriculum import STAGES
+    name = source
+    while name:
+        if STAGES[name].layout:
+            return STAGES[name].layout
+        name = STAGES[name].init
+    return 256 if "256x256" in trained_sizes(source) else None
 
 
 def write_manifest(work: Path, pack: Path, source: str) -> None:
@@ -180,7 +190,8 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
              for p, r in roles.items()]
     trained = trained_sizes(source)
     layout = layout_side(source)
-    side = layout or default_side(trained)
+    # a pack opens at its layout side, or at the app's smallest size (256) above a smaller one
+    side = max(layout, 256) if layout else default_side(trained)
     manifest = {
         "format": "pocket-diffusion-pack",
         "formatVersion": 1,

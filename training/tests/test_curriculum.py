@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -497,6 +498,15 @@ def test_two_pass_pictures_are_laid_out_at_the_size_the_app_lays_them_out_at():
     assert evaluate.layout_for(256, 256, 256) is None
     assert export.layout_side("s7-one512") == export.layout_side("s4-multi") == 256
     assert export.layout_side("unet") is None and export.layout_side("s2-wide") is None  # (128 px only)
+    # a stage that says where it composes (the layout lineage: a 128-px sketch, redrawn larger) is laid out
+    # there, and so is every stage after it that does not say otherwise
+    import dataclasses
+    from shapes import curriculum
+    sketch = dataclasses.replace(curriculum.STAGES["s3-256px"], layout=128)
+    after = dataclasses.replace(curriculum.STAGES["s4-multi"], init="t-sketch")
+    with patch.dict(curriculum.STAGES, {"t-sketch": sketch, "t-after": after}):
+        assert export.layout_side("t-sketch") == export.layout_side("t-after") == 128
+        assert export.layout_side("s4-multi") == 256
 
 
 def test_a_stage_cut_off_by_the_end_of_a_session_resumes_from_its_step_in_the_next(quick_work, tmp_path):
