@@ -92,6 +92,7 @@ for (const [name, viewport] of Object.entries(SIZES)) {
       await expect(page.locator('#progress')).toBeHidden();
       // the time per stage: unfolded on a desktop; folded on a phone, so that Download follows the verdict
       await expect(page.locator('#timings-box summary')).toHaveText('Time per stage');
+      await expect(page.locator('#timings-box summary')).toBeVisible();
       if (name === 'phone') await expect(page.locator('#timings')).toBeHidden();
       else await expect(page.locator('#timings')).toBeVisible();
     });

@@ -133,7 +133,9 @@ test('history keeps images with their settings across a reload; re-run and delet
   await expect(items.first()).toContainText('seed 11');
   await expect(items.first()).toContainText('· DDIM ·'); // as the result's caption names it
   await page.locator('#prompt').fill('something else');
+  await page.locator('#scheduler').selectOption('euler');
   await items.first().getByRole('button', { name: /Re-run/ }).click();
+  await expect(page.locator('#scheduler-help')).toHaveText(/^DDIM: /); // (the entry's sampler, with its line)
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
   await expect(page.locator('#prompt')).toHaveValue('a green square on a white background');
   await expect(items).toHaveCount(2);
@@ -181,13 +183,21 @@ test('the cost model is read once per run, not on every denoising step', async (
 });
 
 test('Guidance and Scheduler say what they do, under the fields; the sampler\'s line follows the choice', async ({ app, page }) => {
-  await expect(page.locator('#guidance')).toHaveAccessibleDescription("Guidance: how closely the picture follows the prompt; 1 turns it off (half the work). Each model opens at its own best.");
+  await expect(page.locator('#guidance')).toHaveAccessibleDescription("Guidance: how closely the picture follows the prompt; 1 turns it off (half the UNet work). Each model starts at its own best until you change it.");
   await expect(page.locator('#guidance')).toHaveValue('4.5'); // (the built-in pack's, not SD's 7.5)
   const help = page.locator('#scheduler-help');
-  await expect(help).toHaveText('DDIM: deterministic; holds up at 10–20 steps.');
+  await expect(help).toHaveText('DDIM: keeps a seed\'s layout as steps change; holds up at 10–20 steps.');
   await page.locator('#scheduler').selectOption('lcm');
-  await expect(help).toHaveText('LCM: for LCM-distilled models only: 2–8 steps, guidance 1–2.');
-  await expect(page.locator('#scheduler')).toHaveAccessibleDescription(/^LCM: for LCM-distilled/);
+  await expect(help).toHaveText('LCM: for LCM / LCM-LoRA models only: 2–8 steps, guidance 1–2.');
+  await expect(page.locator('#scheduler')).toHaveAccessibleDescription(/^LCM: for LCM \/ LCM-LoRA/);
+  // every sampler's line fits the room kept for it: choosing one never moves what is under it
+  const under = async () => (await page.locator('#backend-note').boundingBox())!.y;
+  const at = await under();
+  for (const name of await page.locator('#scheduler option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))) {
+    await page.locator('#scheduler').selectOption(name);
+    expect(await under(), name).toBe(at);
+  }
+  await page.locator('#scheduler').selectOption('lcm');
   // a chosen sampler is kept, and so is its line
   await page.reload();
   await app.ready();

@@ -57,22 +57,43 @@ export function foldRun(old: CostModel | undefined, run: RunShape, unetAndSchedu
 }
 
 /**
- * A run's UNet time as this device would spend it again: each pass's median call times its calls. The first
- * call of a session, and on WebGPU the first at each new size, also pays once-only work (shader compiles,
- * the WASM heap growing); folded into the cost model it would make a first picture's projection to
- * 512×512 flip from under the 15 s goal to over it on the second. `layoutCalls`: a two-pass run's first
- * calls, at the sketch's size. Returns the steady UNet time and the once-only part left out of it.
+ * A run's UNet time as this device would spend it again: each pass's median call (the lower one of an even
+ * count) times its calls. The first call of a session, and on WebGPU the first at each new size, also pays
+ * once-only work (shader compiles, the WASM heap growing); folded into the cost model it would make a first
+ * picture's projection to 512×512 flip from under the 15 s goal to over it on the second. `layoutCalls`: a
+ * two-pass run's first calls, at the sketch's size. A pass of one call cannot be told apart from its warm-up:
+ * it counts as it ran. Returns the steady UNet time and the once-only part left out of it.
  */
 export function steadyUnetMs(unetMs: readonly number[], layoutCalls = 0): { steadyMs: number; onceMs: number } {
-  const median = (xs: readonly number[]) => {
-    const v = [...xs].sort((a, b) => a - b), mid = v.length >> 1;
-    return v.length % 2 ? (v[mid] ?? 0) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+  const lowerMedian = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1] ?? 0;
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  const passes = [unetMs.slice(0, layoutCalls), unetMs.slice(layoutCalls)];
+  // Only time above a pass's median counts as once-only: no pass is made slower than it ran.
+  const steadyMs = passes.reduce((a, p) => a + Math.min(sum(p), lowerMedian(p) * p.length), 0);
+  return { steadyMs, onceMs: sum(unetMs) - steadyMs };
+}
+
+/** What a finished run tells the cost model: its shape, and its UNet, VAE and whole times without once-only work. */
+export function measuredRun(
+  r: {
+    readonly timings: { readonly unetMs: readonly number[]; readonly schedulerMs: number; readonly vaeMs: number; readonly totalMs: number; readonly previewMs: number };
+    readonly request: { readonly width: number; readonly height: number; readonly guidanceScale: number };
+    readonly layout?: { readonly width: number; readonly height: number; readonly calls: number };
+  },
+  downscaleFactor: number,
+): { run: RunShape; unetAndSchedulerMs: number; vaeMs: number; totalMs: number } {
+  const t = r.timings, lay = r.layout;
+  const { steadyMs, onceMs } = steadyUnetMs(t.unetMs, lay?.calls ?? 0);
+  return {
+    run: {
+      steps: t.unetMs.length - (lay?.calls ?? 0), width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor,
+      ...(lay ? { layout: { width: lay.width, height: lay.height, steps: lay.calls } } : {}),
+    },
+    unetAndSchedulerMs: steadyMs + t.schedulerMs,
+    vaeMs: t.vaeMs,
+    // full-quality previews are the person's extra, not the run's
+    totalMs: t.totalMs - t.previewMs - onceMs,
   };
-  const passes = [unetMs.slice(0, layoutCalls), unetMs.slice(layoutCalls)].filter((p) => p.length);
-  const total = unetMs.reduce((a, b) => a + b, 0);
-  // Only time above the median counts as once-only: a pass cannot be made slower than it ran.
-  const steadyMs = Math.min(total, passes.reduce((a, p) => a + median(p) * p.length, 0));
-  return { steadyMs, onceMs: total - steadyMs };
 }
 
 export function estimateMs(costs: CostModel, run: RunShape): number {

@@ -3,7 +3,7 @@
 // PocketEngine — EngineClient, the engine worker's proxy. What the page remembers is in prefs.ts.
 import { PocketError } from '../core/errors';
 import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
-import { describeEstimate, steadyUnetMs } from '../core/estimate';
+import { describeEstimate, measuredRun } from '../core/estimate';
 import type { PreviewImage } from '../core/pipeline/preview';
 import { layoutFor, planPasses, untrainedSizeNote } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
@@ -373,13 +373,7 @@ function drawPreview(img: PreviewImage): void {
 function finished(r: GenerateResult): void {
   const info = loaded;
   const t = r.timings;
-  const { steadyMs, onceMs } = steadyUnetMs(t.unetMs, r.layout?.calls ?? 0);
-  const costs = info
-    ? prefs.recordRun(info.packId, info.backend, {
-      steps: t.unetMs.length - (r.layout?.calls ?? 0), width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor: info.downscaleFactor,
-      ...(r.layout ? { layout: { width: r.layout.width, height: r.layout.height, steps: r.layout.calls } } : {}),
-    }, steadyMs + t.schedulerMs, t.vaeMs, t.totalMs - t.previewMs - onceMs)
-    : undefined;
+  const costs = info ? prefs.recordRun(info.packId, info.backend, measuredRun(r, info.downscaleFactor)) : undefined;
   showEstimate();
   result.show(r, { backend: info ? backendLabel(info) : '', costs, downscaleFactor: info?.downscaleFactor ?? 8 });
   // Where a run is judged slow, why it ran on the CPU (the full reason is under the Device choice in Settings,

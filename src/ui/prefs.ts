@@ -1,7 +1,7 @@
 // What the page remembers in localStorage, typed in one place: the last settings of the form, the chosen
 // model, device and memory mode, and this device's cost model per pack and backend (each finished run is
 // folded in). History and the last picture live in IndexedDB (history.ts, result.ts).
-import { foldRun, type CostModel, type RunShape } from '../core/estimate';
+import { foldRun, type CostModel, type measuredRun } from '../core/estimate';
 
 /** The form as the person left it (field values as typed). */
 export interface FormSettings {
@@ -79,9 +79,9 @@ export const prefs = {
     const v = readJson(KEY.cost(packId, backend)) as CostModel | null;
     return v && v.unetMsPerKiloLatent > 0 ? v : undefined;
   },
-  /** Fold one finished run into the device's cost model; returns the model as it now is. */
-  recordRun(packId: string, backend: string, run: RunShape, unetAndSchedulerMs: number, vaeMs: number, totalMs: number): CostModel {
-    const costs = foldRun(prefs.costs(packId, backend), run, unetAndSchedulerMs, vaeMs, totalMs);
+  /** Fold one finished run into the device's cost model (`measuredRun`); returns the model as it now is. */
+  recordRun(packId: string, backend: string, m: ReturnType<typeof measuredRun>): CostModel {
+    const costs = foldRun(prefs.costs(packId, backend), m.run, m.unetAndSchedulerMs, m.vaeMs, m.totalMs);
     write(KEY.cost(packId, backend), JSON.stringify(costs));
     return costs;
   },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { comparisonRequests } from '../../src/core/compare';
-import { describeEstimate, describeVerdict, estimateMs, foldRun, largestAttentionBytes, steadyUnetMs } from '../../src/core/estimate';
+import { describeEstimate, describeVerdict, estimateMs, foldRun, largestAttentionBytes, measuredRun, steadyUnetMs } from '../../src/core/estimate';
 
 describe('the cost model', () => {
   it('learns per-latent-pixel UNet cost and per-pixel VAE cost from one run and predicts another size', () => {
@@ -54,25 +54,36 @@ describe('a run\'s steady UNet time', () => {
     const { steadyMs, onceMs } = steadyUnetMs([900, 100, 100, 100, 1000, 400, 400], 4);
     expect(steadyMs).toBe(4 * 100 + 3 * 400);
     expect(onceMs).toBe(800 + 600);
-    // one pass: the median's call count
-    expect(steadyUnetMs([500, 100, 110, 90]).steadyMs).toBeCloseTo(4 * 105, 6);
-    // never more than the run took, and a steady run is left as it ran
+    // a redraw of two calls (a 4-step two-pass run): the lower median, so its warm-up is seen
+    expect(steadyUnetMs([900, 100, 100, 100, 1000, 400], 4).onceMs).toBe(800 + 600);
+    expect(steadyUnetMs([500, 100, 110, 90]).steadyMs).toBe(4 * 100);
+    // each pass capped at what it took: a pass with a few fast calls does not hide another's warm-up
+    expect(steadyUnetMs([1000, 100, 100, 400, 400, 400, 10, 10], 3).onceMs).toBe(900);
+    // a steady run is left as it ran; a one-call pass cannot be told from its warm-up
     expect(steadyUnetMs([100, 100, 100]).onceMs).toBe(0);
+    expect(steadyUnetMs([3100]).onceMs).toBe(0);
     expect(steadyUnetMs([]).steadyMs).toBe(0);
   });
 
-  it('keeps the projection of a first picture where a second one puts it', () => {
+  it('keeps the projection of a first picture where a second one puts it (the app\'s own fold)', () => {
     // the same 20-step 256² run twice: first with a 3 s warm-up on its first call, then steady
-    const first = [3100, ...Array(19).fill(100)], second = Array(20).fill(100);
-    const fold = (old: ReturnType<typeof foldRun> | undefined, calls: number[]) => {
-      const { steadyMs, onceMs } = steadyUnetMs(calls);
-      const totalMs = calls.reduce((a, b) => a + b, 0) + 100 + 50; // + the VAE's 100 ms and 50 ms of the rest
-      return foldRun(old, { steps: 20, width: 256, height: 256 }, steadyMs, 100, totalMs - onceMs);
+    const run = (unetMs: number[]) => ({
+      timings: { unetMs, schedulerMs: 20, vaeMs: 100, previewMs: 0, totalMs: unetMs.reduce((a, b) => a + b, 0) + 20 + 100 + 50 },
+      request: { width: 256, height: 256, guidanceScale: 4.5 },
+    });
+    const fold = (old: ReturnType<typeof foldRun> | undefined, unetMs: number[]) => {
+      const m = measuredRun(run(unetMs), 8);
+      return foldRun(old, m.run, m.unetAndSchedulerMs, m.vaeMs, m.totalMs);
     };
-    const afterOne = fold(undefined, first);
-    const afterTwo = fold(afterOne, second);
+    const afterOne = fold(undefined, [3100, ...Array<number>(19).fill(100)]);
+    const afterTwo = fold(afterOne, Array<number>(20).fill(100));
     const headline = { steps: 20, width: 512, height: 512 };
     expect(estimateMs(afterOne, headline)).toBeCloseTo(estimateMs(afterTwo, headline), 6);
+    expect(afterOne.fixedMs).toBeCloseTo(50, 6); // (the warm-up is in neither the UNet's cost nor the rest)
+    // a two-pass run's shape: the sketch's calls at the sketch's size
+    const two = measuredRun({ ...run([900, 100, 100, 100, 1000, 400, 400]), layout: { width: 128, height: 128, calls: 4 } }, 8);
+    expect(two.run).toEqual({ steps: 3, width: 256, height: 256, batch: 2, downscaleFactor: 8, layout: { width: 128, height: 128, steps: 4 } });
+    expect(two.unetAndSchedulerMs).toBe(4 * 100 + 3 * 400 + 20);
   });
 });
 

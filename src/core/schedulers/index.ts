@@ -20,8 +20,8 @@ interface SchedulerEntry {
 }
 
 export const SCHEDULERS = {
-  pndm: { label: 'PNDM / PLMS (SD 1.5 default)', hint: 'SD 1.5\'s own; steady at 20–50 steps.', make: (o) => new PndmScheduler(o) },
-  ddim: { label: 'DDIM', hint: 'deterministic; holds up at 10–20 steps.', make: (o) => new DdimScheduler(o) },
+  pndm: { label: 'PNDM / PLMS (SD 1.5 default)', hint: 'steady at 20–50 steps; poor below 10.', make: (o) => new PndmScheduler(o) },
+  ddim: { label: 'DDIM', hint: 'keeps a seed\'s layout as steps change; holds up at 10–20 steps.', make: (o) => new DdimScheduler(o) },
   euler: { label: 'Euler', hint: 'simple; good from about 20 steps.', make: (o) => new EulerScheduler(o) },
   'euler-karras': { label: 'Euler (Karras σ)', hint: 'more of its steps at low noise: finer detail at few steps.', make: (o) => new EulerScheduler(o), overrides: { use_karras_sigmas: true } },
   'euler-ancestral': { label: 'Euler ancestral', hint: 'fresh noise each step: livelier, changes with the step count.', make: (o) => new EulerAncestralScheduler(o) },
@@ -29,7 +29,7 @@ export const SCHEDULERS = {
   'dpmpp-2m-karras': {
     label: 'DPM-Solver++ 2M Karras', hint: 'SD front-ends\' usual at 20–30 steps.', make: (o) => new DpmSolverMultistepScheduler(o), overrides: { solver_order: 2, use_karras_sigmas: true },
   },
-  lcm: { label: 'LCM', hint: 'for LCM-distilled models only: 2–8 steps, guidance 1–2.', make: (o) => new LcmScheduler(o) },
+  lcm: { label: 'LCM', hint: 'for LCM / LCM-LoRA models only: 2–8 steps, guidance 1–2.', make: (o) => new LcmScheduler(o) },
 } as const satisfies Record<string, SchedulerEntry>;
 
 export type SchedulerName = keyof typeof SCHEDULERS;
