@@ -246,6 +246,12 @@ ARMS["x2-layout128-longer"] = dataclasses.replace(
 # cells of its own.
 ARMS["x3-layout128-attn"] = dataclasses.replace(ARMS["x2-layout128-longer"],
                                                 unet=UNetConfig(text_attention=(False, True, False, False)))
+# (x2) at 5,000 steps placed named objects 79 % but bound both colours 29 % (v2: 58 %): which of the wide world's
+# parts costs binding? At 128 px only, from (x2), judged through the redraw it already knows: (y0) the control, its
+# 128-px world alone; (y1) the plain world (medium objects, the proxy's one wording, no places) at the same radii.
+ARMS["y0-wide128"] = Run(world=ARMS["x2-layout128-longer"].world, steps=5000, lr=2e-4, init="x2-layout128-longer",
+                         evals=(2500, 5000), judge=(("two", "256/128"),), guidance=(4.0,))
+ARMS["y1-plain128"] = dataclasses.replace(ARMS["y0-wide128"], world=World(multi=True, pairs=True, own_radii=True))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -279,6 +285,8 @@ ARM_WHAT = {
     "x0-layout128": "(x0) (x1) with the 128-px objects at their 256-px size (b2's pictures)",
     "x2-layout128-longer": "(x2) (x1) continued, 65 % of the steps in the 128-px world",
     "x3-layout128-attn": "(x3) (x2) with cross-attention added at 8x8 at 128 px (zero-initialised)",
+    "y0-wide128": "(y0) (x2) continued in its 128-px world alone (the control of (y1))",
+    "y1-plain128": "(y1) (y0) in the plain world: medium objects, one wording, no places, at the world's radii",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
     "s-b3-text": "(s) (s0) with the text encoder fine-tuned at 0.1x the LR",
 }
