@@ -183,7 +183,12 @@ test('the cost model is read once per run, not on every denoising step', async (
 });
 
 test('Guidance and Scheduler say what they do, under the fields; the sampler\'s line follows the choice', async ({ app, page }) => {
-  await expect(page.locator('#guidance')).toHaveAccessibleDescription("Guidance: how closely the picture follows the prompt; 1 turns it off (half the UNet work). Each model starts at its own best until you change it.");
+  await expect(page.locator('#guidance')).toHaveAccessibleDescription('How closely the picture follows the prompt; 1 is off (twice as fast).');
+  // under the field itself, in its column (it read as the step presets' when it stood under them)
+  const [field, line] = [(await page.locator('#guidance').boundingBox())!, (await page.locator('#guidance-help').boundingBox())!];
+  expect(line.y).toBeGreaterThanOrEqual(field.y + field.height);
+  expect(line.y - (field.y + field.height)).toBeLessThan(12);
+  expect(Math.abs(line.x - field.x)).toBeLessThan(2);
   await expect(page.locator('#guidance')).toHaveValue('4.5'); // (the built-in pack's, not SD's 7.5)
   const help = page.locator('#scheduler-help');
   await expect(help).toHaveText('DDIM: keeps a seed\'s layout as steps change; holds up at 10–20 steps.');
