@@ -55,16 +55,24 @@ def sample(text: TextEncoder, unet: UNet, decoder: torch.nn.Module, ids: torch.T
 def layout_for(width: int, height: int, side: int, multiple: int = 64) -> tuple[int, int] | None:
     """The size a width x height picture is laid out at before its second pass (as the app's `layoutFor`): none
     where it is no larger than side x side; else the largest size in side x side's area, each side a multiple of
-    `multiple`, whose aspect ratio is within 15 % of the picture's (else the closest ratio)."""
+    `multiple`, whose aspect ratio is within 15 % of the picture's; where that area holds none (3:2 at 128 px), the
+    largest within twice the area whose shorter side is no longer than `side` (192x128); else the closest ratio
+    in the area (the larger of two as close)."""
     area = side * side
     if width * height <= area:
         return None
     target = math.log(width / height)
     best, best_key = None, (math.inf, math.inf)
-    for w in range(multiple, area // multiple + 1, multiple):
-        for h in range(multiple, area // w + 1, multiple):
+    for w in range(multiple, 2 * area // multiple + 1, multiple):
+        for h in range(multiple, 2 * area // w + 1, multiple):
             stray = abs(math.log(w / h) - target)
-            key = (0, -w * h + stray * 1e-3) if stray <= math.log(MAX_ASPECT_STRAY) + 1e-12 else (1, stray)
+            near = stray <= math.log(MAX_ASPECT_STRAY) + 1e-12
+            if w * h <= area:
+                key = (0, -w * h + stray * 1e-3) if near else (2, stray - w * h * 1e-9)
+            elif near and min(w, h) <= side:
+                key = (1, -w * h + stray * 1e-3)
+            else:
+                continue
             if key < best_key:
                 best, best_key = (w, h), key
     return best

@@ -496,6 +496,11 @@ def test_two_pass_pictures_are_laid_out_at_the_size_the_app_lays_them_out_at():
     for (w, h), lay in cases.items():
         assert evaluate.layout_for(w, h, 256) == lay, (w, h)
     assert evaluate.layout_for(256, 256, 256) is None
+    # laid out at 128 px, a 3:2 picture keeps the short side the weights compose at (192x128), not a square sketch
+    at128 = {(512, 512): (128, 128), (768, 768): (128, 128), (768, 512): (192, 128), (512, 768): (128, 192),
+             (256, 192): (192, 128), (640, 512): (128, 128), (768, 256): (192, 64)}
+    for (w, h), lay in at128.items():
+        assert evaluate.layout_for(w, h, 128) == lay, (w, h)
     assert export.layout_side("s7-one512") == export.layout_side("s4-multi") == 256
     assert export.layout_side("unet") is None and export.layout_side("s2-wide") is None  # (128 px only)
     # a stage that says where it composes (the layout lineage: a 128-px sketch, redrawn larger) is laid out

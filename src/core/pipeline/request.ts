@@ -42,22 +42,31 @@ const MAX_ASPECT_STRAY = 1.15;
 /**
  * The size a width × height picture is laid out at before its second pass, or undefined where it is no
  * larger than the pack's layout size (or the pack names none): the largest size in the layout size's area,
- * each side a multiple of `multipleOf`, whose aspect ratio is within 15 % of the picture's (else the closest
- * ratio). training/shapes/evaluate.py's `layout_for` lays the recipe's two-pass pictures out the same way.
+ * each side a multiple of `multipleOf`, whose aspect ratio is within 15 % of the picture's. Where that area
+ * holds none (a 3:2 picture at a 128×128 layout, in 64-px steps: only 128×128 or 128×64), the largest within
+ * twice the area whose shorter side is no longer than the layout's — the scale the weights compose at, kept
+ * on the short side (192×128) —, else the closest ratio in the area (the larger of two as close). training/shapes/evaluate.py's
+ * `layout_for` lays the recipe's two-pass pictures out the same way.
  */
 export function layoutFor(limits: ImageLimits, width: number, height: number): readonly [number, number] | undefined {
   if (!limits.layout || limits.fixed) return undefined;
   const area = limits.layout[0] * limits.layout[1];
   if (width * height <= area) return undefined;
   const m = limits.multipleOf;
+  const short = Math.min(...limits.layout);
   const stray = (w: number, h: number) => Math.abs(Math.log(w / h) - Math.log(width / height));
   let best: [number, number] | undefined;
   let bestKey: [number, number] = [Infinity, Infinity];
-  for (let w = m; w * m <= area; w += m) {
-    for (let h = m; w * h <= area; h += m) {
-      // within the stray allowed, the largest area (then the closer ratio); else the closest ratio
+  for (let w = m; w * m <= 2 * area; w += m) {
+    for (let h = m; w * h <= 2 * area; h += m) {
+      // within the stray allowed, the largest area in the layout's (then the closer ratio); then the largest
+      // in twice the area, short side kept; else the closest ratio in the area
       const s = stray(w, h);
-      const key: [number, number] = s <= Math.log(MAX_ASPECT_STRAY) + 1e-12 ? [0, -w * h + s * 1e-3] : [1, s];
+      const near = s <= Math.log(MAX_ASPECT_STRAY) + 1e-12;
+      let key: [number, number];
+      if (w * h <= area) key = near ? [0, -w * h + s * 1e-3] : [2, s - w * h * 1e-9];
+      else if (near && Math.min(w, h) <= short) key = [1, -w * h + s * 1e-3];
+      else continue;
       if (key[0] < bestKey[0] || (key[0] === bestKey[0] && key[1] < bestKey[1])) [best, bestKey] = [[w, h], key];
     }
   }

@@ -49,6 +49,16 @@ describe('layoutFor (two passes above the layout size)', () => {
     expect(layoutFor(composing, w, h)).toEqual(lay);
   });
 
+  // A pack laid out at 128×128: in 64-px steps its area holds no 3:2 size (128×128 or 128×64, 1.5× off), so a 3:2
+  // picture is sketched at 192×128 — the short side the weights compose at — not squashed square.
+  const at128: ImageLimits = { ...composing, layout: [128, 128] };
+  it.each([
+    [512, 512, [128, 128]], [768, 768, [128, 128]], [768, 512, [192, 128]], [512, 768, [128, 192]], [256, 192, [192, 128]],
+    [640, 512, [128, 128]], [768, 256, [192, 64]],
+  ] as const)('at a 128×128 layout, %i×%i is laid out at %j', (w, h, lay) => {
+    expect(layoutFor(at128, w, h)).toEqual(lay);
+  });
+
   it('draws no larger than the layout size, and nothing for a pack without one or a fixed-size export', () => {
     expect(layoutFor(composing, 256, 256)).toBeUndefined();
     expect(layoutFor(limits, 512, 512)).toBeUndefined();
