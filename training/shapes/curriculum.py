@@ -67,6 +67,10 @@ class World:
     # Objects keep the world's own radii (fractions of the shorter side) below 256 px too: a 128-px layout whose
     # objects are the size the 256- and 512-px pictures drawn from it should hold, with room to place them.
     own_radii: bool = False
+    # Below 256 px, objects at this multiple of the world's own radii (0: `own_radii`'s rule): 1 is own_radii, 2 the
+    # 256-px size in latent pixels at 128 px. A 128-px layout binds colours when its objects are large and places
+    # them when they are small (arms (x0)/(x1), (y0)/(y1)); the sizes between are measured by arms (z).
+    radii: float = 0.0
 
     @property
     def lat_h(self) -> int:
@@ -80,7 +84,7 @@ class World:
         share = f"-share{self.multi_share:g}" if self.multi and self.multi_share != 0.5 else ""
         share += "-pairs" if self.multi and self.pairs else ""
         return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}{share}-grammar{int(self.grammar)}"
-                f"-n{self.scenes}" + ("-own" if self.own_radii else "") + ("-reading" if self.reading_order else "") + (f"-typed{self.typed:g}" if self.typed else ""))
+                f"-n{self.scenes}" + ("-own" if self.own_radii else "") + (f"-r{self.radii:g}" if self.radii else "") + ("-reading" if self.reading_order else "") + (f"-typed{self.typed:g}" if self.typed else ""))
 
     def pictures_key(self) -> str:
         """The key of the world whose pictures these are (the same scenes, perhaps captioned otherwise)."""
@@ -90,6 +94,8 @@ class World:
         """Below 256 px objects keep the size in latent pixels they have in the world's 256-px pictures; from
         256 px up they keep the world's own radii (fractions of the shorter side), as a person asking for "a
         red star" at 512 px expects."""
+        if self.radii:
+            return self.radii
         return 1.0 if self.own_radii else max(1.0, 256 / (8 * min(self.latent, self.lat_h)))
 
 
@@ -252,6 +258,14 @@ ARMS["x3-layout128-attn"] = dataclasses.replace(ARMS["x2-layout128-longer"],
 ARMS["y0-wide128"] = Run(world=ARMS["x2-layout128-longer"].world, steps=5000, lr=2e-4, init="x2-layout128-longer",
                          evals=(2500, 5000), judge=(("two", "256/128"),), guidance=(4.0,))
 ARMS["y1-plain128"] = dataclasses.replace(ARMS["y0-wide128"], world=World(multi=True, pairs=True, own_radii=True))
+# (y0)/(y1): the objects' size in latent pixels, not the wordings or places, is what costs binding at 128 px. (z) arms
+# continue (x2) at 128 px only, as (y0) did (radii 1), judged the same way plus places in one 128-px pass: (z0) objects
+# at 1.5x the world's radii, (z1) at 2x (the 256-px size in latent pixels, (x0)'s pictures).
+ARMS["z0-radii1.5"] = dataclasses.replace(ARMS["y0-wide128"],
+                                          world=dataclasses.replace(ARMS["y0-wide128"].world, own_radii=False, radii=1.5),
+                                          judge=(("two", "256/128"), ("position", 128)))
+ARMS["z1-radii2"] = dataclasses.replace(ARMS["z0-radii1.5"],
+                                        world=dataclasses.replace(ARMS["z0-radii1.5"].world, radii=0.0))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -287,6 +301,8 @@ ARM_WHAT = {
     "x3-layout128-attn": "(x3) (x2) with cross-attention added at 8x8 at 128 px (zero-initialised)",
     "y0-wide128": "(y0) (x2) continued in its 128-px world alone (the control of (y1))",
     "y1-plain128": "(y1) (y0) in the plain world: medium objects, one wording, no places, at the world's radii",
+    "z0-radii1.5": "(z0) (y0) with the 128-px objects at 1.5x the world's radii",
+    "z1-radii2": "(z1) (y0) with the 128-px objects at 2x the world's radii (their 256-px size; (x0)'s pictures)",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
     "s-b3-text": "(s) (s0) with the text encoder fine-tuned at 0.1x the LR",
 }
