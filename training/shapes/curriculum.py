@@ -94,7 +94,7 @@ class World:
         """Below 256 px objects keep the size in latent pixels they have in the world's 256-px pictures; from
         256 px up they keep the world's own radii (fractions of the shorter side), as a person asking for "a
         red star" at 512 px expects."""
-        if self.radii:
+        if self.radii and 8 * min(self.latent, self.lat_h) < 256:
             return self.radii
         return 1.0 if self.own_radii else max(1.0, 256 / (8 * min(self.latent, self.lat_h)))
 

@@ -31,6 +31,17 @@ def test_the_proxy_draws_one_medium_object_at_its_256_px_size_in_latent_pixels()
     assert not any((o.colour, o.shape) in world.HELD_OUT for s in scenes for o in s.objects)
 
 
+def test_a_128_px_world_draws_its_objects_at_the_radii_it_is_told():
+    """Below 256 px objects keep their 256-px size in latent pixels (2x the world's radii at 128 px); own_radii
+    keeps the world's radii; `radii` any multiple between (arms (z)) — and each is a world of its own."""
+    median = lambda w: float(np.median(diameters(w)[0]))  # noqa: E731
+    base, own, mid = curriculum.World(), curriculum.World(own_radii=True), curriculum.World(radii=1.5)
+    assert median(base) == pytest.approx(2 * median(own), rel=0.1)
+    assert median(mid) == pytest.approx(1.5 * median(own), rel=0.1)
+    assert len({base.key(), own.key(), mid.key()}) == 3 and mid.key().endswith("-r1.5")
+    assert curriculum.World(latent=32, radii=1.5).radius_scale() == 1.0  # from 256 px up: the world's own
+
+
 def test_each_arm_adds_its_one_thing():
     d, scenes = diameters(curriculum.World(sizes=True))
     assert min(d) < 6 and max(d) > 13  # small and large
