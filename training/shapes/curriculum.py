@@ -266,6 +266,16 @@ ARMS["z0-radii1.5"] = dataclasses.replace(ARMS["y0-wide128"],
                                           judge=(("two", "256/128"), ("position", 128)))
 ARMS["z1-radii2"] = dataclasses.replace(ARMS["z0-radii1.5"],
                                         world=dataclasses.replace(ARMS["z0-radii1.5"].world, radii=0.0))
+# (z0)/(z1) at 2,500 steps bound both colours 33 / 29 % — as (y0) at radii 1 (29 %): from (x2), whose binding was
+# lost in the wide world, no object size brings it back soon; (z0) placed named objects 100 % in one 128-px pass
+# ((z1): 69 %). (x1)/(x2) had dropped the 128-px pairs world binding was learned in (b1-n5, (v)) from their mix:
+# (w) arms keep it at 20 % beside the wide world at 1.5x radii (45 %) and the redraws (20 / 15 %). (w0) from (x0),
+# which kept 50 % of binding and had not learned places; (w1) from (z0), which places and binds 33 %.
+_BIND_KEPT = ((World(multi=True, pairs=True), 0.2, 32), (_REDRAW[0][0], 0.2, 16), (_REDRAW[1][0], 0.15, 8))
+ARMS["w0-kept-pairs"] = Run(world=ARMS["z0-radii1.5"].world, steps=5000, lr=2e-4, init="x0-layout128",
+                            evals=(2500, 5000), mix=_BIND_KEPT, guidance=(4.0,),
+                            judge=(("two", "256/128"), ("position", "256/128"), ("position", 128), ("held_in", "512/128")))
+ARMS["w1-kept-pairs-placed"] = dataclasses.replace(ARMS["w0-kept-pairs"], init="z0-radii1.5")
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -303,6 +313,8 @@ ARM_WHAT = {
     "y1-plain128": "(y1) (y0) in the plain world: medium objects, one wording, no places, at the world's radii",
     "z0-radii1.5": "(z0) (y0) with the 128-px objects at 1.5x the world's radii",
     "z1-radii2": "(z1) (y0) with the 128-px objects at 2x the world's radii (their 256-px size; (x0)'s pictures)",
+    "w0-kept-pairs": "(w0) (x0) in the wide world at 1.5x radii, the 128-px pairs world kept at 20 %, redraws at 256 / 512",
+    "w1-kept-pairs-placed": "(w1) (w0) from (z0), which places named objects",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
     "s-b3-text": "(s) (s0) with the text encoder fine-tuned at 0.1x the LR",
 }
