@@ -191,6 +191,9 @@ test('Guidance and Scheduler say what they do, under the fields; the sampler\'s 
   expect(Math.abs(line.x - field.x)).toBeLessThan(2);
   await expect(page.locator('#guidance')).toHaveValue('4.5'); // (the built-in pack's, not SD's 7.5)
   const help = page.locator('#scheduler-help');
+  // the list marks the loaded model's own sampler, and only it (PNDM was labelled "SD 1.5 default" beside it)
+  await expect(page.locator('#scheduler option[value="ddim"]')).toHaveText('DDIM · this model\'s default');
+  await expect(page.locator('#scheduler option', { hasText: 'default' })).toHaveCount(1);
   await expect(help).toHaveText('DDIM: keeps a seed\'s layout as steps change; holds up at 10–20 steps.');
   await page.locator('#scheduler').selectOption('lcm');
   await expect(help).toHaveText('LCM: for LCM / LCM-LoRA models only: 2–8 steps, guidance 1–2.');

@@ -20,7 +20,7 @@ interface SchedulerEntry {
 }
 
 export const SCHEDULERS = {
-  pndm: { label: 'PNDM / PLMS (SD 1.5 default)', hint: 'steady at 20–50 steps; poor below 10.', make: (o) => new PndmScheduler(o) },
+  pndm: { label: 'PNDM / PLMS', hint: 'SD 1.5\'s own; steady at 20–50 steps, poor below 10.', make: (o) => new PndmScheduler(o) },
   ddim: { label: 'DDIM', hint: 'keeps a seed\'s layout as steps change; holds up at 10–20 steps.', make: (o) => new DdimScheduler(o) },
   euler: { label: 'Euler', hint: 'simple; good from about 20 steps.', make: (o) => new EulerScheduler(o) },
   'euler-karras': { label: 'Euler (Karras σ)', hint: 'more of its steps at low noise: finer detail at few steps.', make: (o) => new EulerScheduler(o), overrides: { use_karras_sigmas: true } },
