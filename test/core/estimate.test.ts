@@ -134,6 +134,8 @@ describe('the estimate', () => {
   it('shows no GPU buffer on WASM, and does not estimate steps out of range', () => {
     const attention = { downscale: 1, heads: 8 };
     expect(describeEstimate(costs, { steps: 20, width: 512, height: 512 }, attention, 2, undefined).text).not.toContain('GPU buffer');
+    // measured without the warm-up (measuredRun): said, since a first picture's "Done in" is longer
+    expect(describeEstimate(costs, { steps: 20, width: 512, height: 512 }, attention, 2, undefined).text).toMatch(/^about \d+\.\d s on this device once warmed up$/);
     expect(describeEstimate(costs, { steps: 20, width: 512, height: 512 }, attention, 2, 2 ** 30).text).toContain('largest GPU buffer');
     expect(describeEstimate(costs, { steps: 1000, width: 512, height: 512 }, attention, 2, undefined).text).toBe('no estimate: steps go up to 100');
   });
