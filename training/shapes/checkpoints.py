@@ -88,7 +88,8 @@ def inherited_text(work: Path, stage: str) -> TextEncoder:
         if any(k.startswith("text.") for k in ema):
             text.load_state_dict(unprefixed("text", ema))
             return text
-        stage = ck[1]["run"].get("init", "")
+        # a handed-off stage without the stages before it: none of its chain tuned the encoder (handoff.save)
+        stage = "" if "chain_steps" in ck[1] else ck[1]["run"].get("init", "")
     return text
 
 
@@ -102,14 +103,21 @@ def load_stage(work: Path, stage: str, device: str = "cpu") -> tuple[TextEncoder
     cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("unet", {}).items()}
     text, unet = inherited_text(work, stage), UNet(UNetConfig(**cfg))
     unet.load_state_dict(unprefixed("unet", unprefixed("ema", state)))
-    steps, init = meta["step"], meta["run"].get("init", "")
-    while init:
-        before = load_sharded(work / "curriculum" / init)
-        assert before and before[1]["step"] >= before[1]["run"]["steps"], \
-            f"`{stage}` started from `{init}`, which is not (finished) in {work / 'curriculum'}"
-        steps += before[1]["step"]
-        init = before[1]["run"].get("init", "")
-    return text.to(device).eval(), unet.to(device).eval(), steps
+    return text.to(device).eval(), unet.to(device).eval(), chain_steps(work, stage)
+
+
+def chain_steps(work: Path, stage: str) -> int:
+    """A stage's steps and those of every stage it started from. A stage restored from a handoff that did not
+    carry the stages before it (curriculum.HANDED_THROUGH) says its chain's steps itself (`chain_steps`)."""
+    steps, name, first = 0, stage, True
+    while name:
+        ck = load_sharded(work / "curriculum" / name)
+        assert ck and (first or ck[1]["step"] >= ck[1]["run"]["steps"]), \
+            f"`{stage}` started from `{name}`, which is not (finished) in {work / 'curriculum'}"
+        if "chain_steps" in ck[1]:
+            return steps + ck[1]["chain_steps"]
+        steps, name, first = steps + ck[1]["step"], ck[1]["run"].get("init", ""), False
+    return steps
 
 
 def load_model(work: Path, source: str, device: str = "cpu") -> tuple[TextEncoder, UNet, int]:

@@ -361,7 +361,7 @@ def stage_guidance(work: Path, source: str, quick: bool = False,
 
 def stage_eval(work: Path, source: str, quick: bool = False) -> None:
     """The adherence table at 256 and 512 px, fp32 and int8, at the pack's default guidance, and int8's PSNR."""
-    from .export import default_guidance
+    from .export import default_guidance, layout_side
 
     setup_threads()
     tok = load_tokenizer(work)
@@ -369,22 +369,26 @@ def stage_eval(work: Path, source: str, quick: bool = False) -> None:
     vae = load_vae(work)
     scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
     guidance = default_guidance(work, source)
+    side = layout_side(source)
     models = {"fp32": (text, unet, vae.decoder),
               "int8": (int8_copy(text), int8_copy(unet), int8_copy(vae.decoder))}
     sizes = [256] if quick else [256, 512]
     counts = QUICK_COUNTS if quick else EVAL_COUNTS
     table: dict = {}
     images: dict = {}
-    # Each size as one pass, and the sizes above the first also in two passes from a layout drawn at the first
-    # (the pack's trained size): how the weights do there alone, and with the layout given.
-    passes = [(size, None) for size in sizes] + [(size, sizes[0]) for size in sizes[1:]]
+    # Each size as the app draws it — above the pack's layout side in two passes from a sketch there — and, where
+    # the weights compose at the first size (stage 7: 256 px), the larger ones in one pass too: how they do alone.
+    if side and side < sizes[0]:
+        passes = [(size, side) for size in sizes]
+    else:
+        passes = [(size, None) for size in sizes] + [(size, sizes[0]) for size in sizes[1:]]
     for kind, n in counts.items():
         prompts = prompt_set(kind, n, seed=99 + len(kind))
         for size, lay in passes:
             for prec, (te, un, de) in models.items():
                 imgs = render_set(te, un, de, tok, prompts, (size, size), guidance, scaling, layout=lay and (lay, lay))
                 key = f"{size}px" if lay is None else f"{size}px/{lay}"
-                if lay is None:
+                if lay is None or lay < sizes[0]:  # the pictures int8's PSNR is measured on: one per size
                     images[(kind, size, prec)] = imgs
                 row = mean_scores([score(s, judge(im)) for (s, _), im in zip(prompts, imgs)])
                 table[f"{kind} {key} {prec}"] = {**row, "n": n}
@@ -397,11 +401,13 @@ def stage_eval(work: Path, source: str, quick: bool = False) -> None:
         psnr[f"{size}px"] = float(np.median(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
     print("int8 vs fp32 PSNR (median over prompts):", psnr)
     # the prompts the app offers ("Try: …"), int8, at the pack's trained size
-    examples = judge_examples(*models["int8"], tok, sizes[0], guidance, scaling, seeds=2 if quick else 8)
+    examples = judge_examples(*models["int8"], tok, sizes[0], guidance, scaling, seeds=2 if quick else 8,
+                              layout=side if side and side < sizes[0] else None)
     for r in examples:
         print(f"example {r['prompt']!r}: {r['right']:.0%} of its pictures right in every measure", flush=True)
-    two_pass = {"two_pass": f"'{sizes[-1]}px/{sizes[0]}': drawn at {sizes[0]} px, finished at {sizes[-1]} px from "
-                            f"strength {LAYOUT_STRENGTH:g}"} if len(sizes) > 1 else {}
+    lay = side if side and side < sizes[0] else sizes[0]
+    two_pass = {"two_pass": f"'{sizes[-1]}px/{lay}': drawn at {lay} px, finished at {sizes[-1]} px from "
+                            f"strength {LAYOUT_STRENGTH:g}"} if len(sizes) > 1 or lay < sizes[0] else {}
     report = {"source": source, "training_steps": step, "sampler": f"DDIM, 20 steps, guidance {guidance:g}", **two_pass,
               "examples": examples,
               "adherence": table, "psnr_int8_vs_fp32_db": psnr}
@@ -448,12 +454,15 @@ EXAMPLE_PROMPTS: list[tuple[str, world.Scene]] = [
 ]
 
 
-def judge_examples(te, un, de, tok, size: int, guidance: float, scaling: float, seeds: int = 8) -> list[dict]:
-    """Each example prompt drawn with noise seeds 1..`seeds`: the share of its pictures the judge finds right in
-    every measure (background, colour, shape, position, one object)."""
+def judge_examples(te, un, de, tok, size: int, guidance: float, scaling: float, seeds: int = 8,
+                   layout: int | None = None) -> list[dict]:
+    """Each example prompt drawn with noise seeds 1..`seeds` (in two passes from a `layout`-side sketch, where given,
+    as the app draws a pack that composes there): the share of its pictures the judge finds right in every measure
+    (background, colour, shape, position, one object)."""
     rows = []
     for prompt, scene in EXAMPLE_PROMPTS:
-        imgs = render_set(te, un, de, tok, [(scene, prompt)] * seeds, (size, size), guidance, scaling, seed0=1)
+        imgs = render_set(te, un, de, tok, [(scene, prompt)] * seeds, (size, size), guidance, scaling, seed0=1,
+                          layout=(layout, layout) if layout else None)
         scores = [score(scene, judge(im)) for im in imgs]
         rows.append({"prompt": prompt, "size": size, "guidance": guidance, "right": float(np.mean([all(s.values()) for s in scores])),
                      **mean_scores(scores)})

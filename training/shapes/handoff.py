@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from . import checkpoints
 from .common import load_sharded, prefixed, save_sharded, unprefixed
 
 HANDOFF = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -59,11 +60,11 @@ def _lineage(handoff: Path) -> dict:
 def finished_stages(work: Path) -> list[str]:
     """Curriculum stages in `work` that reached their step budget (the arms are measurements: their figures
     live in training/README.md, their weights are not handed on)."""
-    from .curriculum import RETIRED, STAGES
+    from .curriculum import HANDED_THROUGH, RETIRED, STAGES
 
     done = []
     for name in STAGES:
-        if name in RETIRED:
+        if name in RETIRED or name in HANDED_THROUGH:
             continue
         ck = load_sharded(work / "curriculum" / name)
         if ck and ck[1]["step"] >= ck[1]["run"]["steps"]:
@@ -98,11 +99,16 @@ def save(work: Path, handoff: Path = HANDOFF, stages: list[str] | None = None) -
     if (work / "guidance.json").exists():
         shutil.copy(work / "guidance.json", handoff / "guidance.json")
         written.append("guidance.json")
+    from .curriculum import STAGES, lineage
+
     for name in finished_stages(work) if stages is None else stages:
         state, meta = load_sharded(work / "curriculum" / name)  # type: ignore[misc]
-        assert not meta["run"]["text_lr_scale"], f"{name} fine-tunes the text encoder: its handoff would need it too"
+        assert not any(STAGES[n].text_lr_scale for n in lineage(name)), \
+            f"{name} or a stage before it fine-tunes the text encoder: its handoff would need it too"
         ema = {k: v.half() for k, v in unprefixed("ema", state).items()}
         keep = {k: meta[k] for k in ("step", "run", "evals", "unet")}
+        # the whole chain's steps, for a stage whose earlier stages are not handed on (HANDED_THROUGH)
+        keep["chain_steps"] = checkpoints.chain_steps(work, name)
         _save_pt({"ema": ema, "meta": keep}, handoff / f"{name}.pt")
         (handoff / f"{name}.partial.pt").unlink(missing_ok=True)
         written.append(f"{name}.pt")
@@ -115,11 +121,11 @@ def _save_unfinished(work: Path, handoff: Path) -> list[str]:
     """A stage cut off by the end of a session: its weights and EMA (fp16) and where it was. The next session
     resumes it with a fresh optimiser and a short learning-rate warm-up (AdamW's moments are not kept: they
     would double the file), instead of training it again from its start."""
-    from .curriculum import RETIRED, STAGES
+    from .curriculum import HANDED_THROUGH, RETIRED, STAGES
 
     written = []
     for name in STAGES:
-        if name in RETIRED:
+        if name in RETIRED or name in HANDED_THROUGH:
             continue
         ck = load_sharded(work / "curriculum" / name)
         if not ck or ck[1]["step"] >= ck[1]["run"]["steps"] or ck[1]["step"] == 0 or (handoff / f"{name}.pt").exists():

@@ -296,7 +296,8 @@ def test_the_binding_lineage_keeps_two_object_pictures_in_every_stage():
         if worlds[0].latent <= 32:  # at the stage's own size where that is 128-256 px (b7's 512 px: one object)
             assert any(w.multi and w.pairs and w.latent == worlds[0].latent for w in worlds), name
         assert ("two", 128) in curriculum.STAGES[name].judged() or ("two", 256) in curriculum.STAGES[name].judged(), name
-    assert curriculum.SHIPPED == "s7-one512"  # ships only when its eval beats stage 7's
+    # the pack ships from the layout lineage, which replaced this one (its eval beat stage 7's on every kind)
+    assert curriculum.SHIPPED == curriculum.LAYOUT_LINEAGE[-1]
 
 
 def test_the_arms_table_reads_each_judged_kind(tmp_path):
@@ -513,6 +514,10 @@ def test_two_pass_pictures_are_laid_out_at_the_size_the_app_lays_them_out_at():
     for (w, h), lay in at128.items():
         assert evaluate.layout_for(w, h, 128) == lay, (w, h)
     assert export.layout_side("s7-one512") == export.layout_side("s4-multi") == 256
+    # the layout lineage composes at 128 px from v-redraw on (its larger worlds teach the redraw only)
+    assert export.layout_side(curriculum.SHIPPED) == export.layout_side("v-redraw") == 128
+    assert export.layout_side("n5-longer") is None  # (128 px only)
+    assert export.trained_sizes(curriculum.SHIPPED) == ["128x128", "256x256", "512x512"]
     assert export.layout_side("unet") is None and export.layout_side("s2-wide") is None  # (128 px only)
     # a stage that says where it composes (the layout lineage: a 128-px sketch, redrawn larger) is laid out
     # there, and so is every stage after it that does not say otherwise
@@ -575,11 +580,9 @@ def test_the_committed_handoff_restores_into_a_fresh_work_folder(tmp_path):
     handoff.restore(work)
     finished = [n for n in curriculum.STAGES if (handoff.HANDOFF / f"{n}.pt").exists()]
     assert finished and finished[0] == "proxy"
-    for name in finished:  # each with the stages it started from (stage 7 starts from stage 4, not 6)
-        chain = [name]
-        while curriculum.STAGES[chain[-1]].init:
-            chain.append(curriculum.STAGES[chain[-1]].init)
-        assert set(chain) <= set(finished), (name, chain)
+    for name in finished:  # each with the stages it started from (stage 7 starts from stage 4, not 6), but those
+        chain = curriculum.lineage(name)  # handed through (the layout lineage's: its last stage says their steps)
+        assert set(chain) - curriculum.HANDED_THROUGH <= set(finished), (name, chain)
         text, unet, steps = checkpoints.load_stage(work, name)
         assert steps == sum(curriculum.STAGES[n].steps for n in chain)
     assert sum(p.stat().st_size for p in handoff.HANDOFF.rglob("*") if p.is_file()) < 120 * 2 ** 20
@@ -640,21 +643,59 @@ def test_a_frozen_stage_after_one_that_tuned_the_text_encoder_keeps_the_tuned_on
 
 
 def test_retired_stages_are_not_handed_on(tmp_path):
-    """Stages 5 and 6 were dead ends (no stage starts from them): their figures stay in the README, their weights
-    are not written to training/checkpoints/ again (the 120 MiB cap is for the lineage that may ship)."""
+    """Stages 5 and 6 were dead ends (no stage starts from them), and the first binding lineage (b1-b3) was replaced
+    by the layout lineage: their figures stay in the README, their weights are not written to training/checkpoints/
+    again (the 120 MiB cap is for the lineages that may ship). The layout lineage's stages before its last are
+    handed through: only the last is written, with its chain's steps."""
     import dataclasses
 
     import torch
     from shapes import handoff
     from shapes.common import save_sharded
 
-    for name, step in (("s5-sizes", None), ("s6-512", 10), ("b3-256px", None)):
+    last = curriculum.LAYOUT_LINEAGE[-1]
+    for name, step in (("s5-sizes", None), ("s6-512", 10), ("b3-256px", None), ("s4-multi", None),
+                       ("x2-layout128-longer", None), ("z0-radii1.5", 7), (last, None)):
         run = curriculum.STAGES[name]
         save_sharded({"unet.w": torch.zeros(1), "ema.unet.w": torch.zeros(1)}, tmp_path / "curriculum" / name,
                      {"step": step or run.steps, "run": dataclasses.asdict(run), "evals": [], "unet": {}})
-    assert curriculum.RETIRED == {"s5-sizes", "s6-512"}
-    assert handoff.finished_stages(tmp_path) == ["b3-256px"]
+    assert curriculum.RETIRED == {"s5-sizes", "s6-512", "b1-pairs", "b1b-longer", "b2-wide", "b3-256px"}
+    assert curriculum.HANDED_THROUGH == set(curriculum.LAYOUT_LINEAGE[:-1])
+    assert handoff.finished_stages(tmp_path) == ["s4-multi", last]
     assert handoff._save_unfinished(tmp_path, tmp_path / "out") == []
+
+
+def test_a_stage_handed_off_without_the_stages_before_it_goes_on_from_its_chain_steps(tmp_path):
+    """The layout lineage hands off its last stage only: restored into a fresh folder it says the whole chain's
+    steps and is finished, so a stage after it can start from it — though none of the stages before it are there."""
+    import dataclasses
+    import json
+
+    import torch
+    from shapes import checkpoints, handoff
+    from shapes.common import load_sharded, save_sharded
+
+    chain = curriculum.lineage(curriculum.LAYOUT_LINEAGE[-1])
+    assert chain == list(curriculum.LAYOUT_LINEAGE)
+    work, out, fresh = tmp_path / "work", tmp_path / "handoff", tmp_path / "fresh"
+    w = {"w": torch.ones(2)}
+    for name in chain:  # the chain as trained here (tiny weights: only the steps and the files matter)
+        run = curriculum.STAGES[name]
+        save_sharded({"unet.w": w["w"], "ema.unet.w": w["w"]}, work / "curriculum" / name,
+                     {"step": run.steps, "run": dataclasses.asdict(run), "evals": [], "unet": {}})
+    save_sharded({"text.w": w["w"]}, work / "clip", {"step": 1})
+    save_sharded({"model.w": w["w"]}, work / "vae", {"step": 1})
+    (work / "vae_scaling.json").write_text(json.dumps({"scaling_factor": 0.6}))
+    (work / "tokenizer").mkdir()
+    total = sum(curriculum.STAGES[n].steps for n in chain)
+    assert checkpoints.chain_steps(work, chain[-1]) == total
+    written = handoff.save(work, out)
+    assert [p for p in written if p.endswith(".pt") and p not in ("clip-text.pt", "vae.pt")] == [f"{chain[-1]}.pt"]
+    handoff.restore(fresh, out)
+    assert not (fresh / "curriculum" / chain[-2]).exists()
+    ck = load_sharded(fresh / "curriculum" / chain[-1])
+    assert ck and ck[1]["step"] >= curriculum.STAGES[chain[-1]].steps  # finished: a next stage may start from it
+    assert checkpoints.chain_steps(fresh, chain[-1]) == total
 
 
 def test_a_redraw_world_trains_only_the_timesteps_of_the_apps_second_pass():
