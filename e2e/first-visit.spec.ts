@@ -45,7 +45,10 @@ async function nothingMoves(page: Page): Promise<void> {
   await expect(page.locator('#prompt-examples button').first()).toBeVisible();
   await page.waitForTimeout(1_000);
   await page.locator('#tuning').evaluate((d: HTMLDetailsElement) => { d.open = true; });
-  await page.locator('#steps').fill('2');
+  // typed as a person types it (fill() sends no key events, so what the note beside the size says of 2 steps
+  // would count as a shift nobody caused)
+  await page.locator('#steps').click({ clickCount: 3 });
+  await page.keyboard.type('2');
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.locator('#generate').click();
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });

@@ -132,6 +132,11 @@ export function imageLimits(manifest: PackManifest): ImageLimits {
   };
 }
 
+/** A pack's own settings and default size: the engine's, and the page's as soon as the manifest is read. */
+export function packDefaults(manifest: PackManifest) {
+  return { ...manifest.defaults, width: manifest.image.defaultWidth, height: manifest.image.defaultHeight };
+}
+
 /** A pack's tokenizer, read with `read` (fetch, IndexedDB or the file system): the engine's, and the page's own
  *  copy that counts a prompt's tokens as it is typed. */
 export async function packTokenizer(manifest: PackManifest, read: (path: string) => Promise<Uint8Array>): Promise<ClipTokenizer> {

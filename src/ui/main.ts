@@ -5,13 +5,13 @@ import { PocketError } from '../core/errors';
 import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
 import { describeEstimate, measuredRun } from '../core/estimate';
 import type { PreviewImage } from '../core/pipeline/preview';
-import { layoutFor, planPasses, untrainedSizeNote } from '../core/pipeline/request';
+import { layoutFor, planPasses, untrainedSizeNote, type ImageLimits } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
 import type { GenerateResult } from '../core/pipeline/text-to-image';
 import type { ClipTokenizer } from '../core/tokenizer/clip-tokenizer';
 import { autoChoseWasm, backendNote, detectCapabilities, type BackendChoice, type Capabilities } from '../runtime/capabilities';
 import { ChunkStore, type PackRecord } from '../store/chunk-store';
-import { packTokenizer, type PackManifest } from '../store/manifest';
+import { imageLimits, packDefaults, packTokenizer, type PackManifest } from '../store/manifest';
 import { storedPackReader, type InstallProgress } from '../store/pack-store';
 import type { EngineInfo } from '../worker/engine-api';
 import { EngineClient } from '../worker/engine-client';
@@ -182,6 +182,11 @@ async function loadModel(): Promise<void> {
       ownExamples = true;
       name = m.name;
       showExamples(m.examplePrompts ?? []);
+      // the sizes, the note beside them and the two-pass choice too, in the same frame: on a window tall enough to
+      // show them, nothing appears there later (at "ready") to move the page (the loaded UNet may narrow them)
+      const limits = imageLimits(m);
+      form.applyPack(limits, packDefaults(m));
+      showSizeChoice(limits);
     };
     // The status line says what the download box under it says (it said "Checking the model…" all through a
     // first download), for this load's own files only.
@@ -324,6 +329,14 @@ function showSizeNote(text: string): void {
   ui.sizeNote.dataset.kind = text.startsWith('Two passes') ? 'info' : 'warning';
 }
 
+/** The note beside the size and the two-pass choice, for a pack's limits (its manifest's, then the loaded model's). */
+function showSizeChoice(limits: ImageLimits): void {
+  const shape = form.shape();
+  showSizeNote(untrainedSizeNote(limits, shape.width, shape.height, shape.twoPass, shape.steps));
+  // the choice shows where it matters: above the pack's layout size
+  form.el.twoPassField.hidden = !layoutFor(limits, shape.width, shape.height);
+}
+
 function showEstimate(): void {
   if (!loaded) return;
   const shape = form.shape();
@@ -332,9 +345,7 @@ function showEstimate(): void {
     steps: plan ? plan.fullSteps : shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor,
     ...(plan ? { layout: { width: plan.layout[0], height: plan.layout[1], steps: shape.steps } } : {}),
   };
-  showSizeNote(untrainedSizeNote(loaded.limits, shape.width, shape.height, shape.twoPass, shape.steps));
-  // the choice shows where it matters: above the pack's layout size
-  form.el.twoPassField.hidden = !layoutFor(loaded.limits, shape.width, shape.height);
+  showSizeChoice(loaded.limits);
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
     ui.estimate.textContent = '';
     ui.estimateWarning.hidden = true;

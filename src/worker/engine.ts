@@ -10,7 +10,7 @@ import type { ModelSession } from '../core/pipeline/model-session';
 import { latentPreview, type LatentRgbMap, type PreviewImage } from '../core/pipeline/preview';
 import type { GenerateRequest } from '../core/pipeline/request';
 import { decodeLatents, generate, type GenerateOptions, type GenerateResult, type PipelineModels, type Progress } from '../core/pipeline/text-to-image';
-import { externalDataFor, fileFor, imageLimits, packTokenizer, parseManifest, type PackManifest } from '../store/manifest';
+import { externalDataFor, fileFor, imageLimits, packDefaults, packTokenizer, parseManifest, type PackManifest } from '../store/manifest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/ort-runtime';
 import type { EngineGenerateOptions, EngineInfo, EngineProgress, LoadParams, PocketEngine } from './engine-api';
 
@@ -255,7 +255,7 @@ export class Engine implements PocketEngine {
     this.info = {
       packId: m.id, packName: m.name, backend: pack.runtime.backend, capabilities: pack.runtime.capabilities,
       loadMs: pack.loadMs, networkLoadMs: pack.networkLoadMs, lowMemory, limits: pack.limits, downscaleFactor: m.vae.downscaleFactor,
-      defaults: { ...m.defaults, width: m.image.defaultWidth, height: m.image.defaultHeight },
+      defaults: packDefaults(m),
       ...attentionShape(m),
       ...(m.examplePrompts?.length ? { examplePrompts: m.examplePrompts } : {}),
       ...(fallbackReason ? { fallbackReason } : {}),
