@@ -10,31 +10,32 @@ test('presets and the +1 seed mode round-trip into the request', async ({ app, p
   await page.locator('[data-size="512x512"]').click();
   await page.locator('#seed-mode').selectOption('increment');
   await app.generate();
-  // above the pack's layout size (256×256), two passes: laid out at 256×256, finished at 512×512
-  await expect(page.locator('#settings')).toContainText('512×512 (two passes, from 256×256) · 4 steps');
-  await expect(page.locator('#verdict')).toContainText('for 4 steps at 256×256, then 2 at 512×512 (two passes)');
+  // above the pack's layout size (128×128), two passes: sketched at 128×128, finished at 512×512
+  await expect(page.locator('#settings')).toContainText('512×512 (two passes, from 128×128) · 4 steps');
+  await expect(page.locator('#verdict')).toContainText('for 4 steps at 128×128, then 2 at 512×512 (two passes)');
   await expect(page.locator('#settings')).toContainText('seed 5');
   await expect(page.locator('#seed')).toHaveValue('6');
   await expect(page.locator('#progress-text')).toHaveText(/^Done in [\d.]+ s \([\d.]+ steps\/s\)\.$/);
   await expect(page.locator('#timings')).toContainText('Overhead');
 });
 
-test('the built-in pack opens at the size it composes at, and says beside the size what happens at another', async ({ app, page }) => {
+test('the built-in pack opens at its default size, and says beside the size how it draws there and at another', async ({ app, page }) => {
   expect(await app.backendInUse()).toContain('WASM');
-  // its manifest: layoutSize 256x256 (the curriculum's stages lay pictures out at 256 px), its default size
+  // its manifest: layoutSize 128x128 (the layout lineage composes at 128 px, where it binds two objects'
+  // colours), its default size 256×256 — drawn in two passes, as every size the app offers
   await expect(page.locator('#width')).toHaveValue('256');
   await expect(page.locator('#height')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toHaveText('');
-  await expect(page.locator('#two-pass-field')).toBeHidden(); // (nothing to choose at or below 256×256)
+  await expect(page.locator('#size-note')).toHaveText('Two passes: this model learned to compose pictures at 128×128, so 256×256 is sketched at 128×128 (20 steps), then enlarged and redrawn (8 more steps) — one object, not several.');
+  await expect(page.locator('#two-pass-field')).toBeVisible();
   await page.locator('[data-size="512x512"]').click();
   await expect(page.locator('#two-pass')).toBeChecked();
-  const note = 'Two passes: this model learned to compose pictures at 256×256, so 512×512 is sketched at 256×256 (20 steps), then enlarged and redrawn (8 more steps) — one object, not several.';
+  const note = 'Two passes: this model learned to compose pictures at 128×128, so 512×512 is sketched at 128×128 (20 steps), then enlarged and redrawn (8 more steps) — one object, not several.';
   await expect(page.locator('#size-note')).toHaveText(note);
   const colour = () => page.locator('#size-note').evaluate((el) => getComputedStyle(el).color);
   expect(await colour()).toBe('rgb(232, 232, 238)'); // what it does best: said, not warned about
   // one pass, if the person wants it: the note says what that risks, in the warning colour, and the choice is kept
   await page.locator('#two-pass').uncheck();
-  await expect(page.locator('#size-note')).toHaveText('One pass at 512×512: this model learned to compose pictures at 256×256, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
+  await expect(page.locator('#size-note')).toHaveText('One pass at 512×512: this model learned to compose pictures at 128×128, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
   expect(await colour()).toBe('rgb(255, 210, 122)');
   await page.reload();
   await app.ready();
@@ -48,15 +49,18 @@ test('the built-in pack opens at the size it composes at, and says beside the si
   expect(shown.y).toBeGreaterThanOrEqual(Math.max(width.y + width.height, height.y + height.height));
   expect(shown.y - (height.y + height.height)).toBeLessThan(48);
   await page.locator('#height').selectOption('256');
-  await expect(page.locator('#size-note')).toContainText('512×256 is sketched at 256×128');
+  await expect(page.locator('#size-note')).toContainText('512×256 is sketched at 128×64');
   // a size the person chose is theirs on the next visit, with its note
   await page.reload();
   await app.ready();
   await expect(page.locator('#width')).toHaveValue('512');
   await expect(page.locator('#height')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toContainText('512×256 is sketched at 256×128');
+  await expect(page.locator('#size-note')).toContainText('512×256 is sketched at 128×64');
+  // a 3:2 picture is sketched 3:2 (192×128), not squashed into the layout's square
+  await page.locator('[data-size="768x512"]').click();
+  await expect(page.locator('#size-note')).toContainText('768×512 is sketched at 192×128');
   await page.locator('[data-size="256x256"]').click();
-  await expect(page.locator('#size-note')).toHaveText('');
+  await expect(page.locator('#size-note')).toContainText('256×256 is sketched at 128×128');
   // a width and height saved before sizes were kept only when chosen (every visit saved 512×512) are not
   // a choice: the pack's own size applies
   await page.evaluate(() => localStorage.setItem('pocket-diffusion.settings', JSON.stringify({ prompt: 'a red circle', width: '512', height: '512' })));
@@ -64,7 +68,7 @@ test('the built-in pack opens at the size it composes at, and says beside the si
   await app.ready();
   await expect(page.locator('#prompt')).toHaveValue('a red circle');
   await expect(page.locator('#width')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toHaveText('');
+  await expect(page.locator('#size-note')).toContainText('256×256 is sketched at 128×128');
 });
 
 test('the prompts the model draws well are offered under Generate; a tap puts one in the prompt box, kept', async ({ app, page }) => {
@@ -91,10 +95,10 @@ test('a live preview of the latents appears while denoising', async ({ app, page
   await expect(page.locator('#placeholder')).toBeHidden();
   expect((await page.locator('#preview').boundingBox())!.width).toBeGreaterThan(300);
   await expect(page.locator('#progress-text')).toContainText(/^Step \d+ of \d+ \((sketch|redraw)\) · [\d.]+ s · about [\d.]+ s left$/);
-  // one preview pixel per latent pixel: 32×32 while the picture is laid out at 256×256, 64×64 once at 512×512
+  // one preview pixel per latent pixel: 16×16 while the picture is sketched at 128×128, 64×64 once at 512×512
   const size = () => page.locator('#preview').evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
   await expect(page.locator('#progress-text')).toContainText('(sketch)');
-  expect(await size()).toEqual([32, 32]);
+  expect(await size()).toEqual([16, 16]);
   await expect(page.locator('#progress-text')).toContainText('(redraw)', { timeout: 200_000 });
   await expect.poll(size, { timeout: 60_000 }).toEqual([64, 64]);
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
@@ -104,11 +108,16 @@ test('a live preview of the latents appears while denoising', async ({ app, page
 });
 
 test('asked for, the preview is a full VAE decode at the image\'s size', async ({ app, page }) => {
-  await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', steps: 12, width: 256, height: 256 });
+  await app.set({ backend: 'wasm', prompt: 'a red circle on a blue background', steps: 30, width: 256, height: 256 });
   await page.locator('#preview-vae').check();
   await page.locator('#generate').click();
   await expect(page.locator('#preview')).toBeVisible();
-  expect(await page.locator('#preview').evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([256, 256]);
+  // the latents at hand, decoded: the sketch's size while 256×256 is sketched at 128×128, the picture's in the redraw
+  const size = () => page.locator('#preview').evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
+  await expect(page.locator('#progress-text')).toContainText('(sketch)');
+  expect(await size()).toEqual([128, 128]);
+  await expect(page.locator('#progress-text')).toContainText('(redraw)', { timeout: 200_000 });
+  await expect.poll(size, { timeout: 60_000 }).toEqual([256, 256]);
   await expect(page.locator('#output')).toHaveAttribute('data-generation', '1', { timeout: 200_000 });
 });
 
@@ -119,7 +128,9 @@ test('the comparison grid fills with one image per step count, each with its tim
   await expect(page.locator('#compare-status')).toHaveText('Done: 5 images.', { timeout: 200_000 });
   const captions = await page.locator('#compare-grid figcaption').allTextContents();
   expect(captions.map((c) => c.split(' · ')[0])).toEqual(['1 step', '4 steps', '8 steps', '20 steps', '50 steps']);
-  for (const c of captions) expect(c).toMatch(/256×256 · [\d.]+ s$/);
+  // 1 step is drawn in one pass (too few to split), the others from a 128×128 sketch
+  expect(captions[0]).toMatch(/^1 step · 256×256 · [\d.]+ s$/);
+  for (const c of captions.slice(1)) expect(c).toMatch(/256×256 \(two passes, from 128×128\) · [\d.]+ s$/);
 });
 
 test('history keeps images with their settings across a reload; re-run and delete work', async ({ app, page }) => {
@@ -129,7 +140,7 @@ test('history keeps images with their settings across a reload; re-run and delet
   await page.reload();
   await app.ready();
   await expect(items).toHaveCount(1);
-  await expect(items.first()).toContainText('“a green square on a white background” · 256×256 · 3 steps');
+  await expect(items.first()).toContainText('“a green square on a white background” · 256×256 (two passes, from 128×128) · 3 steps');
   await expect(items.first()).toContainText('seed 11');
   await expect(items.first()).toContainText('· DDIM ·'); // as the result's caption names it
   await page.locator('#prompt').fill('something else');
@@ -189,7 +200,7 @@ test('Guidance and Scheduler say what they do, under the fields; the sampler\'s 
   expect(line.y).toBeGreaterThanOrEqual(field.y + field.height);
   expect(line.y - (field.y + field.height)).toBeLessThan(12);
   expect(Math.abs(line.x - field.x)).toBeLessThan(2);
-  await expect(page.locator('#guidance')).toHaveValue('4.5'); // (the built-in pack's, not SD's 7.5)
+  await expect(page.locator('#guidance')).toHaveValue('3'); // (the built-in pack's, chosen by measurement; not SD's 7.5)
   const help = page.locator('#scheduler-help');
   // the list marks the loaded model's own sampler, and only it (PNDM was labelled "SD 1.5 default" beside it)
   await expect(page.locator('#scheduler option[value="ddim"]')).toHaveText('DDIM · this model\'s default');

@@ -20,7 +20,7 @@ describe('parseManifest', () => {
   });
 
   it('passes the size the weights compose at on to the image limits (two passes above it), and refuses a malformed one', () => {
-    expect(imageLimits(parseManifest(good)).layout).toEqual([256, 256]);
+    expect(imageLimits(parseManifest(good)).layout).toEqual([128, 128]);
     expect(imageLimits(parseManifest({ ...good, image: { ...good.image, layoutSize: undefined } }))).not.toHaveProperty('layout');
     for (const bad of ['256', '256x', 'x256', '0x256', '250x256', 256]) {
       expect(() => parseManifest({ ...good, image: { ...good.image, layoutSize: bad } })).toThrow(/image\.layoutSize/);

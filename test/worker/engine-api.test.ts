@@ -115,7 +115,8 @@ describe('generate', () => {
     const engine = await nodeEngine();
     await engine.load({ packId: BUILTIN_PACK, backend: 'wasm' });
     const seen: [number, number | undefined][] = [];
-    await engine.generate({ prompt: 'a red circle', steps: 5, width: 256, height: 256, scheduler: 'ddim' },
+    // one pass (the built-in pack sketches 256×256 at 128×128 first): the cadence, not the passes, is checked here
+    await engine.generate({ prompt: 'a red circle', steps: 5, width: 256, height: 256, scheduler: 'ddim', twoPass: false },
       { onProgress: (p) => seen.push([p.step, p.preview?.width]) });
     expect(seen).toEqual([[1, undefined], [2, 32], [3, undefined], [4, 32], [5, 32]]);
     await engine.dispose();
