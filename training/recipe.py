@@ -69,12 +69,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
-    from shapes.curriculum import SHIPPED, STAGES, lineage
+    from shapes.curriculum import SHIPPED, STAGES, still_to_train
     source = a.source or SHIPPED
     run_all = a.stage == "all"
     # `all` trains the shipped pack's stage and the stages it starts from (the others are experiments; train
     # them by name)
-    upto = lineage(source) if source in STAGES else list(STAGES)
+    # (from the last stage of its chain already finished here: a restored folder may hold only that one)
+    upto = still_to_train(a.work, source, a.quick) if source in STAGES else list(STAGES)
     stages = ["vocab", "clip", "vae", "latents", *(f"curriculum:{name}" for name in upto), "guidance", "export", "eval",
               "samples"] if run_all else [a.stage]
     for s in stages:

@@ -408,9 +408,10 @@ RETIRED = frozenset({"s5-sizes", "s6-512", "b1-pairs", "b1b-longer", "b2-wide", 
 HANDED_THROUGH = frozenset(LAYOUT_LINEAGE[:-1])
 # The stage the shipped pack is exported from (`recipe.py guidance / export / eval / samples` default to it).
 # The layout lineage's last (w1): it composes at 128 px, where this UNet binds two objects' colours, and redraws
-# larger pictures from that sketch. At the pack's guidance, against stage 7 (its predecessor: laid out at 256 px)
+# larger pictures from that sketch. At stage 7's guidance 4.5, against stage 7 (its predecessor: laid out at 256 px)
 # on the eval's own prompts, it is as good or better on every kind — two objects both colours right 41-44 % against
-# 3 %, named places 100 % against 92-94 %, held-out pairs' shape 100 % against 75-83 % (training/README.md).
+# 3 %, named places 100 % against 92-94 %, held-out pairs' shape 100 % against 75-83 %; at its own guidance, 3,
+# both colours 31-44 % (training/README.md).
 SHIPPED = "w1-kept-pairs-placed"
 
 
@@ -436,6 +437,16 @@ STAGE_WHAT = {
     "b4-multi": "b4. + three objects and counted groups at 256 px (40 % pairs worlds)",
     "b7-one512": "b7. half the steps at 512 px, one object per picture (50 % 256-px worlds)",
 }
+
+
+def still_to_train(work: Path, name: str, quick_run: bool = False) -> list[str]:
+    """The stages `recipe.py all` trains to reach `name`: its lineage from the last stage already finished in
+    `work` on (which trains nothing) — a restored folder may hold only the chain's last finished stage, the ones
+    before it handed through (HANDED_THROUGH), and they need not be trained again to go on from it."""
+    chain = lineage(name)
+    finished = [i for i, stage in enumerate(chain) if (ck := load_sharded(work / "curriculum" / stage))
+                and ck[1]["step"] >= (6 if quick_run else STAGES[stage].steps)]
+    return chain[finished[-1]:] if finished else chain
 
 
 def quick(run: Run) -> Run:
@@ -762,7 +773,8 @@ def stage_proxy(work: Path, arm: str, device: str, minutes: float, quick_run: bo
 def stage_curriculum(work: Path, stage: str, device: str, minutes: float, quick_run: bool = False) -> int:
     run = STAGES[stage]
     if quick_run:
-        run = dataclasses.replace(quick(run), init=run.init and "proxy")  # the quick chain: each stage from the proxy
+        # the quick chain: each stage from its lineage's first (the proxy; the layout lineage's n-pairs)
+        run = dataclasses.replace(quick(run), init=run.init and lineage(stage)[0])
     return train_run(work, stage, run, device, minutes, prompts=4 if quick_run else 48)
 
 

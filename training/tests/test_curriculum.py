@@ -522,7 +522,6 @@ def test_two_pass_pictures_are_laid_out_at_the_size_the_app_lays_them_out_at():
     # a stage that says where it composes (the layout lineage: a 128-px sketch, redrawn larger) is laid out
     # there, and so is every stage after it that does not say otherwise
     import dataclasses
-    from shapes import curriculum
     sketch = dataclasses.replace(curriculum.STAGES["s3-256px"], layout=128)
     after = dataclasses.replace(curriculum.STAGES["s4-multi"], init="t-sketch")
     with patch.dict(curriculum.STAGES, {"t-sketch": sketch, "t-after": after}):
@@ -696,6 +695,15 @@ def test_a_stage_handed_off_without_the_stages_before_it_goes_on_from_its_chain_
     ck = load_sharded(fresh / "curriculum" / chain[-1])
     assert ck and ck[1]["step"] >= curriculum.STAGES[chain[-1]].steps  # finished: a next stage may start from it
     assert checkpoints.chain_steps(fresh, chain[-1]) == total
+    # `recipe.py all` goes on from it rather than training the ten stages before it again; from scratch, all of them
+    assert curriculum.still_to_train(fresh, chain[-1]) == [chain[-1]]
+    assert curriculum.still_to_train(tmp_path / "empty", chain[-1]) == chain
+    partway = tmp_path / "partway"
+    for name in chain[:3]:
+        run = curriculum.STAGES[name]
+        save_sharded({"unet.w": w["w"]}, partway / "curriculum" / name,
+                     {"step": run.steps if name != chain[2] else 10, "run": dataclasses.asdict(run), "evals": [], "unet": {}})
+    assert curriculum.still_to_train(partway, chain[-1]) == chain[1:]  # (the third cut off: it resumes)
 
 
 def test_a_redraw_world_trains_only_the_timesteps_of_the_apps_second_pass():
