@@ -137,6 +137,9 @@ async function activePack(hooks: Parameters<ModelPanel['active']>[2]): Promise<P
   return pack;
 }
 let loaded: EngineInfo | undefined;
+/** The sizes the loading pack's manifest allows, until the model is loaded (then `loaded.limits`: a fixed-size
+ *  export's UNet may narrow them). */
+let manifestLimits: ImageLimits | undefined;
 let running: AbortController | undefined;
 
 function showError(e: unknown): void {
@@ -167,6 +170,7 @@ async function loadModel(): Promise<void> {
   ui.compareRun.disabled = true;
   loaded = undefined;
   showSizeNote(''); // the last model's, until this one says what it was trained at
+  manifestLimits = undefined;
   clearError();
   let ownExamples = false;
   ui.status.textContent = 'Checking the model on this device…';
@@ -184,9 +188,9 @@ async function loadModel(): Promise<void> {
       showExamples(m.examplePrompts ?? []);
       // the sizes, the note beside them and the two-pass choice too, in the same frame: on a window tall enough to
       // show them, nothing appears there later (at "ready") to move the page (the loaded UNet may narrow them)
-      const limits = imageLimits(m);
-      form.applyPack(limits, packDefaults(m));
-      showSizeChoice(limits);
+      manifestLimits = imageLimits(m);
+      form.applyPack(manifestLimits, packDefaults(m));
+      showSizeChoice(manifestLimits);
     };
     // The status line says what the download box under it says (it said "Checking the model…" all through a
     // first download), for this load's own files only.
@@ -338,7 +342,11 @@ function showSizeChoice(limits: ImageLimits): void {
 }
 
 function showEstimate(): void {
-  if (!loaded) return;
+  if (!loaded) {
+    // before "ready" (a first download): the note beside the size follows the choices already, from the manifest
+    if (manifestLimits) showSizeChoice(manifestLimits);
+    return;
+  }
   const shape = form.shape();
   const plan = planPasses(loaded.limits, shape);
   const run = {
