@@ -25,11 +25,11 @@ test('the built-in pack opens at its default size, and says beside the size how 
   // colours), its default size 256×256 — drawn in two passes, as every size the app offers
   await expect(page.locator('#width')).toHaveValue('256');
   await expect(page.locator('#height')).toHaveValue('256');
-  await expect(page.locator('#size-note')).toHaveText('Two passes: this model learned to compose pictures at 128×128, so 256×256 is sketched at 128×128 (20 steps), then enlarged and redrawn (8 more steps) — one object, not several.');
+  await expect(page.locator('#size-note')).toHaveText('Two passes: this model learned to compose pictures at 128×128, so 256×256 is sketched at 128×128 (20 steps), then enlarged and redrawn (8 more steps): its best pictures at this size.');
   await expect(page.locator('#two-pass-field')).toBeVisible();
   await page.locator('[data-size="512x512"]').click();
   await expect(page.locator('#two-pass')).toBeChecked();
-  const note = 'Two passes: this model learned to compose pictures at 128×128, so 512×512 is sketched at 128×128 (20 steps), then enlarged and redrawn (8 more steps) — one object, not several.';
+  const note = 'Two passes: this model learned to compose pictures at 128×128, so 512×512 is sketched at 128×128 (20 steps), then enlarged and redrawn (8 more steps): its best pictures at this size.';
   await expect(page.locator('#size-note')).toHaveText(note);
   const colour = () => page.locator('#size-note').evaluate((el) => getComputedStyle(el).color);
   expect(await colour()).toBe('rgb(232, 232, 238)'); // what it does best: said, not warned about
@@ -203,7 +203,7 @@ test('Guidance and Scheduler say what they do, under the fields; the sampler\'s 
   await expect(page.locator('#guidance')).toHaveValue('3'); // (the built-in pack's, chosen by measurement; not SD's 7.5)
   const help = page.locator('#scheduler-help');
   // the list marks the loaded model's own sampler, and only it (PNDM was labelled "SD 1.5 default" beside it)
-  await expect(page.locator('#scheduler option[value="ddim"]')).toHaveText('DDIM · this model\'s default');
+  await expect(page.locator('#scheduler option[value="ddim"]')).toHaveText('DDIM · default');
   await expect(page.locator('#scheduler option', { hasText: 'default' })).toHaveCount(1);
   await expect(help).toHaveText('DDIM: keeps a seed\'s layout as steps change; holds up at 10–20 steps.');
   await page.locator('#scheduler').selectOption('lcm');

@@ -171,7 +171,7 @@ export class GenerateForm {
     if (!e.scheduler.dataset.touched) e.scheduler.value = defaults.scheduler;
     // the loaded model's own sampler is marked in the list (the shapes pack's DDIM, SD 1.5's PNDM, Turbo's Euler)
     for (const o of e.scheduler.options) {
-      if (isSchedulerName(o.value)) o.text = SCHEDULERS[o.value].label + (o.value === defaults.scheduler ? ' · this model\'s default' : '');
+      if (isSchedulerName(o.value)) o.text = SCHEDULERS[o.value].label + (o.value === defaults.scheduler ? ' · default' : '');
     }
     // the choice matters only to a pack that composes at a smaller size than it draws (main.ts shows it only
     // at sizes above that one)

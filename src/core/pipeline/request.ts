@@ -116,11 +116,11 @@ export function untrainedSizeNote(limits: ImageLimits, width: number, height: nu
     const risk = 'so it may repeat objects or follow the prompt less well';
     if (!twoPass) return `One pass at ${width}×${height}: ${composes}, ${risk}. "Two passes" gives its best pictures at this size.`;
     const plan = planPasses(limits, { width, height, steps, twoPass });
-    if (plan) return `Two passes: ${composes}, so ${width}×${height} is sketched at ${px(plan.layout)} (${steps} steps), then enlarged and redrawn (${plan.fullSteps} more steps) — one object, not several.`;
+    if (plan) return `Two passes: ${composes}, so ${width}×${height} is sketched at ${px(plan.layout)} (${steps} steps), then enlarged and redrawn (${plan.fullSteps} more steps): its best pictures at this size.`;
     if (Number.isInteger(steps) && steps >= 1 && steps < 3) {
       return `At ${steps} step${steps === 1 ? '' : 's'} (too few to split) ${width}×${height} is drawn in one pass: ${composes}, ${risk}. 3 or more steps draw it in two passes, its best pictures at this size.`;
     }
-    return `Two passes: ${composes}, so ${width}×${height} is sketched at ${px(lay)} first, then enlarged and redrawn — one object, not several.`;
+    return `Two passes: ${composes}, so ${width}×${height} is sketched at ${px(lay)} first, then enlarged and redrawn: its best pictures at this size.`;
   }
   if (!trained?.length || trained.includes(`${width}x${height}`)) return '';
   const sizes = trained

@@ -80,7 +80,7 @@ describe('layoutFor (two passes above the layout size)', () => {
 
   it('says what two passes do at a size above the layout, and what one pass risks', () => {
     expect(untrainedSizeNote(composing, 512, 512)).toBe(
-      'Two passes: this model learned to compose pictures at 256×256, so 512×512 is sketched at 256×256 (20 steps), then enlarged and redrawn (8 more steps) — one object, not several.');
+      'Two passes: this model learned to compose pictures at 256×256, so 512×512 is sketched at 256×256 (20 steps), then enlarged and redrawn (8 more steps): its best pictures at this size.');
     expect(untrainedSizeNote(composing, 512, 512, false)).toBe(
       'One pass at 512×512: this model learned to compose pictures at 256×256, so it may repeat objects or follow the prompt less well. "Two passes" gives its best pictures at this size.');
     // at or below the layout size, nothing to say (its trained sizes are not named: it composes there)
@@ -89,6 +89,6 @@ describe('layoutFor (two passes above the layout size)', () => {
     expect(untrainedSizeNote(composing, 512, 512, true, 2)).toBe(
       'At 2 steps (too few to split) 512×512 is drawn in one pass: this model learned to compose pictures at 256×256, so it may repeat objects or follow the prompt less well. 3 or more steps draw it in two passes, its best pictures at this size.');
     expect(untrainedSizeNote(composing, 512, 512, true, Number.NaN)).toBe(
-      'Two passes: this model learned to compose pictures at 256×256, so 512×512 is sketched at 256×256 first, then enlarged and redrawn — one object, not several.');
+      'Two passes: this model learned to compose pictures at 256×256, so 512×512 is sketched at 256×256 first, then enlarged and redrawn: its best pictures at this size.');
   });
 });
