@@ -373,13 +373,15 @@ def stage_eval(work: Path, source: str, quick: bool = False) -> None:
     models = {"fp32": (text, unet, vae.decoder),
               "int8": (int8_copy(text), int8_copy(unet), int8_copy(vae.decoder))}
     sizes = [256] if quick else [256, 512]
+    # a pack that composes below the first size (the layout lineage: 128 px) draws every size from a sketch there
+    sketch = side if side and side < sizes[0] else None
     counts = QUICK_COUNTS if quick else EVAL_COUNTS
     table: dict = {}
     images: dict = {}
     # Each size as the app draws it — above the pack's layout side in two passes from a sketch there — and, where
     # the weights compose at the first size (stage 7: 256 px), the larger ones in one pass too: how they do alone.
-    if side and side < sizes[0]:
-        passes = [(size, side) for size in sizes]
+    if sketch:
+        passes = [(size, sketch) for size in sizes]
     else:
         passes = [(size, None) for size in sizes] + [(size, sizes[0]) for size in sizes[1:]]
     for kind, n in counts.items():
@@ -402,10 +404,10 @@ def stage_eval(work: Path, source: str, quick: bool = False) -> None:
     print("int8 vs fp32 PSNR (median over prompts):", psnr)
     # the prompts the app offers ("Try: …"), int8, at the pack's trained size
     examples = judge_examples(*models["int8"], tok, sizes[0], guidance, scaling, seeds=2 if quick else 8,
-                              layout=side if side and side < sizes[0] else None)
+                              layout=sketch)
     for r in examples:
         print(f"example {r['prompt']!r}: {r['right']:.0%} of its pictures right in every measure", flush=True)
-    lay = side if side and side < sizes[0] else sizes[0]
+    lay = sketch or sizes[0]
     two_pass = {"two_pass": f"'{sizes[-1]}px/{lay}': drawn at {lay} px, finished at {sizes[-1]} px from "
                             f"strength {LAYOUT_STRENGTH:g}"} if len(sizes) > 1 or lay < sizes[0] else {}
     report = {"source": source, "training_steps": step, "sampler": f"DDIM, 20 steps, guidance {guidance:g}", **two_pass,
