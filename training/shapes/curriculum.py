@@ -17,6 +17,7 @@ offset noise 0.5, min-SNR-5, caption dropout 10 %, EMA 0.999, the CLIP-stage tex
 from __future__ import annotations
 
 import copy
+import itertools
 import dataclasses
 import json
 import math
@@ -24,12 +25,13 @@ import os
 import time
 import zlib
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import evaluate, world
+from . import evaluate, grounding, world
 from .checkpoints import inherited_text, load_tokenizer, load_vae
 from .common import (SEED, Deadline, alphas_cumprod, load_optimizer_state, load_sharded, optimizer_state, prefixed,
                      save_sharded, setup_threads, step_with_ema, to_tensor, unprefixed, NUM_TRAIN_TIMESTEPS)
@@ -122,6 +124,9 @@ class Run:
     # The UNet's shape. A run may add zero-initialised blocks (UNetConfig.text_attention) to the weights it
     # starts from: they start as the identity, so the run begins where `init` ended.
     unet: UNetConfig = field(default_factory=UNetConfig)
+    # Weight of the grounding loss on the cross-attention (shapes/grounding.py): the words naming each object's
+    # colour and shape attended from its own pixels. 0: the diffusion loss alone.
+    grounding: float = 0.0
     # The side the weights compose pictures at, where a run says so (its larger worlds teach only the redraw,
     # `World.t_max`); 0: export.layout_side's rule (256 where trained at 256 px).
     layout: int = 0
@@ -280,6 +285,15 @@ ARMS["w1-kept-pairs-placed"] = dataclasses.replace(ARMS["w0-kept-pairs"], init="
 # places hold. (w2): (w1) with the pairs world at 30 % (the wide world 35 %).
 ARMS["w2-more-pairs"] = dataclasses.replace(ARMS["w1-kept-pairs-placed"],
                                             mix=((_BIND_KEPT[0][0], 0.3, 32), *_BIND_KEPT[1:]))
+# Session 21: w1's cross-attention is barely grounded (diagnostics/grounding_probe.py): the token loss of
+# shapes/grounding.py is 0.64-0.74 at its three 4x4 layers and at chance at its 2x2 ones, against 0.742 for a map
+# that attends every pixel alike, 0 for one that attends each object's words only from its own pixels. (g) arms:
+# (w2) with the grounding loss added, at two weights.
+# At w1 the loss's gradient is about as large as the diffusion loss's (norm 0.13 against 0.09-0.13) and 15-25x
+# larger on the cross-attention's query and key weights: at 0.05 it is the diffusion loss's size there, at 0.25
+# five times it.
+ARMS["g1-grounded"] = dataclasses.replace(ARMS["w2-more-pairs"], grounding=0.05)
+ARMS["g2-grounded-more"] = dataclasses.replace(ARMS["w2-more-pairs"], grounding=0.25)
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -320,6 +334,8 @@ ARM_WHAT = {
     "w0-kept-pairs": "(w0) (x0) in the wide world at 1.5x radii, the 128-px pairs world kept at 20 %, redraws at 256 / 512",
     "w1-kept-pairs-placed": "(w1) (w0) from (z0), which places named objects",
     "w2-more-pairs": "(w2) (w1) with the 128-px pairs world at 30 % (the wide world 35 %)",
+    "g1-grounded": "(g1) (w2) with the cross-attention grounded in each object's pixels (weight 0.05)",
+    "g2-grounded-more": "(g2) (g1) with the grounding loss at 0.25",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
     "s-b3-text": "(s) (s0) with the text encoder fine-tuned at 0.1x the LR",
 }
@@ -539,6 +555,20 @@ def typed_caption(scene: world.Scene, rng: np.random.Generator) -> str:
     return body + tail + pick(["", "", ".", "!"])
 
 
+def world_scenes(w: World) -> Iterator[tuple[world.Scene, str]]:
+    """The world's scenes and captions, in the order its encoded data holds them (the draws are seeded by the
+    world's key: replaying them gives the same scenes without rendering)."""
+    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.pictures_key().encode()))
+    # typed captions draw from a generator of their own, so that the scenes stay the plain world's
+    typed_rng = np.random.default_rng(SEED * 43 + zlib.crc32(w.key().encode()))
+    for _ in range(w.scenes):
+        scene = sample_scene(rng, w)
+        cap = caption(scene, rng, w)
+        if w.typed and len(scene.objects) == 1 and not scene.count_phrase and typed_rng.random() < w.typed:
+            cap = typed_caption(scene, typed_rng)
+        yield scene, cap
+
+
 def world_data(work: Path, w: World, device: str = "cpu") -> dict:
     """The world's pictures, encoded once by the recipe's VAE (latent means, fp16) with their token ids."""
     path = work / "curriculum" / "data" / f"{w.key()}.pt"
@@ -551,33 +581,41 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
     # channels-last halves the encoder's time on this CPU (oneDNN's convolutions; 16 pictures at 256 px:
     # 3.4 s -> 1.7 s, the latents within 1e-3 of the default layout's); training the UNet gains nothing from it
     encoder = vae.encoder.to(memory_format=torch.channels_last)
-    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.pictures_key().encode()))
     pw, ph = w.px()
     lat, ids, caps = [], [], []
-    # typed captions draw from a generator of their own, so that the scenes stay the plain world's
-    typed_rng = np.random.default_rng(SEED * 43 + zlib.crc32(w.key().encode()))
+    scenes = world_scenes(w)
     for i in range(0, w.scenes, 64):
         imgs = []
-        for _ in range(min(64, w.scenes - i)):
-            scene = sample_scene(rng, w)
-            cap = caption(scene, rng, w)
-            if w.typed and len(scene.objects) == 1 and not scene.count_phrase and typed_rng.random() < w.typed:
-                cap = typed_caption(scene, typed_rng)
+        for scene, cap in itertools.islice(scenes, 64):
             if shared is None:
                 imgs.append(to_tensor(world.render(scene, pw, ph)))
             caps.append(cap)
             ids.append(tok.encode(cap)[0])
-        if shared is not None:
-            continue
-        with torch.no_grad():
-            mean, _ = encoder(torch.stack(imgs).to(device).contiguous(memory_format=torch.channels_last))
-        lat.append(mean.cpu().contiguous().half())
+        if shared is None:
+            with torch.no_grad():
+                mean, _ = encoder(torch.stack(imgs).to(device).contiguous(memory_format=torch.channels_last))
+            lat.append(mean.cpu().contiguous().half())
     d = {"latents": shared if shared is not None else torch.cat(lat), "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may make the same world at once
     torch.save(d, tmp)
     tmp.replace(path)
     print(f"curriculum data {w.key()}: {len(caps)} scenes, {len(set(caps))} captions", flush=True)
+    return d
+
+
+def world_ground(work: Path, w: World, factor: int) -> dict:
+    """The world's grounded words and their masks (shapes/grounding.py) on the grid of the UNet's finest
+    cross-attention (the latent grid over `factor`), made once from the replayed scenes."""
+    cols, rows = w.latent // factor, w.lat_h // factor
+    path = work / "curriculum" / "data" / f"{w.key()}-ground{cols}x{rows}.pt"
+    if path.exists():
+        return torch.load(path)
+    pw, ph = w.px()
+    d = grounding.world_grounding(world_scenes(w), load_tokenizer(work), pw, ph, cols, rows)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(d, tmp)
+    tmp.replace(path)
     return d
 
 
@@ -679,12 +717,20 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         if tuned:
             state.update(prefixed("text", text.state_dict()))
         save_sharded(state, folder, {"step": step, "run": dataclasses.asdict(run), "evals": evals,
-                                     "unet": dataclasses.asdict(run.unet), "optimizer": opt_meta, "rewarm_from": rewarm})
+                                     "unet": dataclasses.asdict(run.unet), "optimizer": opt_meta, "rewarm_from": rewarm,
+                                     # the last 100 steps' mean losses (the diffusion loss alone, and the grounding's)
+                                     "loss": float(np.mean(hist[-100:])) if hist else None,
+                                     "grounding_loss": float(np.mean(hist_g[-100:])) if hist_g else None})
 
+    grounds, attn = [], []
+    if run.grounding:
+        cell = 2 ** run.unet.attention.index(True)  # the finest cross-attention's grid, in latent pixels
+        grounds = [world_ground(work, w, cell) for w, _, _ in parts]
+        attn = grounding.keep_cross_attention(unet)
     abar = alphas_cumprod().to(device)
     params = [p for g in groups for p in g["params"]]
     deadline = Deadline(minutes)
-    step, t0, hist = start, time.time(), []
+    step, t0, hist, hist_g = start, time.time(), [], []
     while step < run.steps and not deadline.passed():
         lr = learning_rate(run, step, rewarm)
         for g in opt.param_groups:
@@ -705,11 +751,17 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
         t = sample_timesteps(run, batch, rng, parts[part][0].t_max).to(device)
         noise = torch.randn_like(x0) + OFFSET_NOISE * torch.randn(batch, x0.shape[1], 1, 1, device=device)
         loss = diffusion_loss(unet, x0, t, ctx, noise, abar)
+        hist.append(loss.item())  # the diffusion loss alone, comparable across runs
+        if grounds:
+            index = torch.where(drop[:, None], -1, grounds[part]["index"][idx]).to(device)
+            ground = grounding.grounding_loss(attn, index, grounds[part]["mask"][idx].to(device))
+            loss = loss + run.grounding * ground
+            hist_g.append(ground.item())
         step += 1
         step_with_ema(opt, loss, params, ema, list(named.items()), step)
-        hist.append(loss.item())
         if step % 100 == 0:
-            print(f"{name} step {step}/{run.steps} loss {np.mean(hist[-100:]):.4f} lr {lr:.2e} "
+            grounded = f" grounding {np.mean(hist_g[-100:]):.4f}" if hist_g else ""
+            print(f"{name} step {step}/{run.steps} loss {np.mean(hist[-100:]):.4f}{grounded} lr {lr:.2e} "
                   f"{(time.time() - t0) / (step - start):.2f}s/step", flush=True)
         if step in run.evals:
             evals += judge_ema(work, run, text, unet, ema, step, prompts)

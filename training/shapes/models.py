@@ -166,6 +166,8 @@ class VaeDecoderExport(nn.Module):
 
 # ------------------------------------------------------------------ attention
 class Attention(nn.Module):
+    keep = False  # keep the attention weights of the last call in `probs` (training's grounding loss, shapes/grounding.py)
+
     def __init__(self, dim: int, heads: int, context_dim: int | None = None):
         super().__init__()
         self.heads = heads
@@ -189,7 +191,10 @@ class Attention(nn.Module):
         w = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(d // h))
         if mask is not None:
             w = w + mask
-        out = torch.matmul(w.softmax(dim=-1), v)
+        p = w.softmax(dim=-1)
+        if self.keep:
+            self.probs = p
+        out = torch.matmul(p, v)
         return self.to_out(out.transpose(1, 2).reshape(b, n, d))
 
 

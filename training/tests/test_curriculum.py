@@ -264,15 +264,10 @@ def test_the_worlds_draws_stay_those_their_encoded_data_was_made_with():
     """A world's pictures are encoded once and kept under its key (work/curriculum/data/, and the stages trained on
     them): a change to sample_scene's draws for an existing world (as `pairs` might have made) would silently
     give the same key other pictures. Stage 4's world's first captions, as its data file holds them."""
-    import zlib
-    from shapes.common import SEED
+    import itertools
 
     w = curriculum.World(latent=32, multi=True, sizes=True, grammar=True)
-    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.pictures_key().encode()))
-    drawn = []
-    for _ in range(6):
-        scene = curriculum.sample_scene(rng, w)
-        drawn.append(curriculum.caption(scene, rng, w))
+    drawn = [cap for _, cap in itertools.islice(curriculum.world_scenes(w), 6)]  # what world_data encodes
     assert drawn == [
         "a white circle at the bottom and a little green square on the right, red background",
         "one purple circle and a pink triangle on a red background",
@@ -721,3 +716,26 @@ def test_a_redraw_world_trains_only_the_timesteps_of_the_apps_second_pass():
     full = curriculum.sample_timesteps(run, 4000, np.random.default_rng(0))
     assert 0.7 < float((full >= 500).float().mean()) < 0.8
     assert curriculum.ARMS["v-redraw"].parts()[0][0].t_max == 400 and curriculum.ARMS["v-redraw"].parts()[1][0].t_max == 1000
+
+
+def test_a_grounded_run_learns_from_the_same_diffusion_loss_plus_its_grounding(quick_work):
+    """The grounding loss (shapes/grounding.py) is added to the diffusion loss, not in its place: a grounded run's
+    first step sees the very loss its ungrounded twin sees (same weights, batch and noise), and records both."""
+    import dataclasses
+
+    import torch
+    from shapes.common import load_sharded
+
+    work, _ = quick_work
+    plain = dataclasses.replace(curriculum.quick(curriculum.ARMS["n-pairs"]), steps=1, evals=())
+    curriculum.world_data(work, plain.world)  # made first: encoding it draws from torch's generator (the VAE's init)
+    losses = {}
+    for name, weight in (("plain-twin", 0.0), ("grounded-twin", 0.25)):
+        curriculum.train_run(work, name, dataclasses.replace(plain, grounding=weight), "cpu", 5)
+        losses[name] = load_sharded(work / "curriculum" / name)[1]
+    assert losses["grounded-twin"]["loss"] == pytest.approx(losses["plain-twin"]["loss"], rel=1e-5)
+    assert losses["plain-twin"]["grounding_loss"] is None
+    assert 0.3 < losses["grounded-twin"]["grounding_loss"] < 1.0  # words attended about evenly at the start
+    # and the grounded words of the pairs world come with its data, on the 4x4 grid of the UNet's first attention
+    ground = torch.load(work / "curriculum" / "data" / f"{plain.world.key()}-ground4x4.pt")
+    assert ground["index"].shape[1] == 8 and (ground["index"][:, :3] >= 0).all()
