@@ -759,6 +759,8 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
             hist_g.append(ground.item())
         step += 1
         step_with_ema(opt, loss, params, ema, list(named.items()), step)
+        for a in attn:  # the kept weights hold the step's graph: let it go (and let the EMA copy be made)
+            a.probs = None
         if step % 100 == 0:
             grounded = f" grounding {np.mean(hist_g[-100:]):.4f}" if hist_g else ""
             print(f"{name} step {step}/{run.steps} loss {np.mean(hist[-100:]):.4f}{grounded} lr {lr:.2e} "
@@ -777,6 +779,7 @@ def train_run(work: Path, name: str, run: Run, device: str, minutes: float, prom
 def with_ema(module: torch.nn.Module, ema: dict[str, torch.Tensor], prefix: str) -> torch.nn.Module:
     """A copy of `module` holding the EMA weights kept under `prefix` (its own weights where none are kept)."""
     m = copy.deepcopy(module).eval()
+    grounding.keep_cross_attention(m, on=False)  # judged, not trained: nothing to keep
     own = unprefixed(prefix, ema)
     with torch.no_grad():
         for n, p in m.named_parameters():

@@ -727,7 +727,8 @@ def test_a_grounded_run_learns_from_the_same_diffusion_loss_plus_its_grounding(q
     from shapes.common import load_sharded
 
     work, _ = quick_work
-    plain = dataclasses.replace(curriculum.quick(curriculum.ARMS["n-pairs"]), steps=1, evals=())
+    # (judged at its one step: the EMA copy the judge draws with is made while the run keeps its attention)
+    plain = dataclasses.replace(curriculum.quick(curriculum.ARMS["n-pairs"]), steps=1, evals=(1,))
     curriculum.world_data(work, plain.world)  # made first: encoding it draws from torch's generator (the VAE's init)
     losses = {}
     for name, weight in (("plain-twin", 0.0), ("grounded-twin", 0.25)):
