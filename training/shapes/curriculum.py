@@ -412,7 +412,7 @@ STAGES: dict[str, Run] = {
 # sketch (t < 400; the app's second pass). Its stages were run as arms and keep the arms' names; each starts
 # from the one before (v-redraw is the first that composes at 128 px: `Run.layout`).
 LAYOUT_LINEAGE = ("n-pairs", "n2-pairs-longer", "n3-control", "n4-longer", "n5-longer", "v-redraw", "v2-redraw-longer",
-                  "x1-layout128-own", "x2-layout128-longer", "z0-radii1.5", "w1-kept-pairs-placed")
+                  "x1-layout128-own", "x2-layout128-longer", "z0-radii1.5", "w2-more-pairs")
 for _name in LAYOUT_LINEAGE:
     STAGES[_name] = ARMS[_name]
 # Stages kept for the record (training/README.md's tables) but not handed on: dead ends no later stage starts from
@@ -423,12 +423,13 @@ RETIRED = frozenset({"s5-sizes", "s6-512", "b1-pairs", "b1b-longer", "b2-wide", 
 # trains the whole chain again from scratch.
 HANDED_THROUGH = frozenset(LAYOUT_LINEAGE[:-1])
 # The stage the shipped pack is exported from (`recipe.py guidance / export / eval / samples` default to it).
-# The layout lineage's last (w1): it composes at 128 px, where this UNet binds two objects' colours, and redraws
-# larger pictures from that sketch. At stage 7's guidance 4.5, against stage 7 (its predecessor: laid out at 256 px)
-# on the eval's own prompts, it is as good or better on every kind — two objects both colours right 41-44 % against
-# 3 %, named places 100 % against 92-94 %, held-out pairs' shape 100 % against 75-83 %; at its own guidance, 3,
-# both colours 31-44 % (training/README.md).
-SHIPPED = "w1-kept-pairs-placed"
+# The layout lineage's last (w2): it composes at 128 px, where this UNet binds two objects' colours, and redraws
+# larger pictures from that sketch. (w1) before it was the first stage since stage 7 as good or better on every kind
+# of the eval (two objects both colours right 41-44 % at 4.5 against stage 7's 3 %, named places 100 % against 92-94
+# %, held-out pairs' shape 100 % against 75-83 %); (w2), its twin from (z0) with more of the 128-px pairs world (30 %
+# of the steps against 20 %), binds both colours of the eval's 32 two-object prompts 19 times at 256 px and guidance
+# 3 where (w1) did 11 times (diagnostics/two_misses.py; training/README.md). (w1) shipped in session 20.
+SHIPPED = "w2-more-pairs"
 
 
 def lineage(name: str) -> list[str]:
