@@ -294,6 +294,14 @@ ARMS["w2-more-pairs"] = dataclasses.replace(ARMS["w1-kept-pairs-placed"],
 # five times it.
 ARMS["g1-grounded"] = dataclasses.replace(ARMS["w2-more-pairs"], grounding=0.05)
 ARMS["g2-grounded-more"] = dataclasses.replace(ARMS["w2-more-pairs"], grounding=0.25)
+# (w2) ships (session 21): both colours 59 % at 256 px, 44 % at 512 — the 4x redraw loses a quarter of what the sketch
+# binds. (w3) arms go on from (w2), 2,500 steps at 1e-4, judged at 512 px too: (w3a) its own mix (more steps at a
+# lower learning rate), (w3b) with the 512-px redraw world at 25 % of the steps (the wide world 25 %).
+_JUDGE_512 = (("two", "256/128"), ("two", "512/128"), ("position", "256/128"), ("held_in", "512/128"))
+ARMS["w3a-lower-lr"] = dataclasses.replace(ARMS["w2-more-pairs"], init="w2-more-pairs", steps=2500, lr=1e-4,
+                                           evals=(1250, 2500), judge=_JUDGE_512)
+ARMS["w3b-more-512"] = dataclasses.replace(ARMS["w3a-lower-lr"],
+                                           mix=(ARMS["w2-more-pairs"].mix[0], _BIND_KEPT[1], (_BIND_KEPT[2][0], 0.25, 8)))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -334,6 +342,8 @@ ARM_WHAT = {
     "w0-kept-pairs": "(w0) (x0) in the wide world at 1.5x radii, the 128-px pairs world kept at 20 %, redraws at 256 / 512",
     "w1-kept-pairs-placed": "(w1) (w0) from (z0), which places named objects",
     "w2-more-pairs": "(w2) (w1) with the 128-px pairs world at 30 % (the wide world 35 %)",
+    "w3a-lower-lr": "(w3a) (w2) continued 2,500 steps at 1e-4, its own mix",
+    "w3b-more-512": "(w3b) (w3a) with the 512-px redraw world at 25 % of the steps (the wide world 25 %)",
     "g1-grounded": "(g1) (w2) with the cross-attention grounded in each object's pixels (weight 0.05)",
     "g2-grounded-more": "(g2) (g1) with the grounding loss at 0.25",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
