@@ -617,13 +617,17 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
 
 def world_ground(work: Path, w: World, factor: int) -> dict:
     """The world's grounded words and their masks (shapes/grounding.py) on the grid of the UNet's finest
-    cross-attention (the latent grid over `factor`), made once from the replayed scenes."""
+    SpatialTransformer (the latent grid over `factor`), made once from the replayed scenes."""
     cols, rows = w.latent // factor, w.lat_h // factor
-    path = work / "curriculum" / "data" / f"{w.key()}-ground{cols}x{rows}.pt"
+    # (v1: grounding.py's rules as first written; a change to them names its files anew)
+    path = work / "curriculum" / "data" / f"{w.key()}-ground-v1-{cols}x{rows}.pt"
     if path.exists():
         return torch.load(path)
     pw, ph = w.px()
-    d = grounding.world_grounding(world_scenes(w), load_tokenizer(work), pw, ph, cols, rows)
+    scenes = list(world_scenes(w))
+    # the replayed scenes must be those the world's data was encoded from, in its order
+    assert [cap for _, cap in scenes] == world_data(work, w)["captions"], f"{w.key()}: the scenes drawn now are not its data's"
+    d = grounding.world_grounding(scenes, load_tokenizer(work), pw, ph, cols, rows)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     torch.save(d, tmp)
     tmp.replace(path)

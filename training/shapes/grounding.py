@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import world
+from .models import SpatialTransformer
 
 MAX_WORDS = 8  # grounded words per picture: three objects' colour and shape, the background's colour, one spare
 
@@ -40,10 +41,14 @@ def _coverage(scene: world.Scene, width: int, height: int, cols: int, rows: int,
     return np.stack(out) if out else np.zeros((0, rows, cols))
 
 
+def word_ids(tok) -> dict[str, int]:
+    """The token of every word that can be grounded (each is one token: bpe.build_vocabulary keeps them whole)."""
+    return {w: tok.encode(w)[0][1] for w in [*world.COLOURS, *world.SHAPES, *world.PLURAL.values()]}
+
+
 def grounded_words(scene: world.Scene, ids: list[int], word_id: dict[str, int],
                    masks: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(token index, mask) for every word of the caption `ids` that names what the picture's objects are."""
-    covered = np.clip(masks.sum(axis=0), 0.0, 1.0) if len(masks) else None
     claims: dict[str, list[int]] = {}
     for i, o in enumerate(scene.objects):
         for word in {o.colour, o.shape, world.PLURAL[o.shape]}:
@@ -54,18 +59,17 @@ def grounded_words(scene: world.Scene, ids: list[int], word_id: dict[str, int],
         if len(at) != 1:
             continue  # unsaid, or said twice ("a red star and a red circle"): which is which is not known
         out.append((at[0], np.clip(masks[owners].sum(axis=0), 0.0, 1.0)))
-    if covered is not None and scene.background not in claims:
-        at = [k for k, t in enumerate(ids) if t == word_id.get(scene.background)]
-        if len(at) == 1:
-            out.append((at[0], 1.0 - covered))
+    at = [k for k, t in enumerate(ids) if t == word_id.get(scene.background)]  # (objects never share its colour)
+    if len(at) == 1:
+        out.append((at[0], 1.0 - np.clip(masks.sum(axis=0), 0.0, 1.0)))
     return out[:MAX_WORDS]
 
 
 def world_grounding(scenes: Iterable[tuple[world.Scene, str]], tok, width: int, height: int, cols: int,
                     rows: int) -> dict[str, torch.Tensor]:
     """For each picture: the token index of up to MAX_WORDS grounded words (-1: none) and their masks on a
-    cols x rows grid (the UNet's finest cross-attention)."""
-    word_id = {w: tok.encode(w)[0][1] for w in [*world.COLOURS, *world.SHAPES, *world.PLURAL.values()]}
+    cols x rows grid (the finest of the UNet's SpatialTransformers; TextAttention blocks are not grounded)."""
+    word_id = word_ids(tok)
     index, mask = [], []
     for scene, cap in scenes:
         words = grounded_words(scene, tok.encode(cap)[0], word_id, _coverage(scene, width, height, cols, rows))
@@ -80,7 +84,7 @@ def world_grounding(scenes: Iterable[tuple[world.Scene, str]], tok, width: int, 
 
 def keep_cross_attention(unet: torch.nn.Module, on: bool = True) -> list[torch.nn.Module]:
     """Make every SpatialTransformer's cross-attention keep its attention weights of the last call."""
-    layers = [m.attn2 for m in unet.modules() if type(m).__name__ == "SpatialTransformer"]
+    layers = [m.attn2 for m in unet.modules() if isinstance(m, SpatialTransformer)]
     for a in layers:
         a.keep = on
         a.probs = None

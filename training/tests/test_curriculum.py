@@ -738,5 +738,5 @@ def test_a_grounded_run_learns_from_the_same_diffusion_loss_plus_its_grounding(q
     assert losses["plain-twin"]["grounding_loss"] is None
     assert 0.3 < losses["grounded-twin"]["grounding_loss"] < 1.0  # words attended about evenly at the start
     # and the grounded words of the pairs world come with its data, on the 4x4 grid of the UNet's first attention
-    ground = torch.load(work / "curriculum" / "data" / f"{plain.world.key()}-ground4x4.pt")
+    ground = torch.load(work / "curriculum" / "data" / f"{plain.world.key()}-ground-v1-4x4.pt")
     assert ground["index"].shape[1] == 8 and (ground["index"][:, :3] >= 0).all()

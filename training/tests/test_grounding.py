@@ -17,7 +17,7 @@ def two(colour_b: str = "blue", shape_b: str = "circle") -> world.Scene:
 
 def grounded(scene: world.Scene, caption: str, cells: int = 4) -> dict[str, np.ndarray]:
     ids = TOK.encode(caption)[0]
-    word_id = {w: TOK.encode(w)[0][1] for w in [*world.COLOURS, *world.SHAPES, *world.PLURAL.values()]}
+    word_id = grounding.word_ids(TOK)
     masks = grounding._coverage(scene, 128, 128, cells, cells)
     words = grounding.grounded_words(scene, ids, word_id, masks)
     by_id = {v: k for k, v in word_id.items()}
