@@ -48,6 +48,9 @@ export interface PackManifest {
     readonly trainedSizes?: readonly string[];
     /** The size the weights compose pictures at ("256x256"): larger ones are drawn in two passes from a layout there. */
     readonly layoutSize?: string;
+    /** Draw prompts that name two or three objects with regional prompts by default (each object's caption in
+     *  its own part of the picture: src/core/pipeline/regions.ts). */
+    readonly regions?: boolean;
   };
   readonly defaults: { readonly steps: number; readonly guidanceScale: number; readonly scheduler: SchedulerName; readonly negativePrompt: string };
   readonly totalBytes: number;
@@ -96,6 +99,7 @@ export function parseManifest(json: unknown): PackManifest {
       throw fail(`its image.layoutSize (${String(img.layoutSize)}) is not a size such as "256x256" in multiples of ${img.multipleOf}`);
     }
   }
+  if (img.regions !== undefined && typeof img.regions !== 'boolean') throw fail(`its image.regions (${String(img.regions)}) is not true or false`);
   const ex = m.examplePrompts;
   if (ex !== undefined && !(Array.isArray(ex) && ex.length <= MAX_EXAMPLES && ex.every((p) => typeof p === 'string' && p.trim() && p.length <= 200))) {
     throw fail(`its examplePrompts is not a list of at most ${MAX_EXAMPLES} prompts (each 1–200 characters)`);
@@ -125,10 +129,11 @@ export function externalDataFor(manifest: PackManifest, role: FileRole): { reado
 }
 
 export function imageLimits(manifest: PackManifest): ImageLimits {
-  const { minSize, maxSize, multipleOf, trainedSizes, layoutSize } = manifest.image;
+  const { minSize, maxSize, multipleOf, trainedSizes, layoutSize, regions } = manifest.image;
   return {
     minSize, maxSize, multipleOf, downscaleFactor: manifest.vae.downscaleFactor, ...(trainedSizes ? { trained: trainedSizes } : {}),
     ...(layoutSize ? { layout: layoutSize.split('x').map(Number) as [number, number] } : {}),
+    ...(regions !== undefined ? { regions } : {}),
   };
 }
 

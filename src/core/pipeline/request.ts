@@ -13,6 +13,9 @@ export interface GenerateRequest {
   readonly scheduler?: string;
   /** Above the pack's layout size (its `image.layoutSize`), draw in two passes (true, the default) or one. */
   readonly twoPass?: boolean;
+  /** A prompt that names two or three objects: draw each from its own caption in its own region (regional
+   *  prompts, regions.ts) or the prompt whole. Unsaid: the pack's choice (its `image.regions`), else whole. */
+  readonly regions?: boolean;
 }
 
 export type ValidRequest = Required<Omit<GenerateRequest, 'scheduler'>> & { readonly scheduler: SchedulerName };
@@ -30,6 +33,9 @@ export interface ImageLimits {
   readonly trained?: readonly string[];
   /** The size the weights lay a picture out at (its `image.layoutSize`): larger ones are drawn in two passes. */
   readonly layout?: readonly [width: number, height: number];
+  /** Whether prompts that name two or three objects are drawn with regional prompts unless a request says
+   *  otherwise (the pack's `image.regions`: its makers measured that it binds them better). */
+  readonly regions?: boolean;
 }
 
 /** The share of the steps the second pass of a two-pass picture denoises (diffusers' img2img `strength`):
@@ -150,7 +156,7 @@ export const LIMITS = Object.freeze({ minSteps: 1, maxSteps: 100, maxGuidance: 3
 
 /** Fill defaults and check every field once; throws a 'bad-request' PocketError naming the field. */
 export function validateRequest(req: GenerateRequest, limits: ImageLimits): ValidRequest {
-  const r = { ...DEFAULTS, ...definedOnly(req), prompt: req.prompt };
+  const r = { ...DEFAULTS, regions: limits.regions ?? false, ...definedOnly(req), prompt: req.prompt };
   if (typeof r.prompt !== 'string') throw badRequest('prompt', 'The prompt must be text.');
   if (r.prompt.length > LIMITS.maxPromptChars) {
     throw badRequest('prompt', `The prompt is ${r.prompt.length} characters long; keep it under ${LIMITS.maxPromptChars} (the model reads only the first 75 tokens anyway).`);
@@ -178,6 +184,7 @@ export function validateRequest(req: GenerateRequest, limits: ImageLimits): Vali
     throw badRequest('seed', `The seed must be a whole number from 0 to 4294967295; got ${r.seed}.`);
   }
   if (typeof r.twoPass !== 'boolean') throw badRequest('twoPass', `twoPass must be true or false; got ${String(r.twoPass)}.`);
+  if (typeof r.regions !== 'boolean') throw badRequest('regions', `regions must be true or false; got ${String(r.regions)}.`);
   if (!isSchedulerName(r.scheduler)) {
     throw badRequest('scheduler', `Unknown scheduler "${r.scheduler}"; choose one of ${Object.keys(SCHEDULERS).join(', ')}.`);
   }

@@ -7,12 +7,15 @@
 // Above a pack's layout size (its `image.layoutSize`), step 4 runs twice, as SD front-ends' "hires fix":
 // the picture is laid out at a size the weights compose at, its latents upscaled (bilinear), noised to the
 // grid's timestep at strength 0.4 (diffusers' img2img start) and denoised there at full size.
+// A prompt that names two or three objects may be drawn with regional prompts in the first (or only) pass:
+// each object's caption guides its own part of the latents (regions.ts); the second pass reads the prompt whole.
 import { aborted } from '../errors';
 import { SeededRandom } from '../random';
 import { createScheduler, type Scheduler, type SchedulerConfig } from '../schedulers';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer';
 import type { Tensor } from './model-session';
 import type { TextEncoderNet, UNetNet, VaeDecoderNet } from './networks';
+import { planRegions, regionMasks, type Region } from './regions';
 import { decodeTiled, type TileOptions } from './tiled-vae';
 import { DEFAULT_DOWNSCALE, LAYOUT_STRENGTH, planPasses, validateRequest, type GenerateRequest, type ImageLimits, type ValidRequest } from './request';
 
@@ -80,6 +83,8 @@ export interface GenerateResult {
    * at full size, and the strength the second pass started from.
    */
   readonly layout?: { readonly width: number; readonly height: number; readonly calls: number; readonly fullSteps: number; readonly strength: number };
+  /** Where the prompt's objects were drawn apart (regional prompts, in the first pass): each one's caption and point. */
+  readonly regions?: readonly Region[];
   readonly timings: Timings;
   /** Prompt tokens beyond the model's 75 that it did not read (prompt, negative prompt). */
   readonly droppedTokens: { readonly prompt: number; readonly negativePrompt: number };
@@ -105,25 +110,29 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
 
   const cond = models.tokenizer.encode(req.prompt);
   const uncond = models.tokenizer.encode(req.negativePrompt);
-  const t1 = performance.now();
 
   const guided = req.guidanceScale > 1;
   const unet = models.unet;
-  // The text batches the UNet will be called with: [uncond, cond] together when it takes a guidance
-  // batch, one prompt per call otherwise; a UNet fixed at batch 2 gets the prompt twice without guidance.
-  const batches: Int32Array[][] = guided
-    ? unet.takesGuidanceBatch ? [[uncond.ids, cond.ids]] : [[uncond.ids], [cond.ids]]
-    : [Array.from({ length: unet.batchFor(1) }, () => cond.ids)];
+  // Regional prompts where asked and the prompt names objects to draw apart; not where a caption, its place added,
+  // would lose words of the prompt past the 75 tokens the text encoder reads.
+  const planned = req.regions ? planRegions(req.prompt, req.seed) : undefined;
+  const captions = planned?.map((r) => models.tokenizer.encode(r.prompt));
+  const regions = captions?.every((c) => c.droppedTokens <= cond.droppedTokens) ? planned : undefined;
+  const regionIds = regions && captions!.map((c) => c.ids);
+  const plan = planPasses(models.limits, req);
+  const t1 = performance.now();
   // Inside the try: when the second prompt's encode fails, the first one's GPU tensor is released too.
   const contexts: Tensor[] = [];
   try {
-    for (const b of batches) contexts.push(await models.textEncoder.encode(b));
+    const texts = (prompts: Int32Array[]) => [...(guided ? [uncond.ids] : []), ...prompts];
+    // the prompt whole: for every pass without regions (none, in one regional pass)
+    const plain = !regionIds || plan ? await guide(models, texts([cond.ids]), contexts) : { contexts: [], items: guided ? 2 : 1 };
+    const firstGuide = regionIds ? await guide(models, texts(regionIds), contexts) : plain;
     await models.afterStage?.('text_encoder');
     const t2 = performance.now();
     checkAbort();
     const rng = new SeededRandom(req.seed);
     const full = [models.latentChannels ?? 4, req.height / f, req.width / f] as const;
-    const plan = planPasses(models.limits, req);
     const first = plan ? [full[0], plan.layout[1] / f, plan.layout[0] / f] as const : full;
     const firstScheduler = createScheduler(req.scheduler, models.schedulerConfig, { noise: (n) => rng.gaussian(n) });
     firstScheduler.setTimesteps(req.steps);
@@ -138,20 +147,22 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
       return { scheduler, noise };
     })();
     const secondScheduler = second?.scheduler;
+    // A unit of work: one full-size step of the prompt whole (a regional step's extra captions cost more).
+    const firstWork = (first[1] * first[2] * firstGuide.items) / (full[1] * full[2] * plain.items);
     const loop: Loop = {
-      unet, contexts, guidance: guided ? req.guidanceScale : undefined, checkAbort, onProgress, t0,
+      unet, guidance: guided ? req.guidanceScale : undefined, checkAbort, onProgress, t0,
       loopStart: performance.now(), unetMs: [], schedulerMs: 0, previewMs: 0,
       totalCalls: firstScheduler.timesteps.length + (secondScheduler?.timesteps.length ?? 0),
-      fullPixels: full[1] * full[2], workDone: 0,
-      workTotal: (firstScheduler.timesteps.length * first[1] * first[2]) / (full[1] * full[2]) + (secondScheduler?.timesteps.length ?? 0),
+      workDone: 0, workTotal: firstScheduler.timesteps.length * firstWork + (secondScheduler?.timesteps.length ?? 0),
     };
     let latents: Float32Array = rng.gaussian(first.reduce((a, b) => a * b));
     for (let i = 0; i < latents.length; i++) latents[i]! *= firstScheduler.initNoiseSigma;
-    latents = await denoise(loop, firstScheduler, latents, first, second && 'layout');
+    const masks = regions && regionMasks(regions.map((r) => r.point), first[1], first[2]);
+    latents = await denoise(loop, firstScheduler, latents, first, { ...firstGuide, masks, work: firstWork }, second && 'layout');
     if (second) {
       // hires fix: upscale the layout's latents (bilinear), noise them to the first step left, finish at full size
       const up = upscaleLatents(latents, first, [full[1], full[2]]);
-      latents = await denoise(loop, second.scheduler, second.scheduler.addNoise(up, second.noise.gaussian(up.length)), full, 'full');
+      latents = await denoise(loop, second.scheduler, second.scheduler.addNoise(up, second.noise.gaussian(up.length)), full, { ...plain, work: 1 }, 'full');
     }
     checkAbort();
     await models.afterStage?.('unet');
@@ -164,6 +175,7 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
     return {
       pixels, width: req.width, height: req.height, request: req,
       ...(plan ? { layout: { width: plan.layout[0], height: plan.layout[1], calls: firstScheduler.timesteps.length, fullSteps: plan.fullSteps, strength: LAYOUT_STRENGTH } } : {}),
+      ...(regions ? { regions } : {}),
       timings: { tokenizeMs: t1 - t0, textEncoderMs: t2 - t1, unetMs, schedulerMs, vaeMs: v1 - v0, previewMs, totalMs: v1 - t0 },
       droppedTokens: { prompt: cond.droppedTokens, negativePrompt: uncond.droppedTokens },
     };
@@ -172,10 +184,35 @@ export async function generate(models: PipelineModels, request: GenerateRequest,
   }
 }
 
+/** The text a pass's UNet calls read: encoded per call batch, `items` prompts in all ([uncond,] cond, or
+ *  [uncond,] one caption per region), padding past them dropped. */
+interface Guide {
+  readonly contexts: readonly Tensor[];
+  readonly items: number;
+}
+
+/**
+ * The text batches the UNet is called with, encoded: all the prompts in one call where its batch is dynamic
+ * ([uncond, cond] together: a guidance batch), one per call where it is fixed at 1, pairs where it is fixed at
+ * 2 (the last padded with itself: a UNet fixed at batch 2 gets the prompt twice without guidance). Each
+ * context is also pushed to `all`, which the caller disposes.
+ */
+async function guide(models: PipelineModels, texts: readonly Int32Array[], all: Tensor[]): Promise<Guide> {
+  const per = models.unet.batchFor(texts.length);
+  const contexts: Tensor[] = [];
+  for (let i = 0; i < texts.length; i += per) {
+    const batch = texts.slice(i, i + per);
+    while (batch.length < per) batch.push(batch[batch.length - 1]!);
+    const c = await models.textEncoder.encode(batch);
+    all.push(c);
+    contexts.push(c);
+  }
+  return { contexts, items: texts.length };
+}
+
 /** One denoising pass's shared state: what every step needs, and the timings the passes add to. */
 interface Loop {
   readonly unet: UNetNet;
-  readonly contexts: readonly Tensor[];
   /** The guidance scale, or undefined without classifier-free guidance. */
   readonly guidance: number | undefined;
   readonly checkAbort: () => void;
@@ -184,8 +221,6 @@ interface Loop {
   readonly loopStart: number;
   readonly totalCalls: number;
   readonly unetMs: number[];
-  /** Latent pixels of a full-size call (what a unit of work is). */
-  readonly fullPixels: number;
   readonly workTotal: number;
   workDone: number;
   schedulerMs: number;
@@ -194,8 +229,11 @@ interface Loop {
 
 /** The denoising loop over a scheduler's timesteps from `latents` ([c, h, w] with a batch of one); `pass` names
  *  the pass of a two-pass run in its progress. */
-async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, latentDims: readonly [number, number, number], pass?: 'layout' | 'full'): Promise<Float32Array> {
+async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, latentDims: readonly [number, number, number],
+  text: Guide & { readonly masks?: readonly Float32Array[] | undefined; readonly work: number }, pass?: 'layout' | 'full'): Promise<Float32Array> {
   const dims = [1, ...latentDims];
+  const plane = latentDims[1] * latentDims[2];
+  const cond = loop.guidance !== undefined ? 1 : 0; // where the conditional predictions start in `out`
   let latents = start;
   for (const t of scheduler.timesteps) {
     await yieldToEventLoop();
@@ -204,10 +242,18 @@ async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, la
     const input = scheduler.scaleModelInput(latents, t);
     const s1 = performance.now();
     const out: Float32Array[] = [];
-    for (const c of loop.contexts) out.push(...(await loop.unet.predict(input, dims, t, c)));
-    let eps = out[0]!;
+    for (const c of text.contexts) out.push(...(await loop.unet.predict(input, dims, t, c)));
+    let eps = out[cond]!;
+    if (text.masks) {
+      // regional prompts: each caption's ε where its mask is
+      eps = new Float32Array(latents.length);
+      text.masks.forEach((m, r) => {
+        const e = out[cond + r]!;
+        for (let i = 0; i < eps.length; i++) eps[i]! += m[i % plane]! * e[i]!;
+      });
+    }
     if (loop.guidance !== undefined) {
-      const [epsU, epsC, g] = [out[0]!, out[1]!, loop.guidance];
+      const [epsU, epsC, g] = [out[0]!, eps, loop.guidance];
       eps = new Float32Array(latents.length);
       for (let i = 0; i < eps.length; i++) eps[i] = epsU[i]! + g * (epsC[i]! - epsU[i]!);
     }
@@ -216,7 +262,7 @@ async function denoise(loop: Loop, scheduler: Scheduler, start: Float32Array, la
     latents = stepped.prevSample;
     const s3 = performance.now();
     loop.unetMs.push(s2 - s1);
-    loop.workDone += (latentDims[1] * latentDims[2]) / loop.fullPixels;
+    loop.workDone += text.work;
     loop.schedulerMs += s1 - s0 + (s3 - s2);
     const pending = loop.onProgress?.({
       step: loop.unetMs.length, totalSteps: loop.totalCalls, timestep: t, elapsedMs: s3 - loop.t0,

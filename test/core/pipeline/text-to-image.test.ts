@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PocketError } from '../../../src/core/errors';
 import type { HostTensor } from '../../../src/core/pipeline/model-session';
 import { TextEncoderNet, UNetNet, VaeDecoderNet } from '../../../src/core/pipeline/networks';
+import { regionMasks } from '../../../src/core/pipeline/regions';
 import { decodeLatents, generate, toRgba, upscaleLatents, type PipelineModels } from '../../../src/core/pipeline/text-to-image';
 import { SeededRandom } from '../../../src/core/random';
 import { createScheduler, type SchedulerConfig } from '../../../src/core/schedulers';
@@ -310,6 +311,117 @@ describe('two passes above the pack\'s layout size (hires fix)', () => {
 
   it('refuses a twoPass that is not true or false', async () => {
     await expect(generate(composing().m, { ...REQ2, twoPass: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'bad-request', detail: { field: 'twoPass' } });
+  });
+});
+
+describe('regional prompts (regions.ts): each named object\'s caption guides its own part of the layout', () => {
+  // a 64×64 picture from a pack that composes at 32×32: the layout pass regional, the second pass whole
+  const composing = (opts: Parameters<typeof models>[0] = {}, regions?: boolean) => {
+    const made = models(opts);
+    return { ...made, m: { ...made.m, limits: { ...LIMITS, layout: [32, 32] as const, ...(regions !== undefined ? { regions } : {}) } } };
+  };
+  const TWO = { ...REQ, prompt: 'a red star and a blue circle on a green background', width: 64, height: 64, steps: 5, regions: true };
+  const hidden = (p: string) => {
+    const ids = tokenizer.encode(p).ids;
+    let s = 0;
+    for (const id of ids) for (let c = 0; c < WIDTH; c++) s += id / 50000 + c / 10;
+    return s / (77 * WIDTH);
+  };
+
+  it('mixes each caption\'s ε by its mask, then guides: ε = ε_u + g (Σ_r m_r ε_r − ε_u)', async () => {
+    const { m, sessions } = composing();
+    let first: Float32Array | undefined;
+    const r = await generate(m, { ...TWO, steps: 1, twoPass: false, width: 32, height: 32 }, { onProgress: (p) => { first ??= p.latents.slice(); } });
+    // seed 7 is odd: the mirror layout, top right and bottom left
+    expect(r.regions).toEqual([
+      { prompt: 'a red star in the top right on a green background', point: [0.8, 0.2] },
+      { prompt: 'a blue circle in the bottom left on a green background', point: [0.2, 0.8] },
+    ]);
+    expect(sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual([3]);
+    const s = createScheduler('ddim', SD15);
+    s.setTimesteps(1);
+    const t = s.timesteps[0]!;
+    const x = new SeededRandom(7).gaussian(4 * 4 * 4);
+    const masks = regionMasks([[0.8, 0.2], [0.2, 0.8]], 4, 4);
+    const eps = x.map((v, i) => {
+      const e = (p: string) => 0.1 * v + hidden(p) + t / 10000;
+      const c = masks[0]![i % 16]! * e(r.regions![0]!.prompt) + masks[1]![i % 16]! * e(r.regions![1]!.prompt);
+      return e('') + 7.5 * (c - e(''));
+    });
+    const expected = s.step(eps, t, x).prevSample;
+    Array.from(expected).forEach((v, i) => expect(first![i]).toBeCloseTo(v, 4));
+  });
+
+  it('draws the layout regional and the second pass whole, counting the regional calls\' extra work', async () => {
+    const { m, sessions } = composing();
+    const work: [number, number][] = [];
+    const r = await generate(m, TWO, { onProgress: (p) => { work.push([p.workDone, p.workTotal]); } });
+    expect(sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual([3, 3, 3, 3, 3, 2, 2]);
+    // 5 layout calls at a quarter of the pixels and 3 captions of 2: 5 × 0.375, then 2 full ones
+    expect([work.at(0), work.at(-1)]).toEqual([[0.375, 3.875], [3.875, 3.875]]);
+    expect(r.regions).toHaveLength(2);
+  });
+
+  it('gives the same picture on UNets fixed at batch 1 or 2 (one caption per call; the odd one padded)', async () => {
+    const a = await generate(composing().m, TWO);
+    const single = composing({ unet: { batch: 1 } });
+    const fixed2 = composing({ unet: { batch: 2 } });
+    const b = await generate(single.m, TWO);
+    const c = await generate(fixed2.m, TWO);
+    expect(single.sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual(Array(5 * 3 + 2 * 2).fill(1));
+    expect(fixed2.sessions.unet.calls).toHaveLength(5 * 2 + 2);
+    expect(Array.from(b.pixels)).toEqual(Array.from(a.pixels));
+    expect(Array.from(c.pixels)).toEqual(Array.from(a.pixels));
+  });
+
+  it('encodes only the captions in one regional pass, and mixes them without guidance too (ε = Σ_r m_r ε_r)', async () => {
+    const { m, sessions } = composing();
+    let first: Float32Array | undefined;
+    const req = { ...TWO, steps: 1, twoPass: false, width: 32, height: 32, guidanceScale: 1 };
+    const r = await generate(m, req, { onProgress: (p) => { first ??= p.latents.slice(); } });
+    expect(sessions.text.calls.map((c) => c.input_ids!.dims[0])).toEqual([2]); // the two captions, not the prompt whole
+    expect(sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual([2]);
+    const s = createScheduler('ddim', SD15);
+    s.setTimesteps(1);
+    const t = s.timesteps[0]!;
+    const x = new SeededRandom(7).gaussian(4 * 4 * 4);
+    const masks = regionMasks(r.regions!.map((g) => g.point), 4, 4);
+    const eps = x.map((v, i) => masks[0]![i % 16]! * (0.1 * v + hidden(r.regions![0]!.prompt) + t / 10000)
+      + masks[1]![i % 16]! * (0.1 * v + hidden(r.regions![1]!.prompt) + t / 10000));
+    Array.from(s.step(eps, t, x).prevSample).forEach((v, i) => expect(first![i]).toBeCloseTo(v, 4));
+  });
+
+  it('draws the prompt whole where a caption, its place added, would lose words past the 75 tokens', async () => {
+    // 75 tokens: the whole prompt fits; "a red star in the top right on a very … green background" is 76
+    const long = `a red star and a circle on a ${'very '.repeat(65)}green background`;
+    expect(tokenizer.encode(long).droppedTokens).toBe(0);
+    const r = await generate(composing().m, { ...TWO, prompt: long });
+    expect(r.regions).toBeUndefined();
+    expect(r.droppedTokens.prompt).toBe(0);
+  });
+
+  it('draws a prompt whole where regions are off, or it names one object or four', async () => {
+    const whole = await generate(composing().m, { ...TWO, regions: false });
+    const { regions: _, ...unsaid } = TWO;
+    for (const [req, pack] of [
+      [unsaid, undefined], // the pack says nothing: whole
+      [{ ...TWO, prompt: 'a red star on a green background' }, true],
+      [{ ...TWO, prompt: 'a red star, a blue circle, a pink ring and a gray heart on a green background' }, true],
+    ] as const) {
+      const made = composing({}, pack);
+      const r = await generate(made.m, req);
+      expect(r.regions).toBeUndefined();
+      expect(made.sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual(Array(7).fill(2));
+    }
+    expect(whole.regions).toBeUndefined();
+  });
+
+  it('follows the pack\'s image.regions where the request says nothing, and refuses a regions that is not true or false', async () => {
+    const { regions: _, ...unsaid } = TWO;
+    const r = await generate(composing({}, true).m, unsaid);
+    expect(r.regions).toHaveLength(2);
+    expect(r.request.regions).toBe(true);
+    await expect(generate(composing().m, { ...TWO, regions: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'bad-request', detail: { field: 'regions' } });
   });
 });
 
