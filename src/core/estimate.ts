@@ -22,20 +22,29 @@ export interface RunShape {
   readonly batch?: number;
   /** Image pixels per latent pixel (the pack's VAE downscale factor; 8 when absent). */
   readonly downscaleFactor?: number;
-  /** A two-pass run's first pass: its size and UNet calls (`steps` then counts the second pass's, at full size). */
-  readonly layout?: { readonly width: number; readonly height: number; readonly steps: number };
+  /** A two-pass run's first pass: its size, UNet calls and batch (`steps` then counts the second pass's, at full
+   *  size; `batch` where the first pass's differs: regional prompts add one caption per object). */
+  readonly layout?: { readonly width: number; readonly height: number; readonly steps: number; readonly batch?: number };
 }
 
 /** Latent pixels of a size, in thousands, per guided step's worth of UNet work. */
-function kiloLatents(run: RunShape, width = run.width, height = run.height): number {
+function kiloLatents(run: RunShape, width = run.width, height = run.height, batch = run.batch ?? 2): number {
   const f = run.downscaleFactor ?? DEFAULT_DOWNSCALE;
-  return ((width / f) * (height / f) * ((run.batch ?? 2) / 2)) / 1000;
+  return ((width / f) * (height / f) * (batch / 2)) / 1000;
 }
 
-/** The UNet work of a run in steps × thousands of latent pixels: each pass at its own size. */
+/** The UNet work of a run in steps × thousands of latent pixels: each pass at its own size and batch. */
 function stepKiloLatents(run: RunShape): number {
   const lay = run.layout;
-  return run.steps * kiloLatents(run) + (lay ? lay.steps * kiloLatents(run, lay.width, lay.height) : 0);
+  return run.steps * kiloLatents(run) + (lay ? lay.steps * kiloLatents(run, lay.width, lay.height, lay.batch ?? run.batch ?? 2) : 0);
+}
+
+/** The UNet batch of a run's passes: 2 with guidance, 1 without, and in the pass drawn with regional prompts
+ *  (the first) one more per region than one caption. */
+export function passBatches(guided: boolean, regions: number | undefined, twoPass: boolean): { batch: number; layoutBatch?: number } {
+  const batch = guided ? 2 : 1;
+  const regional = regions ? batch - 1 + regions : batch;
+  return twoPass ? { batch, ...(regional !== batch ? { layoutBatch: regional } : {}) } : { batch: regional };
 }
 
 export interface AttentionShape {
@@ -79,15 +88,17 @@ export function measuredRun(
     readonly timings: { readonly unetMs: readonly number[]; readonly schedulerMs: number; readonly vaeMs: number; readonly totalMs: number; readonly previewMs: number };
     readonly request: { readonly width: number; readonly height: number; readonly guidanceScale: number };
     readonly layout?: { readonly width: number; readonly height: number; readonly calls: number };
+    readonly regions?: readonly unknown[];
   },
   downscaleFactor: number,
 ): { run: RunShape; unetAndSchedulerMs: number; vaeMs: number; totalMs: number } {
   const t = r.timings, lay = r.layout;
   const { steadyMs, onceMs } = steadyUnetMs(t.unetMs, lay?.calls ?? 0);
+  const { batch, layoutBatch } = passBatches(r.request.guidanceScale > 1, r.regions?.length, !!lay);
   return {
     run: {
-      steps: t.unetMs.length - (lay?.calls ?? 0), width: r.request.width, height: r.request.height, batch: r.request.guidanceScale > 1 ? 2 : 1, downscaleFactor,
-      ...(lay ? { layout: { width: lay.width, height: lay.height, steps: lay.calls } } : {}),
+      steps: t.unetMs.length - (lay?.calls ?? 0), width: r.request.width, height: r.request.height, batch, downscaleFactor,
+      ...(lay ? { layout: { width: lay.width, height: lay.height, steps: lay.calls, ...(layoutBatch ? { batch: layoutBatch } : {}) } } : {}),
     },
     unetAndSchedulerMs: steadyMs + t.schedulerMs,
     vaeMs: t.vaeMs,

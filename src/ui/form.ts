@@ -4,6 +4,7 @@
 import { badRequest, PocketError } from '../core/errors';
 import { randomSeed } from '../core/random';
 import { SCHEDULERS, isSchedulerName } from '../core/schedulers';
+import { planRegions, splitObjects } from '../core/pipeline/regions';
 import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
 import type { PackDefaults } from '../worker/engine-api';
 import { $ } from './dom';
@@ -26,6 +27,9 @@ export class GenerateForm {
     scheduler: $<HTMLSelectElement>('scheduler'),
     twoPass: $<HTMLInputElement>('two-pass'),
     twoPassField: $<HTMLLabelElement>('two-pass-field'),
+    regions: $<HTMLInputElement>('regions'),
+    regionsField: $<HTMLLabelElement>('regions-field'),
+    regionsObjects: $<HTMLSpanElement>('regions-objects'),
     schedulerHelp: $<HTMLParagraphElement>('scheduler-help'),
   };
   /** The picture size the person chose (this visit or one before), kept across packs: a pack that
@@ -48,6 +52,15 @@ export class GenerateForm {
     for (const el of [e.steps, e.width, e.height, e.guidance]) el.addEventListener('input', () => this.changed());
     for (const el of [e.width, e.height, e.twoPass]) el.addEventListener('change', () => this.changed());
     for (const el of [e.prompt, e.negative, e.seed, e.seedMode]) el.addEventListener('input', () => this.save());
+    // the choice shows where it matters: a prompt that names two or three objects (and the estimate counts them)
+    e.prompt.addEventListener('input', () => {
+      this.showRegions();
+      this.onChange();
+    });
+    e.regions.addEventListener('change', () => {
+      e.regions.dataset.touched = 'yes';
+      this.changed();
+    });
     e.scheduler.addEventListener('change', () => {
       e.scheduler.dataset.touched = 'yes';
       this.describeScheduler();
@@ -100,6 +113,7 @@ export class GenerateForm {
       size: this.chosenSize ? `${this.chosenSize.width}x${this.chosenSize.height}` : '',
       guidance: touched(e.guidance), seed: e.seed.value, seedMode: e.seedMode.value, scheduler: touched(e.scheduler),
       twoPass: e.twoPass.checked ? '' : 'off',
+      regions: e.regions.dataset.touched ? (e.regions.checked ? 'on' : 'off') : '',
     };
     prefs.saveSettings(s);
   }
@@ -125,6 +139,11 @@ export class GenerateForm {
     }
     this.describeScheduler();
     e.twoPass.checked = s.twoPass !== 'off';
+    if (s.regions) {
+      e.regions.checked = s.regions === 'on';
+      e.regions.dataset.touched = 'yes';
+    }
+    this.showRegions();
     const size = /^(\d+)x(\d+)$/.exec(s.size ?? '');
     if (size) this.chooseSize(size[1]!, size[2]!);
   }
@@ -135,12 +154,14 @@ export class GenerateForm {
     e.value = text;
     this.clearErrors();
     this.save();
+    this.showRegions();
+    this.onChange();
     e.focus();
     e.setSelectionRange(text.length, text.length);
   }
 
   /** Fill in a request (a History entry's re-run). */
-  fill(r: { prompt: string; negativePrompt: string; steps: number; width: number; height: number; guidanceScale: number; seed: number; scheduler: string; twoPass?: boolean }): void {
+  fill(r: { prompt: string; negativePrompt: string; steps: number; width: number; height: number; guidanceScale: number; seed: number; scheduler: string; twoPass?: boolean; regions?: boolean }): void {
     const e = this.el;
     e.prompt.value = r.prompt;
     e.negative.value = r.negativePrompt;
@@ -153,6 +174,12 @@ export class GenerateForm {
     e.seed.readOnly = false;
     e.scheduler.value = r.scheduler;
     e.twoPass.checked = r.twoPass ?? true; // (entries saved before the choice existed: its default)
+    // (the choice is the person's only where it mattered: the prompt names objects to draw apart)
+    if (r.regions !== undefined && planRegions(r.prompt, r.seed)) {
+      e.regions.checked = r.regions;
+      e.regions.dataset.touched = 'yes';
+    }
+    this.showRegions();
     for (const el of [e.steps, e.guidance, e.scheduler]) el.dataset.touched = 'yes';
     this.describeScheduler();
     this.chooseSize(String(r.width), String(r.height));
@@ -176,6 +203,8 @@ export class GenerateForm {
     // the choice matters only to a pack that composes at a smaller size than it draws (main.ts shows it only
     // at sizes above that one)
     e.twoPassField.hidden = !limits.layout || !!limits.fixed;
+    // drawn apart where the pack's makers measured it binds objects better (its image.regions), unless the person chose
+    if (!e.regions.dataset.touched) e.regions.checked = limits.regions ?? false;
     for (const select of [e.width, e.height]) {
       // the person's size where they chose one and the pack allows it, else the pack's own default
       const wanted = select === e.width ? this.chosenSize?.width : this.chosenSize?.height;
@@ -218,13 +247,25 @@ export class GenerateForm {
       seed: num(e.seed, 'seed', 'The seed'),
       scheduler: e.scheduler.value,
       twoPass: e.twoPass.checked,
+      regions: e.regions.checked,
     };
   }
 
-  /** The steps, size and guidance as typed, for the estimate (NaN where a field is empty). */
-  shape(): { steps: number; width: number; height: number; guidance: number; twoPass: boolean } {
+  /** The choice to draw named objects apart, beside the prompt's objects, where the prompt names two or three. */
+  private showRegions(): void {
     const e = this.el;
-    return { steps: Number(e.steps.value), width: Number(e.width.value), height: Number(e.height.value), guidance: Number(e.guidance.value), twoPass: e.twoPass.checked };
+    // (where the objects name one place twice the prompt is drawn whole: no choice to offer)
+    const parts = planRegions(e.prompt.value, 0) && splitObjects(e.prompt.value);
+    e.regionsField.hidden = !parts;
+    const names = parts ? parts.objects.map((o) => `“${o}”`) : [];
+    e.regionsObjects.textContent = names.length ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : '';
+  }
+
+  /** The steps, size and guidance as typed, for the estimate (NaN where a field is empty). */
+  shape(): { steps: number; width: number; height: number; guidance: number; twoPass: boolean; regions: number | undefined } {
+    const e = this.el;
+    const regions = e.regions.checked ? planRegions(e.prompt.value, 0)?.length : undefined;
+    return { steps: Number(e.steps.value), width: Number(e.width.value), height: Number(e.height.value), guidance: Number(e.guidance.value), twoPass: e.twoPass.checked, regions };
   }
 
   private fieldFor(field: string): { input: HTMLElement; message: HTMLElement } | undefined {

@@ -3,7 +3,7 @@
 // PocketEngine — EngineClient, the engine worker's proxy. What the page remembers is in prefs.ts.
 import { PocketError } from '../core/errors';
 import { comparisonRequests, defaultCompareValues, parseCompareValues, type CompareMode } from '../core/compare';
-import { describeEstimate, measuredRun } from '../core/estimate';
+import { describeEstimate, measuredRun, passBatches } from '../core/estimate';
 import type { PreviewImage } from '../core/pipeline/preview';
 import { layoutFor, planPasses, untrainedSizeNote, type ImageLimits } from '../core/pipeline/request';
 import { DEFAULT_TILES } from '../core/pipeline/tiled-vae';
@@ -349,9 +349,10 @@ function showEstimate(): void {
   }
   const shape = form.shape();
   const plan = planPasses(loaded.limits, shape);
+  const { batch, layoutBatch } = passBatches(shape.guidance > 1, shape.regions, !!plan);
   const run = {
     steps: plan ? plan.fullSteps : shape.steps, width: shape.width, height: shape.height, downscaleFactor: loaded.downscaleFactor,
-    ...(plan ? { layout: { width: plan.layout[0], height: plan.layout[1], steps: shape.steps } } : {}),
+    ...(plan ? { layout: { width: plan.layout[0], height: plan.layout[1], steps: shape.steps, ...(layoutBatch ? { batch: layoutBatch } : {}) } } : {}),
   };
   showSizeChoice(loaded.limits);
   if (!(run.steps >= 1 && run.width > 0 && run.height > 0)) {
@@ -361,7 +362,6 @@ function showEstimate(): void {
   }
   const w = loaded.capabilities.webgpu;
   const gpu = loaded.backend === 'webgpu' && w ? Math.min(w.maxBufferSize, w.maxStorageBufferBindingSize) : undefined;
-  const batch = shape.guidance > 1 ? 2 : 1;
   const { text, warning } = describeEstimate(prefs.costs(loaded.packId, loaded.backend), { ...run, batch }, loaded.attention, batch, gpu);
   ui.estimate.textContent = `Time: ${text}.`;
   ui.estimateWarning.textContent = warning;

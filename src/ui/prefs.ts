@@ -17,6 +17,9 @@ export interface FormSettings {
   readonly scheduler: string;
   /** 'off' once the person turned two-pass pictures off, else '' (on). */
   readonly twoPass?: string;
+  /** 'on' / 'off' once the person chose whether named objects are drawn apart (regional prompts), else ''
+   *  (each model's own choice). */
+  readonly regions?: string;
 }
 
 const KEY = {

@@ -75,7 +75,9 @@ export class ResultView {
     const q = r.request;
     const lay = r.layout;
     const size = lay ? `${q.width}×${q.height} (two passes, from ${lay.width}×${lay.height})` : `${q.width}×${q.height}`;
-    this.el.settings.textContent = `“${shortPrompt(q.prompt)}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
+    // where the objects were drawn apart (regional prompts): where each went
+    const apart = r.regions ? ` · ${r.regions.map((g) => placeWord(g.point)).join(', ')}, each from its own words` : '';
+    this.el.settings.textContent = `“${shortPrompt(q.prompt)}”${apart} · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
     const t = r.timings;
     const unet = t.unetMs.reduce((a, b) => a + b, 0);
     this.el.timingsBox.hidden = false;
@@ -142,4 +144,11 @@ function timingRows(t: Timings, unet: number, layout?: { readonly width: number;
     ['Overhead (outside the stages)', Math.max(0, t.totalMs - t.tokenizeMs - t.textEncoderMs - unet - t.schedulerMs - t.vaeMs - t.previewMs)],
     ['Total', t.totalMs],
   ];
+}
+
+/** A region's point in words: "top left", "bottom", "centre". */
+function placeWord([x, y]: readonly [number, number]): string {
+  const col = x < 0.35 ? 'left' : x > 0.65 ? 'right' : '';
+  const row = y < 0.35 ? 'top' : y > 0.65 ? 'bottom' : '';
+  return [row, col].filter(Boolean).join(' ') || 'centre';
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { comparisonRequests } from '../../src/core/compare';
-import { describeEstimate, describeVerdict, estimateMs, foldRun, largestAttentionBytes, measuredRun, steadyUnetMs } from '../../src/core/estimate';
+import { describeEstimate, describeVerdict, estimateMs, foldRun, largestAttentionBytes, measuredRun, passBatches, steadyUnetMs } from '../../src/core/estimate';
 
 describe('the cost model', () => {
   it('learns per-latent-pixel UNet cost and per-pixel VAE cost from one run and predicts another size', () => {
@@ -84,6 +84,20 @@ describe('a run\'s steady UNet time', () => {
     const two = measuredRun({ ...run([900, 100, 100, 100, 1000, 400, 400]), layout: { width: 128, height: 128, calls: 4 } }, 8);
     expect(two.run).toEqual({ steps: 3, width: 256, height: 256, batch: 2, downscaleFactor: 8, layout: { width: 128, height: 128, steps: 4 } });
     expect(two.unetAndSchedulerMs).toBe(4 * 100 + 3 * 400 + 20);
+    // a sketch drawn with regional prompts (two objects: 3 captions a call, not 2) costs half as much again a call
+    const apart = measuredRun({ ...run([900, 150, 150, 150, 1000, 400, 400]), layout: { width: 128, height: 128, calls: 4 }, regions: [{}, {}] }, 8);
+    expect(apart.run.layout).toEqual({ width: 128, height: 128, steps: 4, batch: 3 });
+    const costs = foldRun(undefined, apart.run, apart.unetAndSchedulerMs, apart.vaeMs, apart.totalMs);
+    expect(estimateMs(costs, apart.run)).toBeCloseTo(apart.totalMs, 6);
+    expect(estimateMs(costs, { ...apart.run, layout: { width: 128, height: 128, steps: 4 } })).toBeCloseTo(apart.totalMs - costs.unetMsPerKiloLatent * 4 * (16 * 16 * 0.5) / 1000, 6);
+  });
+
+  it('counts each pass\'s UNet batch: guidance doubles it, regional prompts add one caption per object to the pass they draw', () => {
+    expect(passBatches(true, undefined, true)).toEqual({ batch: 2 });
+    expect(passBatches(true, 2, true)).toEqual({ batch: 2, layoutBatch: 3 });
+    expect(passBatches(false, 3, true)).toEqual({ batch: 1, layoutBatch: 3 });
+    expect(passBatches(true, 2, false)).toEqual({ batch: 3 });
+    expect(passBatches(false, undefined, false)).toEqual({ batch: 1 });
   });
 });
 
