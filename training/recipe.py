@@ -67,6 +67,9 @@ def main() -> None:
     ap.add_argument("--factor-only", action="store_true",
                     help="with `latents`: measure the scaling factor only (all the curriculum needs), keep no data set")
     ap.add_argument("--quick", action="store_true", help="tiny budgets, for the recipe's own tests")
+    ap.add_argument("--kinds", default=None,
+                    help="with `eval`: only these prompt kinds (comma-separated: held_in, held_out, two, position, "
+                         "typed), their rows replaced in the work folder's eval_report.json and the rest kept")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     from shapes.curriculum import SHIPPED, STAGES, still_to_train
@@ -103,7 +106,7 @@ def main() -> None:
             export.stage_export(a.work, a.pack, a.parity, source)
         elif s == "eval":
             from shapes import evaluate
-            evaluate.stage_eval(a.work, source, quick=a.quick)
+            evaluate.stage_eval(a.work, source, quick=a.quick, kinds=a.kinds.split(",") if a.kinds else None)
         elif s == "guidance":
             from shapes import evaluate
             evaluate.stage_guidance(a.work, source, quick=a.quick)

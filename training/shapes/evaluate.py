@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from . import world
+from . import regions, world
 from .common import alphas_cumprod, setup_threads, NUM_TRAIN_TIMESTEPS
 from .checkpoints import load_model, load_tokenizer, load_vae
 from .models import TextEncoder, UNet
@@ -33,23 +34,52 @@ TEMPLATES = {s: world.shape_mask(s, 96) for s in world.SHAPES}
 
 
 # ------------------------------------------------------------------ sampling
+@dataclass
+class Regional:
+    """A batch's regional prompts (shapes/regions.py): each picture's captions' token ids [n, R, 77] and points.
+    A picture with fewer regions (or none: its prompt drawn whole) repeats its last caption at weight zero."""
+    ids: torch.Tensor
+    points: list[list[tuple[float, float]]]
+
+    @staticmethod
+    def of(tok, prompts: list[str], seeds: list[int]) -> "Regional | None":
+        plans = [regions.plan(p, s) or [(p, (0.5, 0.5))] for p, s in zip(prompts, seeds)]
+        if all(len(pl) == 1 for pl in plans):
+            return None
+        r = max(len(pl) for pl in plans)
+        ids = [[tok.encode(pl[min(i, len(pl) - 1)][0])[0] for i in range(r)] for pl in plans]
+        return Regional(torch.tensor(ids, dtype=torch.int32), [[pt for _, pt in pl] for pl in plans])
+
+    def masks(self, h: int, w: int) -> torch.Tensor:
+        r = self.ids.shape[1]
+        out = torch.zeros(len(self.points), r, 1, h, w)
+        for i, pts in enumerate(self.points):
+            out[i, :len(pts)] = regions.masks(pts, h, w)
+        return out
+
+
 # The two-pass sampler's strength: the share of the 20-step grid run again at the size asked for (diffusers'
 # img2img `strength`: 0.4 starts at t = 351, the last 8 steps). Measured at 512 px from a 256-px layout: 0.4 kept one
 # object and colour best of 0.4 / 0.55 / 0.7 (training/README.md, "Evaluation").
 LAYOUT_STRENGTH = 0.4
+# Prompts that name two or three objects are drawn with regional prompts (shapes/regions.py): the pack's default
+# (`export` writes it into the manifest's defaults.regions), so the eval draws them as the app does.
+REGIONS = True
 MAX_ASPECT_STRAY = 1.15  # how far a layout's aspect ratio may stray from the picture's
 
 
 @torch.no_grad()
 def sample(text: TextEncoder, unet: UNet, decoder: torch.nn.Module, ids: torch.Tensor, empty: torch.Tensor,
            width: int, height: int, seeds: list[int], steps: int = 20, guidance: float = 7.5,
-           scaling: float = 1.0, layout: tuple[int, int] | None = None, strength: float = LAYOUT_STRENGTH) -> np.ndarray:
+           scaling: float = 1.0, layout: tuple[int, int] | None = None, strength: float = LAYOUT_STRENGTH,
+           regional: Regional | None = None) -> np.ndarray:
     """DDIM pictures of width x height. With `layout` (a smaller width, height — a size the UNet was trained at),
     two passes, as SD front-ends' "hires fix": the picture is drawn at `layout`, its latents upscaled
     (bilinear) to the size asked for, noised to the grid's timestep at `strength` (diffusers' img2img: the first
-    steps - int(steps * strength) timesteps skipped) and denoised there on the rest of the grid."""
-    return decode(decoder, sample_latents(text, unet, ids, empty, width, height, seeds, steps, guidance, layout, strength),
-                  scaling)
+    steps - int(steps * strength) timesteps skipped) and denoised there on the rest of the grid. With `regional`,
+    the first pass draws each named object from its own caption in its own region (shapes/regions.py)."""
+    return decode(decoder, sample_latents(text, unet, ids, empty, width, height, seeds, steps, guidance, layout, strength,
+                                          regional), scaling)
 
 
 def layout_for(width: int, height: int, side: int, multiple: int = 64) -> tuple[int, int] | None:
@@ -81,7 +111,7 @@ def layout_for(width: int, height: int, side: int, multiple: int = 64) -> tuple[
 @torch.no_grad()
 def sample_latents(text: TextEncoder, unet: UNet, ids: torch.Tensor, empty: torch.Tensor, width: int, height: int,
                    seeds: list[int], steps: int, guidance: float, layout: tuple[int, int] | None = None,
-                   strength: float = LAYOUT_STRENGTH) -> torch.Tensor:
+                   strength: float = LAYOUT_STRENGTH, regional: Regional | None = None) -> torch.Tensor:
     """`sample`'s latents, before the VAE."""
     n = len(seeds)
     cond = text(ids)
@@ -91,7 +121,11 @@ def sample_latents(text: TextEncoder, unet: UNet, ids: torch.Tensor, empty: torc
     timesteps = (np.arange(steps) * ratio).round()[::-1].astype(np.int64) + 1  # "leading", steps_offset 1
     w0, h0 = layout or (width, height)
     x = torch.stack([torch.randn(4, h0 // 8, w0 // 8, generator=torch.Generator().manual_seed(s)) for s in seeds])
-    x = ddim(unet, x, ctx, timesteps, guidance)
+    if regional is not None:
+        conds = [text(regional.ids[:, r]) for r in range(regional.ids.shape[1])]
+        x = ddim(unet, x, torch.cat([uncond] + conds), timesteps, guidance, regional.masks(h0 // 8, w0 // 8))
+    else:
+        x = ddim(unet, x, ctx, timesteps, guidance)
     if layout:
         up = torch.nn.functional.interpolate(x, size=(height // 8, width // 8), mode="bilinear", align_corners=False)
         # 40 % of the steps rounded up, as the app (diffusers rounds down: at 4 steps, one step at t = 1); 8 of 20
@@ -108,11 +142,16 @@ def sample_latents(text: TextEncoder, unet: UNet, ids: torch.Tensor, empty: torc
 
 
 @torch.no_grad()
-def ddim(unet: UNet, x: torch.Tensor, ctx: torch.Tensor, timesteps: np.ndarray, guidance: float) -> torch.Tensor:
-    """DDIM (eta = 0) with classifier-free guidance through `timesteps` (descending); ctx = [uncond, cond]."""
+def ddim(unet: UNet, x: torch.Tensor, ctx: torch.Tensor, timesteps: np.ndarray, guidance: float,
+         masks: torch.Tensor | None = None) -> torch.Tensor:
+    """DDIM (eta = 0) with classifier-free guidance through `timesteps` (descending); ctx = [uncond, cond], or
+    with `masks` [n, R, 1, h, w] [uncond, cond_1 … cond_R]: the conditional ε is Σ_r masks_r ε(cond_r)."""
     abar = alphas_cumprod().double()
+    k = 2 if masks is None else 1 + masks.shape[1]
     for i, t in enumerate(timesteps):
-        e_u, e_c = unet(torch.cat([x, x]), torch.tensor([float(t)]), ctx).chunk(2)
+        es = unet(torch.cat([x] * k), torch.tensor([float(t)]), ctx).chunk(k)
+        e_u = es[0]
+        e_c = es[1] if masks is None else sum(masks[:, r] * es[1 + r] for r in range(k - 1))
         e = e_u + guidance * (e_c - e_u)
         a_t = abar[t]
         a_prev = abar[timesteps[i + 1]] if i + 1 < len(timesteps) else abar[0]  # set_alpha_to_one=False
@@ -238,6 +277,8 @@ def score(scene: world.Scene, verdict: dict) -> dict:
         res["count"] = len(objs) == len(scene.objects)
         res["colour"] = sorted(o["colour"] for o in objs) == sorted(o.colour for o in scene.objects)
         res["shapes"] = sorted(o["shape"] for o in objs) == sorted(o.shape for o in scene.objects)
+        # each object in its own colour: "a red star and a blue circle", not a blue star and a red circle
+        res["pairs"] = sorted((o["colour"], o["shape"]) for o in objs) == sorted((o.colour, o.shape) for o in scene.objects)
     return res
 
 
@@ -253,20 +294,21 @@ TYPED = ("{a} {c} {s}", "{c} {s}", "{A} {C} {S}.", "a {s}", "{c} {s} on {bg}", "
 
 
 def prompt_set(kind: str, n: int, seed: int) -> list[tuple[world.Scene, str]]:
-    """Judged prompts of one kind: held_in / held_out single objects, two objects, position (a named grid cell),
-    typed (TYPED's forms)."""
+    """Judged prompts of one kind: held_in / held_out single objects, two / three objects, position (a named grid
+    cell), typed (TYPED's forms)."""
     rng = np.random.default_rng(seed)
     out: list[tuple[world.Scene, str]] = []
     held = sorted(world.HELD_OUT)
     while len(out) < n:
-        if kind == "two":
+        if kind in ("two", "three"):
             pair = []
-            while len(pair) < 2:
+            while len(pair) < (2 if kind == "two" else 3):
                 c, s = NAMES[rng.integers(len(NAMES))], world.SHAPES[rng.integers(len(world.SHAPES))]
                 if (c, s) not in world.HELD_OUT and all(p[0] != c for p in pair):
                     pair.append((c, s))
             objs = [world.Obj(c, s, None, None) for c, s in pair]
-            text = f"a {pair[0][0]} {pair[0][1]} and a {pair[1][0]} {pair[1][1]}"
+            named = [f"a {c} {s}" for c, s in pair]
+            text = f"{', '.join(named[:-1])} and {named[-1]}"
         else:
             if kind == "held_out":
                 c, s = held[len(out) % len(held)]
@@ -296,21 +338,29 @@ def prompt_set(kind: str, n: int, seed: int) -> list[tuple[world.Scene, str]]:
     return out
 
 
-EVAL_COUNTS = {"held_in": 48, "held_out": 24, "two": 32, "position": 36, "typed": 36}
-QUICK_COUNTS = {"held_in": 4, "held_out": 2, "two": 2, "position": 2, "typed": 2}
+EVAL_COUNTS = {"held_in": 48, "held_out": 24, "two": 32, "three": 24, "position": 36, "typed": 36}
+QUICK_COUNTS = {"held_in": 4, "held_out": 2, "two": 2, "three": 2, "position": 2, "typed": 2}
+# Kinds that name several objects are also drawn whole (`two-whole`: one caption, no regions), what the UNet
+# binds by itself.
+MANY = ("two", "three")
 
 
 def render_set(te, un, de, tok, prompts: list[tuple[world.Scene, str]], size: tuple[int, int], guidance: float,
-               scaling: float, seed0: int = 0, layout: tuple[int, int] | None = None) -> np.ndarray:
+               scaling: float, seed0: int = 0, layout: tuple[int, int] | None = None,
+               regional: bool = REGIONS) -> np.ndarray:
     """The pictures of a prompt set (noise seed seed0 + i for prompt i), DDIM 20 steps, in batches of 8 (two
-    passes, from a picture drawn at `layout`, where given)."""
+    passes, from a picture drawn at `layout`, where given; prompts that name two or three objects with regional
+    prompts, unless `regional` is False)."""
     empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
     ids = torch.tensor([tok.encode(p)[0] for _, p in prompts], dtype=torch.int32)
     n = len(prompts)
-    return np.concatenate([sample(te, un, de, ids[i:i + 8], empty, size[0], size[1],
-                                  list(range(seed0 + i, seed0 + min(n, i + 8))), guidance=guidance, scaling=scaling,
-                                  layout=layout)
-                           for i in range(0, n, 8)])
+    out = []
+    for i in range(0, n, 8):
+        seeds = list(range(seed0 + i, seed0 + min(n, i + 8)))
+        reg = Regional.of(tok, [p for _, p in prompts[i:i + 8]], seeds) if regional else None
+        out.append(sample(te, un, de, ids[i:i + 8], empty, size[0], size[1], seeds, guidance=guidance, scaling=scaling,
+                          layout=layout, regional=reg))
+    return np.concatenate(out)
 
 
 def kind_score(row: dict) -> float:
@@ -359,8 +409,12 @@ def stage_guidance(work: Path, source: str, quick: bool = False,
     return chosen
 
 
-def stage_eval(work: Path, source: str, quick: bool = False) -> None:
-    """The adherence table at 256 and 512 px, fp32 and int8, at the pack's default guidance, and int8's PSNR."""
+def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | None = None) -> None:
+    """The adherence table at 256 and 512 px, fp32 and int8, at the pack's default guidance, and int8's PSNR.
+    With `kinds`, only those prompt kinds are drawn again: their rows replace theirs in the work folder's
+    eval_report.json (of the same weights), whose other rows, PSNR and examples stay as they were measured."""
+    if kinds is not None:
+        return _eval_kinds(work, source, kinds)
     from .export import default_guidance, layout_side
 
     setup_threads()
@@ -384,13 +438,18 @@ def stage_eval(work: Path, source: str, quick: bool = False) -> None:
         passes = [(size, sketch) for size in sizes]
     else:
         passes = [(size, None) for size in sizes] + [(size, sizes[0]) for size in sizes[1:]]
-    for kind, n in counts.items():
-        prompts = prompt_set(kind, n, seed=99 + len(kind))
+    # Several objects twice: as the app draws them (each object's caption in its own region) and whole, as one
+    # caption (`two-whole`): what the UNet binds by itself.
+    runs = [r for kind, n in counts.items()
+            for r in [(kind, kind, n, True)] + ([(f"{kind}-whole", kind, n, False)] if kind in MANY else [])]
+    for kind, source_kind, n, regional in runs:
+        prompts = prompt_set(source_kind, n, seed=99 + len(source_kind))
         for size, lay in passes:
             for prec, (te, un, de) in models.items():
-                imgs = render_set(te, un, de, tok, prompts, (size, size), guidance, scaling, layout=lay and (lay, lay))
+                imgs = render_set(te, un, de, tok, prompts, (size, size), guidance, scaling, layout=lay and (lay, lay),
+                                  regional=regional)
                 key = f"{size}px" if lay is None else f"{size}px/{lay}"
-                if lay is None or lay < sizes[0]:  # the pictures int8's PSNR is measured on: one per size
+                if regional and (lay is None or lay < sizes[0]):  # the pictures int8's PSNR is measured on: one per size
                     images[(kind, size, prec)] = imgs
                 row = mean_scores([score(s, judge(im)) for (s, _), im in zip(prompts, imgs)])
                 table[f"{kind} {key} {prec}"] = {**row, "n": n}
@@ -417,15 +476,52 @@ def stage_eval(work: Path, source: str, quick: bool = False) -> None:
     print(eval_table(report))
 
 
+def _eval_kinds(work: Path, source: str, kinds: list[str]) -> None:
+    from .export import default_guidance, layout_side
+
+    path = work / "eval_report.json"
+    report = json.loads(path.read_text())
+    setup_threads()
+    tok = load_tokenizer(work)
+    text, unet, step = load_model(work, source)
+    if (report["source"], report["training_steps"]) != (source, step):
+        raise SystemExit(f"{path} is of {report['source']} at step {report['training_steps']:,}, not {source} at "
+                         f"{step:,}: run the whole eval")
+    vae = load_vae(work)
+    scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
+    guidance = default_guidance(work, source)
+    side = layout_side(source)
+    models = {"fp32": (text, unet, vae.decoder), "int8": (int8_copy(text), int8_copy(unet), int8_copy(vae.decoder))}
+    runs = [r for k in kinds for r in [(k, k, True)] + ([(f"{k}-whole", k, False)] if k in MANY else [])]
+    table = dict(report["adherence"])
+    for kind, source_kind, regional in runs:
+        n = EVAL_COUNTS[source_kind]
+        prompts = prompt_set(source_kind, n, seed=99 + len(source_kind))
+        for size in (256, 512):
+            lay = side if side and side < 256 else None
+            for prec, (te, un, de) in models.items():
+                imgs = render_set(te, un, de, tok, prompts, (size, size), guidance, scaling,
+                                  layout=lay and (lay, lay), regional=regional)
+                key = f"{size}px" if lay is None else f"{size}px/{lay}"
+                row = mean_scores([score(s, judge(im)) for (s, _), im in zip(prompts, imgs)])
+                table[f"{kind} {key} {prec}"] = {**row, "n": n}
+                print(f"{kind:8s} {key} {prec}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
+    # the kinds in the order the whole eval writes them
+    order = [k for k in EVAL_COUNTS for k in ([k, f"{k}-whole"] if k in MANY else [k])]
+    report["adherence"] = dict(sorted(table.items(), key=lambda kv: order.index(kv[0].split()[0])))
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(eval_table(report))
+
+
 def eval_table(report: dict) -> str:
     """`eval_report.json` as the markdown table training/README.md shows."""
-    lines = ["| prompts | size | weights | background | colour | shape | one object | position | count | both shapes |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| prompts | size | weights | background | colour | shape | one object | position | count | both shapes | each its own |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, row in report["adherence"].items():
         kind, size, prec = key.split()
         px, _, lay = size.partition("/")
         shown = px[:-2] + (f", two passes from {lay}" if lay else "")
-        cells = [f"{row[k]:.0%}" if k in row else "—" for k in ("background", "colour", "shape", "one", "position", "count", "shapes")]
+        cells = [f"{row[k]:.0%}" if k in row else "—" for k in ("background", "colour", "shape", "one", "position", "count", "shapes", "pairs")]
         lines.append(f"| {kind} ({row['n']}) | {shown} | {prec} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -453,6 +549,9 @@ EXAMPLE_PROMPTS: list[tuple[str, world.Scene]] = [
      world.Scene("white", [world.Obj("green", "circle", None, "top right")])),
     ("a large pink heart in the centre on a blue background",
      world.Scene("blue", [world.Obj("pink", "heart", "large", "centre")])),
+    # two objects, drawn apart (regional prompts, the pack's image.regions)
+    ("a red circle and a yellow triangle on a blue background",
+     world.Scene("blue", [world.Obj("red", "circle", None, None), world.Obj("yellow", "triangle", None, None)])),
 ]
 
 
@@ -493,7 +592,8 @@ def stage_samples(work: Path, out: Path, source: str) -> None:
         ids = torch.tensor([tok.encode(prompt)[0]], dtype=torch.int32)
         # as the app draws it: above the pack's layout side, in two passes
         layout = side and layout_for(w, h, side)
-        img = sample(te, un, de, ids, empty, w, h, [i + 1], guidance=guidance, scaling=scaling, layout=layout)[0]
+        img = sample(te, un, de, ids, empty, w, h, [i + 1], guidance=guidance, scaling=scaling, layout=layout,
+                     regional=Regional.of(tok, [prompt], [i + 1]) if REGIONS else None)[0]
         name = f"{i + 1}-" + "-".join(prompt.lower().replace(",", "").replace(".", "").split()[:6]) + ".png"
         Image.fromarray(img).save(out / name, optimize=True)
         verdict = judge(img)

@@ -20,6 +20,7 @@ from . import world
 from .common import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, SEED, to_tensor
 from .models import VaeDecoderExport
 from .checkpoints import load_model, load_tokenizer, load_vae
+from . import evaluate
 from .evaluate import EXAMPLE_PROMPTS
 from .quantize import int8_copy, quantize_model
 
@@ -215,7 +216,10 @@ def write_manifest(work: Path, pack: Path, source: str) -> None:
         "vae": {"scalingFactor": round(vae_scale, 6), "latentChannels": 4, "downscaleFactor": 8, **preview},
         "scheduler": scheduler_config(),
         "image": {"defaultWidth": side, "defaultHeight": side, "minSize": 256, "maxSize": 768, "multipleOf": 64,
-                  "trainedSizes": trained, **({"layoutSize": f"{layout}x{layout}"} if layout else {})},
+                  "trainedSizes": trained, **({"layoutSize": f"{layout}x{layout}"} if layout else {}),
+                  # prompts that name two or three objects drawn with regional prompts (shapes/regions.py), as
+                  # the eval measures them (evaluate.REGIONS)
+                  **({"regions": True} if evaluate.REGIONS else {})},
         # DDIM by default: PNDM's 4th-order extrapolation turns this small model's errors into noise
         # (the scheduler config itself stays SD 1.5's, so every sampler is configured as SD's).
         "defaults": {"steps": 20, "guidanceScale": default_guidance(work, source), "scheduler": "ddim", "negativePrompt": ""},

@@ -471,7 +471,7 @@ def test_a_pack_from_a_curriculum_stage_with_its_guidance_chosen_by_measurement(
     report = json.loads((work / "eval_report.json").read_text())
     assert report["source"] == "s2-wide" and f"guidance {chosen['chosen']:g}" in report["sampler"]
     kinds = {k.split()[0] for k in report["adherence"]}
-    assert kinds == {"held_in", "held_out", "two", "position", "typed"}
+    assert kinds == {"held_in", "held_out", "two", "two-whole", "three", "three-whole", "position", "typed"}
     assert "position" in report["adherence"]["position 256px int8"]
     samples = tmp_path / "samples"
     recipe("samples", *src, "--samples-dir", str(samples))

@@ -62,7 +62,8 @@ def test_eval_writes_an_adherence_table_and_psnr(quick_pack):
     # the prompts the app offers, each judged on its own pictures (one object counted too)
     from shapes.evaluate import EXAMPLE_PROMPTS
     assert [r["prompt"] for r in report["examples"]] == [p for p, _ in EXAMPLE_PROMPTS]
-    assert all(0 <= r["right"] <= 1 and "one" in r for r in report["examples"])
+    assert all(0 <= r["right"] <= 1 and ("one" in r or "count" in r) for r in report["examples"])
+    assert "pairs" in report["examples"][-1]  # the two-object example: each object in its own colour
     assert "one" in report["adherence"]["held_in 256px int8"]
     parity = json.loads((root / "parity.json").read_text())
     assert len(parity["unet"]["out_sample"]) == 2 * 4 * 16 * 24
