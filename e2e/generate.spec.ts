@@ -22,6 +22,25 @@ test('draws "a yellow star on a blue background" on WASM: the judge sees one yel
   await expect(app.page.locator('#verdict')).toContainText("the 15 s goal (Qualcomm's phone demo)");
 });
 
+// Two named objects, each in its own colour: the pack draws them apart by default (its image.regions: each
+// object's own words in its own corner of the sketch). "a red star and a blue circle on a white background" at
+// seed 0 is a blue circle and a red star that way, and a gray circle and a red star drawn whole (`npx tsx
+// scripts/judge-seeds.ts … --seeds 0-11 [--whole]`: 11 of 12 seeds right apart, 5 whole).
+test('draws "a red star and a blue circle" apart on WASM: the judge sees a red star and a blue circle on white', async ({ app }) => {
+  const page = app.page;
+  await app.set({ prompt: 'a red star on a white background' });
+  await expect(page.locator('#regions-field')).toBeHidden();
+  await app.set({ prompt: 'a red star and a blue circle on a white background' });
+  await expect(page.locator('#regions-field')).toBeVisible();
+  await expect(page.locator('#regions-field')).toContainText('Draw “a red star” and “a blue circle” apart');
+  await expect(page.locator('#regions')).toBeChecked();
+  const img = await app.generate({ ...YELLOW_STAR, prompt: 'a red star and a blue circle on a white background', backend: 'wasm', steps: 20 });
+  const verdict = judgeObjects(readJudgeFixture(), img.pixels, img.width, img.height);
+  expect({ background: verdict.background, objects: verdict.objects.map((o) => `${o.colour} ${o.shape}`).sort() })
+    .toEqual({ background: 'white', objects: ['blue circle', 'red star'] });
+  await expect(page.locator('#settings')).toContainText('top left, bottom right, each from its own words');
+});
+
 test('WebGPU agrees with WASM (PSNR ≥ 30 dB) at a small size and few steps', async ({ app }) => {
   const small = { ...RED_CIRCLE, steps: 4, scheduler: 'ddim' };
   const wasm = await app.generate({ ...small, backend: 'wasm' });

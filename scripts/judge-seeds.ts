@@ -4,10 +4,11 @@
 // pack draws right, measured, not hoped for.
 //
 //   npx tsx scripts/judge-seeds.ts --prompt "a yellow star on a blue background" --want yellow/star/blue \
-//       [--seeds 0-23] [--width 256 --height 256 --steps 20 --scheduler ddim --guidance (the pack's)] [--one-pass] [--json]
+//       [--seeds 0-23] [--width 256 --height 256 --steps 20 --scheduler ddim --guidance (the pack's)] [--one-pass] [--whole] [--json]
 //
 // Above the pack's layout size (its image.layoutSize) pictures are drawn in two passes, as the app draws them;
-// --one-pass draws them in one.
+// --one-pass draws them in one. For several objects, --want red/star+blue/circle/white (in any order). A prompt that names two or three objects is drawn with regional prompts where the
+// pack says so (image.regions); --whole draws it from the prompt whole.
 //
 // The judge's tables come from test/fixtures/packs/shape-judge/judge.json (`python3 training/recipe.py fixtures`).
 import { readFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
     'one-pass': { type: 'boolean', default: false },
+    whole: { type: 'boolean', default: false },
   },
 });
 
@@ -43,7 +45,11 @@ function seedList(spec: string): number[] {
 
 async function main(): Promise<void> {
   const tables: JudgeTables = JSON.parse(readFileSync(resolve('test/fixtures/packs/shape-judge/judge.json'), 'utf8'));
-  const [colour, shape, background] = a.want ? a.want.split('/') : [];
+  // --want colour/shape/background, or for several objects colour/shape+colour/shape/background (any order drawn)
+  const parts = a.want ? a.want.split('+').map((p) => p.split('/')) : [];
+  const wanted = parts.map(([c, s]) => `${c ?? ''} ${s ?? ''}`).sort();
+  const background = parts.at(-1)?.[2];
+  const [colour, shape] = parts.length === 1 ? parts[0]! : [];
   const engine = await nodeEngine({ threads: Number(a.threads) });
   const info = await engine.load({ packId: resolve(a.pack), backend: 'wasm' });
   const guidance = a.guidance !== undefined ? Number(a.guidance) : info.defaults.guidanceScale;
@@ -51,14 +57,17 @@ async function main(): Promise<void> {
   for (const seed of seedList(a.seeds)) {
     const r = await engine.generate({
       prompt: a.prompt, negativePrompt: '', steps: Number(a.steps), width: Number(a.width), height: Number(a.height),
-      seed, guidanceScale: guidance, scheduler: a.scheduler, twoPass: !a['one-pass'],
+      seed, guidanceScale: guidance, scheduler: a.scheduler, twoPass: !a['one-pass'], ...(a.whole ? { regions: false } : {}),
     });
     const v = judgeObjects(tables, r.pixels, r.width, r.height);
     const first = v.objects[0];
-    const right = {
-      colour: !colour || first?.colour === colour, shape: !shape || first?.shape === shape,
-      background: !background || v.background === background, count: v.objects.length === 1,
-    };
+    const seen = v.objects.map((o) => `${o.colour} ${o.shape}`).sort();
+    const right = parts.length > 1
+      ? { objects: seen.join() === wanted.join(), background: !background || v.background === background }
+      : {
+          colour: !colour || first?.colour === colour, shape: !shape || first?.shape === shape,
+          background: !background || v.background === background, count: v.objects.length === 1,
+        };
     rows.push({ seed, background: v.background, objects: v.objects.map((o) => ({ ...o, cx: +o.cx.toFixed(3), cy: +o.cy.toFixed(3) })), right });
     if (!a.json) {
       const seen = v.objects.map((o) => `${o.colour} ${o.shape}`).join(' + ') || '(nothing)';
