@@ -3,10 +3,11 @@
 //
 //   npm run generate -- --prompt "a red circle on a blue background" --steps 20 --seed 1 --out out.png \
 //                       [--width W --height H --guidance G --scheduler NAME (defaults: the pack's)] [--negative ""]
-//                       [--pack public/models/shapes-int8] [--threads 2] [--repeats 1] [--one-pass]
+//                       [--pack public/models/shapes-int8] [--threads 2] [--repeats 1] [--one-pass] [--whole]
 //
 // Above the pack's layout size (its image.layoutSize) the picture is drawn in two passes, as the app draws it;
-// --one-pass draws it in one.
+// --one-pass draws it in one. A prompt that names two or three objects is drawn with each object apart (regional
+// prompts) where the pack says so (image.regions); --whole draws it from the prompt whole.
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -32,6 +33,7 @@ const { values: a } = parseArgs({
     repeats: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
     'one-pass': { type: 'boolean', default: false },
+    whole: { type: 'boolean', default: false },
   },
 });
 
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
     prompt: a.prompt, negativePrompt: a.negative, steps: Number(a.steps),
     width: Number(a.width ?? d.width), height: Number(a.height ?? d.height),
     seed: Number(a.seed), guidanceScale: Number(a.guidance ?? d.guidanceScale), scheduler: a.scheduler ?? d.scheduler,
-    twoPass: !a['one-pass'],
+    twoPass: !a['one-pass'], ...(a.whole ? { regions: false } : {}),
   };
   const runs: GenerateResult[] = [];
   for (let i = 0; i < Number(a.repeats); i++) {
@@ -63,7 +65,7 @@ async function main(): Promise<void> {
   const t = (f: (r: GenerateResult) => number) => median(runs.map(f));
   const summary = {
     pack: info.packId, backend: info.backend, threads: Number(a.threads), repeats: runs.length,
-    request: last.request, ...(last.layout ? { layout: last.layout } : {}), droppedTokens: last.droppedTokens, out: a.out,
+    request: last.request, ...(last.layout ? { layout: last.layout } : {}), ...(last.regions ? { regions: last.regions } : {}), droppedTokens: last.droppedTokens, out: a.out,
     medianMs: {
       tokenize: t((r) => r.timings.tokenizeMs), textEncoder: t((r) => r.timings.textEncoderMs),
       // (a two-pass run's: the full-size calls only, those after the layout's)
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     const m = summary.medianMs;
     const passes = last.layout ? ` in two passes (laid out at ${last.layout.width}×${last.layout.height}, ${last.layout.fullSteps} steps at full size)` : '';
     console.log(`${last.width}×${last.height}${passes}, ${last.request.steps} steps (${last.timings.unetMs.length} UNet calls), ${last.request.scheduler}, guidance ${last.request.guidanceScale}, seed ${last.request.seed}, ${info.backend} × ${a.threads} threads`);
+    if (last.regions) console.log(`drawn apart: ${last.regions.map((r) => `"${r.prompt}"`).join(', ')}`);
     if (last.droppedTokens.prompt) console.log(`note: the prompt was cut: the model read 75 tokens and dropped ${last.droppedTokens.prompt}`);
     console.log(`tokenize ${ms(m.tokenize)} | text encoder ${ms(m.textEncoder)} | UNet ${ms(m.unetPerStep)}/step, ${ms(m.unetTotal)} in all | scheduler ${ms(m.scheduler)} | VAE ${ms(m.vae)} | total ${ms(m.total)}${runs.length > 1 ? ` (median of ${runs.length}: ${summary.totalsMs.join(', ')})` : ''}`);
     console.log(`wrote ${a.out}`);
