@@ -30,15 +30,23 @@ test('draws "a red star and a blue circle" apart on WASM: the judge sees a red s
   const page = app.page;
   await app.set({ prompt: 'a red star on a white background' });
   await expect(page.locator('#regions-field')).toBeHidden();
+  await expect(page.locator('#regions-tag')).toBeHidden();
   await app.set({ prompt: 'a red star and a blue circle on a white background' });
+  // said on the prompt's row, where the person is looking, and the choice itself under the size
+  await expect(page.locator('#regions-tag')).toHaveText('2 objects: drawn apart');
   await expect(page.locator('#regions-field')).toBeVisible();
   await expect(page.locator('#regions-field')).toContainText('Draw “a red star” and “a blue circle” apart');
   await expect(page.locator('#regions')).toBeChecked();
+  // "a red and blue star" is one star in two colours: no objects to draw apart
+  await app.set({ prompt: 'a red and blue star on a white background' });
+  await expect(page.locator('#regions-tag')).toBeHidden();
+  await app.set({ prompt: 'a red star and a blue circle on a white background' });
   const img = await app.generate({ ...YELLOW_STAR, prompt: 'a red star and a blue circle on a white background', backend: 'wasm', steps: 20 });
   const verdict = judgeObjects(readJudgeFixture(), img.pixels, img.width, img.height);
   expect({ background: verdict.background, objects: verdict.objects.map((o) => `${o.colour} ${o.shape}`).sort() })
     .toEqual({ background: 'white', objects: ['blue circle', 'red star'] });
-  await expect(page.locator('#settings')).toContainText('top left, bottom right, each from its own words');
+  await expect(page.locator('#settings')).toContainText('drawn apart: a red star top left, a blue circle bottom right');
+  await expect(page.locator('#history')).toContainText('objects drawn apart');
 });
 
 test('WebGPU agrees with WASM (PSNR ≥ 30 dB) at a small size and few steps', async ({ app }) => {

@@ -30,6 +30,7 @@ export class GenerateForm {
     regions: $<HTMLInputElement>('regions'),
     regionsField: $<HTMLLabelElement>('regions-field'),
     regionsObjects: $<HTMLSpanElement>('regions-objects'),
+    regionsTag: $<HTMLButtonElement>('regions-tag'),
     schedulerHelp: $<HTMLParagraphElement>('scheduler-help'),
   };
   /** The picture size the person chose (this visit or one before), kept across packs: a pack that
@@ -59,7 +60,14 @@ export class GenerateForm {
     });
     e.regions.addEventListener('change', () => {
       e.regions.dataset.touched = 'yes';
+      this.showRegions();
       this.changed();
+    });
+    // the tag by the prompt opens the choice (folded under Settings on a phone)
+    e.regionsTag.addEventListener('click', () => {
+      e.tuning.open = true;
+      e.regionsField.scrollIntoView({ block: 'center' });
+      e.regions.focus();
     });
     e.scheduler.addEventListener('change', () => {
       e.scheduler.dataset.touched = 'yes';
@@ -205,6 +213,7 @@ export class GenerateForm {
     e.twoPassField.hidden = !limits.layout || !!limits.fixed;
     // drawn apart where the pack's makers measured it binds objects better (its image.regions), unless the person chose
     if (!e.regions.dataset.touched) e.regions.checked = limits.regions ?? false;
+    this.showRegions();
     for (const select of [e.width, e.height]) {
       // the person's size where they chose one and the pack allows it, else the pack's own default
       const wanted = select === e.width ? this.chosenSize?.width : this.chosenSize?.height;
@@ -257,8 +266,11 @@ export class GenerateForm {
     // (where the objects name one place twice the prompt is drawn whole: no choice to offer)
     const parts = planRegions(e.prompt.value, 0) && splitObjects(e.prompt.value);
     e.regionsField.hidden = !parts;
+    e.regionsTag.hidden = !parts;
     const names = parts ? parts.objects.map((o) => `“${o}”`) : [];
     e.regionsObjects.textContent = names.length ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : '';
+    // on the prompt's row, where the person is looking: what will happen to the objects, and a way to change it
+    if (parts) e.regionsTag.textContent = `${parts.objects.length} objects: ${e.regions.checked ? 'drawn apart' : 'drawn together'}`;
   }
 
   /** The steps, size and guidance as typed, for the estimate (NaN where a field is empty). */

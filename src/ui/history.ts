@@ -1,6 +1,7 @@
 // Generated images with their full settings, kept in IndexedDB (a store of their own, apart from the
 // weights): re-run, download, delete. Newest first; the PNG is stored, not the raw pixels.
 import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
+import { planRegions } from '../core/pipeline/regions';
 import type { ValidRequest } from '../core/pipeline/request';
 import { isSchedulerName, SCHEDULERS } from '../core/schedulers';
 import type { GenerateResult, Timings } from '../core/pipeline/text-to-image';
@@ -52,7 +53,9 @@ export class HistoryPanel {
     const size = `${q.width}×${q.height}${e.layout ? ` (two passes, from ${e.layout.width}×${e.layout.height})` : ''}`;
     // the scheduler as the result's caption names it ("DDIM", not "ddim"); an entry from an older version may name one no longer offered
     const scheduler = isSchedulerName(q.scheduler) ? SCHEDULERS[q.scheduler].label : q.scheduler;
-    const caption = `“${prompt}” · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
+    // (drawn apart where asked and the prompt names objects to draw apart)
+    const apart = q.regions && planRegions(q.prompt, q.seed) ? ' · objects drawn apart' : '';
+    const caption = `“${prompt}”${apart} · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${scheduler} · guidance ${q.guidanceScale} · seed ${q.seed} · ${e.backend} · ${(e.timings.totalMs / 1000).toFixed(1)} s`;
     // The caption beside it says what it shows; the thumbnail itself is decoration to a screen reader.
     const img = Object.assign(document.createElement('img'), { src: url, alt: '', width: 96, height: Math.round((96 * q.height) / q.width) });
     const text = Object.assign(document.createElement('span'), { textContent: caption });

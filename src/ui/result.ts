@@ -76,7 +76,7 @@ export class ResultView {
     const lay = r.layout;
     const size = lay ? `${q.width}×${q.height} (two passes, from ${lay.width}×${lay.height})` : `${q.width}×${q.height}`;
     // where the objects were drawn apart (regional prompts): where each went
-    const apart = r.regions ? ` · ${r.regions.map((g) => placeWord(g.point)).join(', ')}, each from its own words` : '';
+    const apart = r.regions ? ` · drawn apart: ${r.regions.map((g) => `${g.object} ${placeWord(g.point)}`).join(', ')}` : '';
     this.el.settings.textContent = `“${shortPrompt(q.prompt)}”${apart} · ${size} · ${q.steps} step${q.steps === 1 ? '' : 's'} · ${SCHEDULERS[q.scheduler].label} · guidance ${q.guidanceScale} · seed ${q.seed} · ${context.backend}`;
     const t = r.timings;
     const unet = t.unetMs.reduce((a, b) => a + b, 0);

@@ -49,11 +49,14 @@ _PLACE = re.compile(r"(?<![A-Za-z0-9_])(?:in|at|on) the (top left|top right|bott
 _TAIL = re.compile(r",|\s+(?:on|with|against|in)\s+(?:a|an)\s", _FLAGS)
 _SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", _FLAGS)  # an Oxford comma (", and") is one separator
 _AND = re.compile(r"\s+and\s+", _FLAGS)
+# Each object is named with an article or a number ("a red star and a blue circle", "two stars and a ring"):
+# "a red and blue star" or "a black and white cat" is one thing in two colours, drawn whole.
+_NAMED = re.compile(r"(?:a|an|the|one|two|three|four|five|six|seven|eight|nine|ten|another|some|[0-9]+)\s", _FLAGS)
 
 
 def split(prompt: str) -> tuple[list[str], str] | None:
     """The objects a prompt names and what it says of them all (its tail), or None where it names fewer than two
-    or more than three. The tail starts after the last "and", at the first comma or " on a / with a / against a /
+    or more than three (each with an article or a number). The tail starts after the last "and", at the first comma or " on a / with a / against a /
     in a"; trailing punctuation goes with it."""
     text = prompt.strip(_SPACE)
     ands = list(_AND.finditer(text))
@@ -65,7 +68,7 @@ def split(prompt: str) -> tuple[list[str], str] | None:
     stripped = body.rstrip(".!?;:" + _SPACE)
     tail = body[len(stripped):] + tail
     objects = [o.strip(_SPACE) for o in _SPLIT.split(stripped)]
-    if not 2 <= len(objects) <= 3 or not all(objects):
+    if not 2 <= len(objects) <= 3 or not all(_NAMED.match(o) for o in objects):
         return None
     return objects, tail
 

@@ -20,15 +20,16 @@ from shapes import regions
     ("a red star, a blue circle, and a green ring on a white background", ["a red star", "a blue circle", "a green ring"],
      " on a white background"),
     ("a red star AND a blue circle!", ["a red star", "a blue circle"], "!"),
-    ("a red and blue star", ["a red", "blue star"], ""),  # a design limit: two colours of one thing read as two things
+    ("two red stars and a blue ring", ["two red stars", "a blue ring"], ""),
 ])
 def test_split_names_the_objects_and_the_tail(prompt, objects, tail):
     assert regions.split(prompt) == (objects, tail)
 
 
 @pytest.mark.parametrize("prompt", ["a red star on a green background", "two purple triangles on a white background",
-                                    "a, b, c and d", " and a red star", "blue star", "a red star\u00a0and\u00a0a blue circle",
-                                    "   "])
+                                    "a b, a c, a d and a e", " and a red star", "blue star",
+                                    "a red star\u00a0and\u00a0a blue circle", "   ", "a red and blue star",
+                                    "a black and white cat", "red star and blue circle"])
 def test_split_names_no_two_or_three_objects(prompt):
     assert regions.split(prompt) is None
 

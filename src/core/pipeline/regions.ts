@@ -47,10 +47,13 @@ const TAIL = new RegExp(`,|${S}+(?:on|with|against|in)${S}+(?:a|an)${S}`, 'gi');
 const SPLIT = new RegExp(`${S}*,${S}*(?:and${S}+)?|${S}+and${S}+`, 'i');
 const AND = new RegExp(`${S}+and${S}+`, 'gi');
 const trim = (t: string) => t.replace(new RegExp(`^${S}+|${S}+$`, 'g'), '');
+// Each object is named with an article or a number ("a red star and a blue circle", "two stars and a ring"):
+// "a red and blue star" or "a black and white cat" is one thing in two colours, drawn whole.
+const NAMED = new RegExp(`^(?:a|an|the|one|two|three|four|five|six|seven|eight|nine|ten|another|some|[0-9]+)${S}`, 'i');
 
 /** The objects a prompt names and what it says of them all (its tail: " on a green background"), or undefined
- *  where it names fewer than two or more than three. The tail starts after the last "and", at the first comma
- *  or " on a / with a / against a / in a"; trailing punctuation goes with it. */
+ *  where it names fewer than two or more than three (each with an article or a number). The tail starts after
+ *  the last "and", at the first comma or " on a / with a / against a / in a"; trailing punctuation goes with it. */
 export function splitObjects(prompt: string): { objects: string[]; tail: string } | undefined {
   const text = trim(prompt);
   const ands = [...text.matchAll(AND)];
@@ -64,7 +67,7 @@ export function splitObjects(prompt: string): { objects: string[]; tail: string 
   tail = body.slice(stripped.length) + tail;
   body = stripped;
   const objects = body.split(SPLIT).map(trim);
-  if (objects.length < 2 || objects.length > 3 || objects.some((o) => !o)) return undefined;
+  if (objects.length < 2 || objects.length > 3 || !objects.every((o) => NAMED.test(o))) return undefined;
   return { objects, tail };
 }
 
@@ -76,6 +79,8 @@ function placeOf(phrase: string): Place | undefined {
 }
 
 export interface Region {
+  /** The object as the prompt names it ("a red star"). */
+  readonly object: string;
   /** The caption this region is drawn from: the object, its place, and the prompt's tail. */
   readonly prompt: string;
   /** Its point: x right, y down, fractions of the width and height. */
@@ -99,7 +104,7 @@ export function planRegions(prompt: string, seed: number): Region[] | undefined 
       place = (free.length ? free : spare).shift()!;
       phrase = `${o} ${PHRASES[place]}`;
     }
-    return { prompt: `${phrase}${parts.tail}`, point: ANCHORS[place] };
+    return { object: o, prompt: `${phrase}${parts.tail}`, point: ANCHORS[place] };
   });
 }
 

@@ -13,14 +13,15 @@ describe('splitObjects', () => {
     ['a red star, and a blue circle', ['a red star', 'a blue circle'], ''],
     ['a red star, a blue circle, and a green ring on a white background', ['a red star', 'a blue circle', 'a green ring'], ' on a white background'],
     ['a red star AND a blue circle!', ['a red star', 'a blue circle'], '!'],
-    // a design limit, said: two colours of one thing read as two things
-    ['a red and blue star', ['a red', 'blue star'], ''],
+    ['two red stars and a blue ring', ['two red stars', 'a blue ring'], ''],
   ])('%j names %j, then %j', (prompt, objects, tail) => {
     expect(splitObjects(prompt)).toEqual({ objects, tail });
   });
 
   // (a no-break space is not a space here, as in training/shapes/regions.py: the two parsers agree beyond ASCII)
-  it.each(['a red star on a green background', 'two purple triangles on a white background', 'a, b, c and d', ' and a red star', 'blue star', 'a red star\u00a0and\u00a0a blue circle', '   '])(
+  // (each object is named with an article or a number: "a red and blue star" is one star in two colours)
+  it.each(['a red star on a green background', 'two purple triangles on a white background', 'a b, a c, a d and a e', ' and a red star', 'blue star',
+    'a red star\u00a0and\u00a0a blue circle', '   ', 'a red and blue star', 'a black and white cat', 'red star and blue circle'])(
     '%j names no two or three objects', (prompt) => {
       expect(splitObjects(prompt)).toBeUndefined();
     });
@@ -29,25 +30,25 @@ describe('splitObjects', () => {
 describe('planRegions', () => {
   it('places objects that name no place in diagonal corners, the seed choosing which diagonal', () => {
     expect(planRegions('a red star and a blue circle on a green background', 0)).toEqual([
-      { prompt: 'a red star in the top left on a green background', point: [0.2, 0.2] },
-      { prompt: 'a blue circle in the bottom right on a green background', point: [0.8, 0.8] },
+      { object: 'a red star', prompt: 'a red star in the top left on a green background', point: [0.2, 0.2] },
+      { object: 'a blue circle', prompt: 'a blue circle in the bottom right on a green background', point: [0.8, 0.8] },
     ]);
     expect(planRegions('a red star and a blue circle on a green background', 1)!.map((r) => r.point)).toEqual([[0.8, 0.2], [0.2, 0.8]]);
   });
 
   it('keeps a place the prompt names and gives the others free ones', () => {
     expect(planRegions('a red star in the bottom left corner and a blue circle, white background', 0)).toEqual([
-      { prompt: 'a red star in the bottom left corner, white background', point: [0.2, 0.8] },
-      { prompt: 'a blue circle in the top left, white background', point: [0.2, 0.2] },
+      { object: 'a red star in the bottom left corner', prompt: 'a red star in the bottom left corner, white background', point: [0.2, 0.8] },
+      { object: 'a blue circle', prompt: 'a blue circle in the top left, white background', point: [0.2, 0.2] },
     ]);
     expect(planRegions('a red star in the middle and a blue ring at the top', 0)!.map((r) => r.point)).toEqual([[0.5, 0.5], [0.5, 0.2]]);
   });
 
   it('lays three objects out as a triangle', () => {
     expect(planRegions('a red star, a blue circle and a green ring on a white background', 1)).toEqual([
-      { prompt: 'a red star at the top on a white background', point: [0.5, 0.2] },
-      { prompt: 'a blue circle in the bottom left on a white background', point: [0.2, 0.8] },
-      { prompt: 'a green ring in the bottom right on a white background', point: [0.8, 0.8] },
+      { object: 'a red star', prompt: 'a red star at the top on a white background', point: [0.5, 0.2] },
+      { object: 'a blue circle', prompt: 'a blue circle in the bottom left on a white background', point: [0.2, 0.8] },
+      { object: 'a green ring', prompt: 'a green ring in the bottom right on a white background', point: [0.8, 0.8] },
     ]);
   });
 

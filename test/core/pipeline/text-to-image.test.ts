@@ -334,8 +334,8 @@ describe('regional prompts (regions.ts): each named object\'s caption guides its
     const r = await generate(m, { ...TWO, steps: 1, twoPass: false, width: 32, height: 32 }, { onProgress: (p) => { first ??= p.latents.slice(); } });
     // seed 7 is odd: the mirror layout, top right and bottom left
     expect(r.regions).toEqual([
-      { prompt: 'a red star in the top right on a green background', point: [0.8, 0.2] },
-      { prompt: 'a blue circle in the bottom left on a green background', point: [0.2, 0.8] },
+      { object: 'a red star', prompt: 'a red star in the top right on a green background', point: [0.8, 0.2] },
+      { object: 'a blue circle', prompt: 'a blue circle in the bottom left on a green background', point: [0.2, 0.8] },
     ]);
     expect(sessions.unet.calls.map((f) => f.sample!.dims[0])).toEqual([3]);
     const s = createScheduler('ddim', SD15);
