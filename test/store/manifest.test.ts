@@ -19,6 +19,11 @@ describe('parseManifest', () => {
     expect(imageLimits(parseManifest({ ...good, image: { ...good.image, trainedSizes: undefined } }))).not.toHaveProperty('trained');
   });
 
+  it('passes the pack\'s choice to draw named objects apart on to the image limits (the built-in pack: on)', () => {
+    expect(imageLimits(parseManifest(good)).regions).toBe(true);
+    expect(imageLimits(parseManifest({ ...good, image: { ...good.image, regions: undefined } }))).not.toHaveProperty('regions');
+  });
+
   it('passes the size the weights compose at on to the image limits (two passes above it), and refuses a malformed one', () => {
     expect(imageLimits(parseManifest(good)).layout).toEqual([128, 128]);
     expect(imageLimits(parseManifest({ ...good, image: { ...good.image, layoutSize: undefined } }))).not.toHaveProperty('layout');
@@ -62,6 +67,7 @@ describe('parseManifest', () => {
     ['an empty example prompt', { ...good, examplePrompts: ['a red star', ' '] }, /examplePrompts/],
     ['too many example prompts', { ...good, examplePrompts: Array(9).fill('a red star') }, /examplePrompts/],
     ['no downscale factor', { ...good, vae: { ...good.vae, downscaleFactor: undefined } }, /downscale factor/],
+    ['a regions choice that is not true or false', { ...good, image: { ...good.image, regions: 'yes' } }, /image.regions \(yes\) is not true or false/],
   ])('refuses %s with a message', (_, json, message) => {
     let err: unknown;
     try {
