@@ -4,7 +4,7 @@
 import { badRequest, PocketError } from '../core/errors';
 import { randomSeed } from '../core/random';
 import { SCHEDULERS, isSchedulerName } from '../core/schedulers';
-import { planRegions, splitObjects } from '../core/pipeline/regions';
+import { planRegions } from '../core/pipeline/regions';
 import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
 import type { PackDefaults } from '../worker/engine-api';
 import { $ } from './dom';
@@ -264,13 +264,13 @@ export class GenerateForm {
   private showRegions(): void {
     const e = this.el;
     // (where the objects name one place twice the prompt is drawn whole: no choice to offer)
-    const parts = planRegions(e.prompt.value, 0) && splitObjects(e.prompt.value);
+    const parts = planRegions(e.prompt.value, 0);
     e.regionsField.hidden = !parts;
     e.regionsTag.hidden = !parts;
-    const names = parts ? parts.objects.map((o) => `“${o}”`) : [];
+    const names = parts ? parts.map((r) => `“${r.object}”`) : [];
     e.regionsObjects.textContent = names.length ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : '';
     // on the prompt's row, where the person is looking: what will happen to the objects, and a way to change it
-    if (parts) e.regionsTag.textContent = `${parts.objects.length} objects: ${e.regions.checked ? 'drawn apart' : 'drawn together'}`;
+    if (parts) e.regionsTag.textContent = `${parts.length} objects: ${e.regions.checked ? 'drawn apart' : 'drawn together'}`;
   }
 
   /** The steps, size and guidance as typed, for the estimate (NaN where a field is empty). */

@@ -413,13 +413,16 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
     """The adherence table at 256 and 512 px, fp32 and int8, at the pack's default guidance, and int8's PSNR.
     With `kinds`, only those prompt kinds are drawn again: their rows replace theirs in the work folder's
     eval_report.json (of the same weights), whose other rows, PSNR and examples stay as they were measured."""
-    if kinds is not None:
-        return _eval_kinds(work, source, kinds)
     from .export import default_guidance, layout_side
 
     setup_threads()
     tok = load_tokenizer(work)
     text, unet, step = load_model(work, source)
+    path = work / "eval_report.json"
+    kept = json.loads(path.read_text()) if kinds is not None else None
+    if kept is not None and (kept["source"], kept["training_steps"]) != (source, step):
+        raise SystemExit(f"{path} is of {kept['source']} at step {kept['training_steps']:,}, not {source} at "
+                         f"{step:,}: run the whole eval")
     vae = load_vae(work)
     scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
     guidance = default_guidance(work, source)
@@ -430,7 +433,7 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
     # a pack that composes below the first size (the layout lineage: 128 px) draws every size from a sketch there
     sketch = side if side and side < sizes[0] else None
     counts = QUICK_COUNTS if quick else EVAL_COUNTS
-    table: dict = {}
+    table: dict = dict(kept["adherence"]) if kept else {}
     images: dict = {}
     # Each size as the app draws it — above the pack's layout side in two passes from a sketch there — and, where
     # the weights compose at the first size (stage 7: 256 px), the larger ones in one pass too: how they do alone.
@@ -440,7 +443,7 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
         passes = [(size, None) for size in sizes] + [(size, sizes[0]) for size in sizes[1:]]
     # Several objects twice: as the app draws them (each object's caption in its own region) and whole, as one
     # caption (`two-whole`): what the UNet binds by itself.
-    runs = [r for kind, n in counts.items()
+    runs = [r for kind, n in counts.items() if kinds is None or kind in kinds
             for r in [(kind, kind, n, True)] + ([(f"{kind}-whole", kind, n, False)] if kind in MANY else [])]
     for kind, source_kind, n, regional in runs:
         prompts = prompt_set(source_kind, n, seed=99 + len(source_kind))
@@ -454,6 +457,19 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
                 row = mean_scores([score(s, judge(im)) for (s, _), im in zip(prompts, imgs)])
                 table[f"{kind} {key} {prec}"] = {**row, "n": n}
                 print(f"{kind:8s} {key} {prec}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
+    if kept is not None:
+        # the kinds in the order the whole eval writes them; PSNR and examples as they were measured
+        order = [k for k in EVAL_COUNTS for k in ([k, f"{k}-whole"] if k in MANY else [k])]
+        report = {**kept, "adherence": dict(sorted(table.items(), key=lambda kv: order.index(kv[0].split()[0])))}
+    else:
+        report = _whole_report(source, step, tok, models, sizes, sketch, counts, guidance, scaling, table, images, quick)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(eval_table(report))
+
+
+def _whole_report(source: str, step: int, tok, models: dict, sizes: list[int], sketch: int | None, counts: dict,
+                  guidance: float, scaling: float, table: dict, images: dict, quick: bool) -> dict:
+    """The whole eval's report: its table, int8's PSNR over every kind's pictures, the "Try: …" examples."""
     psnr = {}
     for size in sizes:
         a = np.concatenate([images[(k, size, "fp32")] for k in counts]).astype(np.float64)
@@ -469,48 +485,8 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
     lay = sketch or sizes[0]
     two_pass = {"two_pass": f"'{sizes[-1]}px/{lay}': drawn at {lay} px, finished at {sizes[-1]} px from "
                             f"strength {LAYOUT_STRENGTH:g}"} if len(sizes) > 1 or lay < sizes[0] else {}
-    report = {"source": source, "training_steps": step, "sampler": f"DDIM, 20 steps, guidance {guidance:g}", **two_pass,
-              "examples": examples,
-              "adherence": table, "psnr_int8_vs_fp32_db": psnr}
-    (work / "eval_report.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(eval_table(report))
-
-
-def _eval_kinds(work: Path, source: str, kinds: list[str]) -> None:
-    from .export import default_guidance, layout_side
-
-    path = work / "eval_report.json"
-    report = json.loads(path.read_text())
-    setup_threads()
-    tok = load_tokenizer(work)
-    text, unet, step = load_model(work, source)
-    if (report["source"], report["training_steps"]) != (source, step):
-        raise SystemExit(f"{path} is of {report['source']} at step {report['training_steps']:,}, not {source} at "
-                         f"{step:,}: run the whole eval")
-    vae = load_vae(work)
-    scaling = json.loads((work / "vae_scaling.json").read_text())["scaling_factor"]
-    guidance = default_guidance(work, source)
-    side = layout_side(source)
-    models = {"fp32": (text, unet, vae.decoder), "int8": (int8_copy(text), int8_copy(unet), int8_copy(vae.decoder))}
-    runs = [r for k in kinds for r in [(k, k, True)] + ([(f"{k}-whole", k, False)] if k in MANY else [])]
-    table = dict(report["adherence"])
-    for kind, source_kind, regional in runs:
-        n = EVAL_COUNTS[source_kind]
-        prompts = prompt_set(source_kind, n, seed=99 + len(source_kind))
-        for size in (256, 512):
-            lay = side if side and side < 256 else None
-            for prec, (te, un, de) in models.items():
-                imgs = render_set(te, un, de, tok, prompts, (size, size), guidance, scaling,
-                                  layout=lay and (lay, lay), regional=regional)
-                key = f"{size}px" if lay is None else f"{size}px/{lay}"
-                row = mean_scores([score(s, judge(im)) for (s, _), im in zip(prompts, imgs)])
-                table[f"{kind} {key} {prec}"] = {**row, "n": n}
-                print(f"{kind:8s} {key} {prec}: " + "  ".join(f"{k} {v:.0%}" for k, v in row.items()), flush=True)
-    # the kinds in the order the whole eval writes them
-    order = [k for k in EVAL_COUNTS for k in ([k, f"{k}-whole"] if k in MANY else [k])]
-    report["adherence"] = dict(sorted(table.items(), key=lambda kv: order.index(kv[0].split()[0])))
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    print(eval_table(report))
+    return {"source": source, "training_steps": step, "sampler": f"DDIM, 20 steps, guidance {guidance:g}", **two_pass,
+            "examples": examples, "adherence": table, "psnr_int8_vs_fp32_db": psnr}
 
 
 def eval_table(report: dict) -> str:
