@@ -40,7 +40,15 @@ test('draws "a red star and a blue circle" apart on WASM: the judge sees a red s
   // "a red and blue star" is one star in two colours: no objects to draw apart
   await app.set({ prompt: 'a red and blue star on a white background' });
   await expect(page.locator('#regions-tag')).toBeHidden();
+  // four objects are more than are drawn apart: the tag says they are drawn together, and its note says why
+  await app.set({ prompt: 'a red star, a blue circle, a green ring and a pink heart on a white background' });
+  await expect(page.locator('#regions-tag')).toHaveText('4 objects: drawn together');
+  await page.locator('#regions-tag').click();
+  await expect(page.locator('#regions-whole')).toBeVisible();
+  await expect(page.locator('#regions-whole')).toContainText('Up to 3 can be drawn apart');
+  await expect(page.locator('#regions-field')).toBeHidden();
   await app.set({ prompt: 'a red star and a blue circle on a white background' });
+  await expect(page.locator('#regions-whole')).toBeHidden();
   const img = await app.generate({ ...YELLOW_STAR, prompt: 'a red star and a blue circle on a white background', backend: 'wasm', steps: 20 });
   const verdict = judgeObjects(readJudgeFixture(), img.pixels, img.width, img.height);
   expect({ background: verdict.background, objects: verdict.objects.map((o) => `${o.colour} ${o.shape}`).sort() })

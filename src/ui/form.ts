@@ -4,7 +4,7 @@
 import { badRequest, PocketError } from '../core/errors';
 import { randomSeed } from '../core/random';
 import { SCHEDULERS, isSchedulerName } from '../core/schedulers';
-import { planRegions } from '../core/pipeline/regions';
+import { MAX_REGIONS, objectCount, planRegions } from '../core/pipeline/regions';
 import type { GenerateRequest, ImageLimits } from '../core/pipeline/request';
 import type { PackDefaults } from '../worker/engine-api';
 import { $ } from './dom';
@@ -30,6 +30,7 @@ export class GenerateForm {
     regions: $<HTMLInputElement>('regions'),
     regionsField: $<HTMLLabelElement>('regions-field'),
     regionsObjects: $<HTMLSpanElement>('regions-objects'),
+    regionsWhole: $<HTMLParagraphElement>('regions-whole'),
     regionsTag: $<HTMLButtonElement>('regions-tag'),
     schedulerHelp: $<HTMLParagraphElement>('scheduler-help'),
   };
@@ -66,8 +67,9 @@ export class GenerateForm {
     // the tag by the prompt opens the choice (folded under Settings on a phone)
     e.regionsTag.addEventListener('click', () => {
       e.tuning.open = true;
-      e.regionsField.scrollIntoView({ block: 'center' });
-      e.regions.focus();
+      const shown = e.regionsField.hidden ? e.regionsWhole : e.regionsField;
+      shown.scrollIntoView({ block: 'center' });
+      if (!e.regionsField.hidden) e.regions.focus();
     });
     e.scheduler.addEventListener('change', () => {
       e.scheduler.dataset.touched = 'yes';
@@ -265,12 +267,21 @@ export class GenerateForm {
     const e = this.el;
     // (where the objects name one place twice the prompt is drawn whole: no choice to offer)
     const parts = planRegions(e.prompt.value, 0);
+    const count = objectCount(e.prompt.value);
     e.regionsField.hidden = !parts;
-    e.regionsTag.hidden = !parts;
+    // objects that cannot be drawn apart (too many, or two named in one place): the page says so, and why
+    e.regionsWhole.hidden = !!parts || count < 2;
+    e.regionsTag.hidden = !parts && count < 2;
     const names = parts ? parts.map((r) => `“${r.object}”`) : [];
     e.regionsObjects.textContent = names.length ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : '';
+    if (!parts && count >= 2) {
+      e.regionsWhole.textContent = count > MAX_REGIONS
+        ? `This prompt names ${count} objects. Up to ${MAX_REGIONS} can be drawn apart, so it is drawn as one picture, where their colours can mix: name ${MAX_REGIONS} or fewer for each to keep its own colour.`
+        : 'Two of this prompt’s objects are named in the same place, so it is drawn as one picture, where their colours can mix: give each its own place, or leave the places out.';
+    }
     // on the prompt's row, where the person is looking: what will happen to the objects, and a way to change it
     if (parts) e.regionsTag.textContent = `${parts.length} objects: ${e.regions.checked ? 'drawn apart' : 'drawn together'}`;
+    else if (count >= 2) e.regionsTag.textContent = `${count} objects: drawn together`;
   }
 
   /** The steps, size and guidance as typed, for the estimate (NaN where a field is empty). */

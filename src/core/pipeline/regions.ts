@@ -51,10 +51,26 @@ const trim = (t: string) => t.replace(new RegExp(`^${S}+|${S}+$`, 'g'), '');
 // "a red and blue star" or "a black and white cat" is one thing in two colours, drawn whole.
 const NAMED = new RegExp(`^(?:a|an|the|one|two|three|four|five|six|seven|eight|nine|ten|another|some|[0-9]+)${S}`, 'i');
 
+/** The most objects drawn apart: four or more, each in a corner-sized part of a small sketch, leave each too
+ *  little room (the prompt is drawn whole, and the page says so). */
+export const MAX_REGIONS = 3;
+
 /** The objects a prompt names and what it says of them all (its tail: " on a green background"), or undefined
- *  where it names fewer than two or more than three (each with an article or a number). The tail starts after
- *  the last "and", at the first comma or " on a / with a / against a / in a"; trailing punctuation goes with it. */
+ *  where it names fewer than two or more than MAX_REGIONS (each with an article or a number). */
 export function splitObjects(prompt: string): { objects: string[]; tail: string } | undefined {
+  const parts = namedObjects(prompt);
+  return parts && parts.objects.length <= MAX_REGIONS ? parts : undefined;
+}
+
+/** How many objects a prompt names, each with an article or a number (0 where it names fewer than two): the
+ *  page says when there are too many to draw apart. */
+export function objectCount(prompt: string): number {
+  return namedObjects(prompt)?.objects.length ?? 0;
+}
+
+/** The tail starts after the last "and", at the first comma or " on a / with a / against a / in a"; trailing
+ *  punctuation goes with it. */
+function namedObjects(prompt: string): { objects: string[]; tail: string } | undefined {
   const text = trim(prompt);
   const ands = [...text.matchAll(AND)];
   if (!ands.length) return undefined;
@@ -67,7 +83,7 @@ export function splitObjects(prompt: string): { objects: string[]; tail: string 
   tail = body.slice(stripped.length) + tail;
   body = stripped;
   const objects = body.split(SPLIT).map(trim);
-  if (objects.length < 2 || objects.length > 3 || !objects.every((o) => NAMED.test(o))) return undefined;
+  if (objects.length < 2 || !objects.every((o) => NAMED.test(o))) return undefined;
   return { objects, tail };
 }
 

@@ -1,7 +1,7 @@
 // Regional prompts' plan: which objects a prompt names, each one's caption and point, and the masks. The same
 // cases as training/tests/test_regions.py: the recipe measures the pictures the app draws.
 import { describe, expect, it } from 'vitest';
-import { planRegions, regionMasks, splitObjects } from '../../../src/core/pipeline/regions';
+import { objectCount, planRegions, regionMasks, splitObjects } from '../../../src/core/pipeline/regions';
 
 describe('splitObjects', () => {
   it.each([
@@ -25,6 +25,20 @@ describe('splitObjects', () => {
     '%j names no two or three objects', (prompt) => {
       expect(splitObjects(prompt)).toBeUndefined();
     });
+});
+
+describe('objectCount', () => {
+  // the page says when a prompt names more objects than are drawn apart
+  it.each([
+    ['a red star, a blue circle, a green ring and a pink heart on a white background', 4],
+    ['a b, a c, a d and a e', 4],
+    ['a red star and a blue circle', 2],
+    ['a red star in the top left and a blue circle in the top left', 2],
+    ['a red star on a green background', 0],
+    ['a red and blue star', 0],
+  ])('%j names %i', (prompt, n) => {
+    expect(objectCount(prompt)).toBe(n);
+  });
 });
 
 describe('planRegions', () => {
