@@ -740,3 +740,31 @@ def test_a_grounded_run_learns_from_the_same_diffusion_loss_plus_its_grounding(q
     # and the grounded words of the pairs world come with its data, on the 4x4 grid of the UNet's first attention
     ground = torch.load(work / "curriculum" / "data" / f"{plain.world.key()}-ground-v1-4x4.pt")
     assert ground["index"].shape[1] == 8 and (ground["index"][:, :3] >= 0).all()
+
+
+def test_unsaid_backgrounds_drop_the_said_background_from_the_same_pictures(quick_work):
+    """Round ten: a share of the captions that say their background lose it ("one brown ring"), typed or in the
+    grammar's wording, with the object's words kept; the pictures (latents) and the other captions stay the
+    world's own, and a world without the share is captioned exactly as before."""
+    import dataclasses
+    import torch
+
+    work, _ = quick_work
+    tiny = curriculum.World(latent=8, scenes=48, sizes=True, grammar=True, typed=0.3)
+    told = dataclasses.replace(tiny, unsaid=0.5)
+    assert told.key() != tiny.key() and told.pictures_key() == tiny.pictures_key()
+    first, again = curriculum.world_data(work, tiny), curriculum.world_data(work, told)
+    assert torch.equal(first["latents"], again["latents"])
+    scenes = [s for s, _ in curriculum.world_scenes(told)]
+    dropped = 0
+    for scene, a, b in zip(scenes, first["captions"], again["captions"]):
+        if a == b:
+            continue
+        # only a said background is dropped, and every object's colour and shape stay in the caption
+        assert scene.background_said and scene.background in a and "background" not in b and f" on {scene.background}" not in b, (a, b)
+        assert all(o.shape in b and (o.colour in a) == (o.colour in b) for o in scene.objects), (a, b)
+        dropped += 1
+    said = sum(s.background_said for s in scenes)
+    assert 0.25 * said <= dropped <= 0.75 * said, (dropped, said)
+    # a world without the share: its captions are those the typed world always had
+    assert [c for _, c in curriculum.world_scenes(tiny)] == first["captions"]
