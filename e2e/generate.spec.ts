@@ -47,8 +47,15 @@ test('draws "a red star and a blue circle" apart on WASM: the judge sees a red s
   await expect(page.locator('#regions-whole')).toBeVisible();
   await expect(page.locator('#regions-whole')).toContainText('Up to 3 can be drawn apart');
   await expect(page.locator('#regions-field')).toBeHidden();
+  await expect(page.locator('#regions-whole')).toBeFocused();
+  await expect(page.locator('#regions-tag')).toHaveAttribute('aria-describedby', 'regions-whole');
+  // two objects named in one place: drawn whole too, and the note says so
+  await app.set({ prompt: 'a red star in the top left and a blue circle in the top left' });
+  await expect(page.locator('#regions-tag')).toHaveText('2 objects: drawn together');
+  await expect(page.locator('#regions-whole')).toContainText('same place');
   await app.set({ prompt: 'a red star and a blue circle on a white background' });
   await expect(page.locator('#regions-whole')).toBeHidden();
+  await expect(page.locator('#regions-tag')).toHaveAttribute('aria-describedby', 'regions-field');
   const img = await app.generate({ ...YELLOW_STAR, prompt: 'a red star and a blue circle on a white background', backend: 'wasm', steps: 20 });
   const verdict = judgeObjects(readJudgeFixture(), img.pixels, img.width, img.height);
   expect({ background: verdict.background, objects: verdict.objects.map((o) => `${o.colour} ${o.shape}`).sort() })

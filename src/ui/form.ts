@@ -69,7 +69,8 @@ export class GenerateForm {
       e.tuning.open = true;
       const shown = e.regionsField.hidden ? e.regionsWhole : e.regionsField;
       shown.scrollIntoView({ block: 'center' });
-      if (!e.regionsField.hidden) e.regions.focus();
+      // (the note, where there is no choice: focused, so that it is read out)
+      (e.regionsField.hidden ? e.regionsWhole : e.regions).focus();
     });
     e.scheduler.addEventListener('change', () => {
       e.scheduler.dataset.touched = 'yes';
@@ -272,11 +273,12 @@ export class GenerateForm {
     // objects that cannot be drawn apart (too many, or two named in one place): the page says so, and why
     e.regionsWhole.hidden = !!parts || count < 2;
     e.regionsTag.hidden = !parts && count < 2;
+    e.regionsTag.setAttribute('aria-describedby', parts ? 'regions-field' : 'regions-whole');
     const names = parts ? parts.map((r) => `“${r.object}”`) : [];
     e.regionsObjects.textContent = names.length ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : '';
     if (!parts && count >= 2) {
       e.regionsWhole.textContent = count > MAX_REGIONS
-        ? `This prompt names ${count} objects. Up to ${MAX_REGIONS} can be drawn apart, so it is drawn as one picture, where their colours can mix: name ${MAX_REGIONS} or fewer for each to keep its own colour.`
+        ? `This prompt names ${count} objects. Up to ${MAX_REGIONS} can be drawn apart, so it is drawn as one picture, where their colours can mix: name ${MAX_REGIONS} or fewer to have each drawn apart, in its own colour.`
         : 'Two of this prompt’s objects are named in the same place, so it is drawn as one picture, where their colours can mix: give each its own place, or leave the places out.';
     }
     // on the prompt's row, where the person is looking: what will happen to the objects, and a way to change it

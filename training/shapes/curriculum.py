@@ -59,9 +59,12 @@ class World:
     # no article or "an", the colour or background unsaid, "on blue", a full stop). Only the captions change, as
     # with reading_order: the latents are the plain world's.
     typed: float = 0.0
-    # The share of captions whose said background is dropped ("a brown ring", "a red star and a blue circle"), drawn
-    # as `typed` is: only the captions change. The grammar leaves it unsaid in 15 % of pictures; a prompt typed
-    # without one drew the named colour on the background instead (round ten, training/README.md).
+    # The share of the pictures whose background the grammar says (85 %) that have it dropped from their caption
+    # ("a brown ring", "a red star and a blue circle"), drawn as `typed` is: only the captions change. A typed
+    # caption keeps its words and loses its tail (some typed tails were already empty, so the share dropped is a
+    # little under this); a grammar caption is drawn again with the background unsaid, its article, size and place
+    # words drawn anew from the grammar's own. With `grammar` only. Round ten (training/README.md): prompts typed
+    # with no background miss their colour more often than those that name one.
     unsaid: float = 0.0
     # With `multi`: every several-object picture holds exactly two objects, never a counted group (the binding
     # proxy's world: which colour goes with which shape, and nothing else new).
@@ -591,6 +594,7 @@ def world_scenes(w: World) -> Iterator[tuple[world.Scene, str]]:
     for _ in range(w.scenes):
         scene = sample_scene(rng, w)
         cap = caption(scene, rng, w)
+        assert not w.unsaid or w.grammar, "`unsaid` drops the grammar's backgrounds: a world with `grammar`"
         drop = w.unsaid and scene.background_said and unsaid_rng.random() < w.unsaid
         if w.typed and len(scene.objects) == 1 and not scene.count_phrase and typed_rng.random() < w.typed:
             cap = typed_caption(scene, typed_rng, background=not drop)

@@ -56,7 +56,7 @@ _NAMED = re.compile(r"(?:a|an|the|one|two|three|four|five|six|seven|eight|nine|t
 
 def split(prompt: str) -> tuple[list[str], str] | None:
     """The objects a prompt names and what it says of them all (its tail), or None where it names fewer than two
-    or more than three (each with an article or a number). The tail starts after the last "and", at the first comma or " on a / with a / against a /
+    or more than three (the app's MAX_REGIONS; each with an article or a number). The tail starts after the last "and", at the first comma or " on a / with a / against a /
     in a"; trailing punctuation goes with it."""
     text = prompt.strip(_SPACE)
     ands = list(_AND.finditer(text))

@@ -743,10 +743,12 @@ def test_a_grounded_run_learns_from_the_same_diffusion_loss_plus_its_grounding(q
 
 
 def test_unsaid_backgrounds_drop_the_said_background_from_the_same_pictures(quick_work):
-    """Round ten: a share of the captions that say their background lose it ("one brown ring"), typed or in the
-    grammar's wording, with the object's words kept; the pictures (latents) and the other captions stay the
-    world's own, and a world without the share is captioned exactly as before."""
+    """Round ten: a share of the captions that say their background lose it ("one brown ring"): a typed caption
+    keeps its words and drops its tail; a grammar caption is drawn again with the background unsaid (its article,
+    size and place words drawn anew, from the grammar's own); the pictures (latents) and the other captions stay
+    the world's own, and a world without the share is captioned exactly as before the share existed."""
     import dataclasses
+    import hashlib
     import torch
 
     work, _ = quick_work
@@ -766,5 +768,6 @@ def test_unsaid_backgrounds_drop_the_said_background_from_the_same_pictures(quic
         dropped += 1
     said = sum(s.background_said for s in scenes)
     assert 0.25 * said <= dropped <= 0.75 * said, (dropped, said)
-    # a world without the share: its captions are those the typed world always had
-    assert [c for _, c in curriculum.world_scenes(tiny)] == first["captions"]
+    # a world without the share: its captions are those the typed world had before `unsaid` existed (commit 7a3919f)
+    plain = "\n".join(c for _, c in curriculum.world_scenes(tiny))
+    assert hashlib.sha256(plain.encode()).hexdigest()[:16] == "b9a23890d83f0ef5"

@@ -28,7 +28,8 @@ describe('splitObjects', () => {
 });
 
 describe('objectCount', () => {
-  // the page says when a prompt names more objects than are drawn apart
+  // the page says when a prompt names more objects than are drawn apart (the app's own: the recipe draws only
+  // what splitObjects plans, so training/tests/test_regions.py has no twin of these)
   it.each([
     ['a red star, a blue circle, a green ring and a pink heart on a white background', 4],
     ['a b, a c, a d and a e', 4],
