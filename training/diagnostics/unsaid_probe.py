@@ -1,0 +1,83 @@
+"""Why does a prompt typed with no background ("an orange circle") miss its colour more often than one that names
+its background? Two sampler-side probes on 72 such prompts (diagnostics/typed_many.py's: `evaluate.TYPED`'s three forms that
+name a colour and no background), 256 px from a 128-px sketch, DDIM 20, guidance 3, fp32 (round ten,
+training/README.md):
+
+- `interval T`: guidance 1 at the sketch's timesteps t >= T, the pack's guidance below (guidance applied in a limited
+  interval, Kynkäänniemi et al. 2024): does guidance amplify the caption's colour into the whole picture early on?
+  Held-in single objects (48) and two objects drawn apart (24) are drawn too, to see what it costs them.
+- `pooled`: the caption's pooled state (its mean hidden state, added to the timestep embedding) taken from the empty
+  caption: does the global pathway paint the only colour it hears on the background?
+
+    cd training && /usr/bin/python3 diagnostics/unsaid_probe.py [STAGE=w2-more-pairs] [interval 900 800 | pooled]
+"""
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, '.')
+from shapes import evaluate as E  # noqa: E402
+from shapes.checkpoints import load_model, load_tokenizer, load_vae  # noqa: E402
+
+E.setup_threads()
+work = Path('work')
+stage = sys.argv[1] if len(sys.argv) > 1 else 'w2-more-pairs'
+probe, args = (sys.argv[2], sys.argv[3:]) if len(sys.argv) > 2 else ('interval', ['900', '800'])
+tok = load_tokenizer(work)
+text, unet, _ = load_model(work, stage)
+de = load_vae(work).decoder
+scaling = json.loads((work / 'vae_scaling.json').read_text())['scaling_factor']
+G = 3.0
+# typed_many.py's 72 prompts that name a colour and no background
+unsaid = [p for i, p in enumerate(E.prompt_set('typed', 144, seed=4242))
+          if '{bg}' not in E.TYPED[i % len(E.TYPED)] and p[0].objects[0].colour]
+sets = {'no background': unsaid}
+if probe == 'interval':
+    sets |= {'held-in': E.prompt_set('held_in', 48, seed=777), 'two apart': E.prompt_set('two', 24, seed=778)}
+
+
+class Interval(torch.nn.Module):
+    """The UNet, its conditional outputs pulled to e_u + (e_c - e_u) / G at t >= T: DDIM's e_u + G (e_c - e_u) is then
+    the unguided e_c there (linear, so it holds for regional prompts' masked sum too)."""
+
+    def __init__(self, inner, threshold):
+        super().__init__()
+        self.inner, self.threshold = inner, threshold
+
+    def forward(self, x, t, ctx):
+        out = self.inner(x, t, ctx)
+        if self.threshold is None or float(t.reshape(-1)[0]) < self.threshold:
+            return out
+        # ctx is [uncond x n, cond_1 x n, ...]: n is how many rows lead with the empty caption's states (equal to
+        # within float noise: a batch's rows may differ in their last bits)
+        n = int(((ctx - ctx[:1]).abs().flatten(1).amax(1) < 1e-4).int().cumprod(0).sum())
+        parts = out.split(n)
+        return torch.cat([parts[0]] + [parts[0] + (p - parts[0]) / G for p in parts[1:]])
+
+
+def run(name: str, un, prompts) -> str:
+    imgs = E.render_set(text, un, de, tok, prompts, (256, 256), G, scaling, seed0=3000, layout=(128, 128))
+    judged = [E.judge(im) for im in imgs]
+    row = E.mean_scores([E.score(s, j) for (s, _), j in zip(prompts, judged)])
+    named_bg = sum(bool(s.objects[0].colour) and j['background'] == s.objects[0].colour
+                   for (s, _), j in zip(prompts, judged)) if name == 'no background' else None
+    return f"{name}: " + " ".join(f"{k} {v:.0%}" for k, v in row.items()) + \
+        (f" (background in the named colour {named_bg} of {len(prompts)})" if named_bg is not None else "")
+
+
+if probe == 'interval':
+    for threshold in [None] + [int(a) for a in args]:
+        print(f"guidance 1 at t >= {threshold}: " if threshold else "as the app draws: ", end="", flush=True)
+        print(" | ".join(run(name, Interval(unet, threshold), ps) for name, ps in sets.items()), flush=True)
+else:
+    orig = unet.text_embedding
+
+    class Empty(torch.nn.Module):
+        def forward(self, m):  # every row's pooled state the first's: the empty caption's (ctx is [uncond, cond…])
+            return orig(m[:1].expand_as(m))
+
+    print("as the app draws: " + run('no background', unet, unsaid), flush=True)
+    unet.text_embedding = Empty()
+    print("pooled state from the empty caption: " + run('no background', unet, unsaid), flush=True)
