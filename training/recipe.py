@@ -139,7 +139,7 @@ def main() -> None:
             fixtures.stage_fixtures(a.fixtures_out, a.clip_tokenizer)
         elif s == "samples":
             from shapes import evaluate
-            evaluate.stage_samples(a.work, a.samples_dir, source)
+            evaluate.stage_samples(a.work, a.samples_dir, source, quick=a.quick)
 
 
 if __name__ == "__main__":

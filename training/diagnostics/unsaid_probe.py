@@ -6,10 +6,12 @@ training/README.md):
 - `interval T`: guidance 1 at the sketch's timesteps t >= T, the pack's guidance below (guidance applied in a limited
   interval, Kynkäänniemi et al. 2024): does guidance amplify the caption's colour into the whole picture early on?
   Held-in single objects (48) and two objects drawn apart (24) are drawn too, to see what it costs them.
+- `colours`: each named colour drawn alone, 12 prompts each ("a brown ring"), and the same prompts and seeds with a
+  background said ("… on a blue background"): which colours need a background to come out, and what they become.
 - `pooled`: the caption's pooled state (its mean hidden state, added to the timestep embedding) taken from the empty
   caption: does the global pathway paint the only colour it hears on the background?
 
-    cd training && /usr/bin/python3 diagnostics/unsaid_probe.py [STAGE=w2-more-pairs] [interval 900 800 | pooled]
+    cd training && /usr/bin/python3 diagnostics/unsaid_probe.py [STAGE=w2-more-pairs] [interval 900 800 | pooled | colours]
 """
 import json
 import sys
@@ -71,6 +73,24 @@ if probe == 'interval':
     for threshold in [None] + [int(a) for a in args]:
         print(f"guidance 1 at t >= {threshold}: " if threshold else "as the app draws: ", end="", flush=True)
         print(" | ".join(run(name, Interval(unet, threshold), ps) for name, ps in sets.items()), flush=True)
+elif probe == 'colours':
+    from shapes import world
+    for colour in world.COLOURS:
+        told, bare = [], []
+        for i in range(12):
+            shapes = [s for s in world.SHAPES if (colour, s) not in world.HELD_OUT]
+            shape = shapes[i % len(shapes)]
+            bg = [c for c in world.COLOURS if c != colour][(5 * i + 3) % (len(world.COLOURS) - 1)]
+            obj = lambda: [world.Obj(colour, shape, None, None)]  # noqa: E731
+            bare.append((world.Scene('', obj()), f"a {colour} {shape}"))
+            told.append((world.Scene(bg, obj()), f"a {colour} {shape} on a {bg} background"))
+        row = []
+        for name, ps in (('no background', bare), ('background said', told)):
+            imgs = E.render_set(text, unet, de, tok, ps, (256, 256), G, scaling, seed0=5000, layout=(128, 128))
+            got = [(j['objects'][0]['colour'] if j['objects'] else 'nothing') for j in map(E.judge, imgs)]
+            wrong = sorted({g for g in got if g != colour})
+            row.append(f"{name} {got.count(colour)}/12" + (f" (else {', '.join(wrong)})" if wrong else ""))
+        print(f"{colour:7s} " + " | ".join(row), flush=True)
 else:
     orig = unet.text_embedding
 

@@ -339,6 +339,8 @@ def prompt_set(kind: str, n: int, seed: int) -> list[tuple[world.Scene, str]]:
 
 
 EVAL_COUNTS = {"held_in": 48, "held_out": 24, "two": 32, "three": 24, "position": 36, "typed": 36}
+# The quick runs (`--quick`: the recipe's tests) check what is written, not how well: DDIM at 4 steps there.
+QUICK_STEPS = 4
 QUICK_COUNTS = {"held_in": 4, "held_out": 2, "two": 2, "three": 2, "position": 2, "typed": 2}
 # Kinds that name several objects are also drawn whole (`two-whole`: one caption, no regions), what the UNet
 # binds by itself.
@@ -347,8 +349,8 @@ MANY = ("two", "three")
 
 def render_set(te, un, de, tok, prompts: list[tuple[world.Scene, str]], size: tuple[int, int], guidance: float,
                scaling: float, seed0: int = 0, layout: tuple[int, int] | None = None,
-               regional: bool = REGIONS) -> np.ndarray:
-    """The pictures of a prompt set (noise seed seed0 + i for prompt i), DDIM 20 steps, in batches of 8 (two
+               regional: bool = REGIONS, steps: int = 20) -> np.ndarray:
+    """The pictures of a prompt set (noise seed seed0 + i for prompt i), DDIM `steps` steps, in batches of 8 (two
     passes, from a picture drawn at `layout`, where given; prompts that name two or three objects with regional
     prompts, unless `regional` is False)."""
     empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
@@ -358,8 +360,8 @@ def render_set(te, un, de, tok, prompts: list[tuple[world.Scene, str]], size: tu
     for i in range(0, n, 8):
         seeds = list(range(seed0 + i, seed0 + min(n, i + 8)))
         reg = Regional.of(tok, [p for _, p in prompts[i:i + 8]], seeds) if regional else None
-        out.append(sample(te, un, de, ids[i:i + 8], empty, size[0], size[1], seeds, guidance=guidance, scaling=scaling,
-                          layout=layout, regional=reg))
+        out.append(sample(te, un, de, ids[i:i + 8], empty, size[0], size[1], seeds, steps=steps, guidance=guidance,
+                          scaling=scaling, layout=layout, regional=reg))
     return np.concatenate(out)
 
 
@@ -433,6 +435,7 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
     # a pack that composes below the first size (the layout lineage: 128 px) draws every size from a sketch there
     sketch = side if side and side < sizes[0] else None
     counts = QUICK_COUNTS if quick else EVAL_COUNTS
+    steps = QUICK_STEPS if quick else 20
     table: dict = dict(kept["adherence"]) if kept else {}
     images: dict = {}
     # Each size as the app draws it — above the pack's layout side in two passes from a sketch there — and, where
@@ -450,7 +453,7 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
         for size, lay in passes:
             for prec, (te, un, de) in models.items():
                 imgs = render_set(te, un, de, tok, prompts, (size, size), guidance, scaling, layout=lay and (lay, lay),
-                                  regional=regional)
+                                  regional=regional, steps=steps)
                 key = f"{size}px" if lay is None else f"{size}px/{lay}"
                 if regional and (lay is None or lay < sizes[0]):  # the pictures int8's PSNR is measured on: one per size
                     images[(kind, size, prec)] = imgs
@@ -462,13 +465,14 @@ def stage_eval(work: Path, source: str, quick: bool = False, kinds: list[str] | 
         order = [k for k in EVAL_COUNTS for k in ([k, f"{k}-whole"] if k in MANY else [k])]
         report = {**kept, "adherence": dict(sorted(table.items(), key=lambda kv: order.index(kv[0].split()[0])))}
     else:
-        report = _whole_report(source, step, tok, models, sizes, sketch, counts, guidance, scaling, table, images, quick)
+        report = _whole_report(source, step, tok, models, sizes, sketch, counts, guidance, scaling, table, images, quick,
+                               steps)
     path.write_text(json.dumps(report, indent=1) + "\n")
     print(eval_table(report))
 
 
 def _whole_report(source: str, step: int, tok, models: dict, sizes: list[int], sketch: int | None, counts: dict,
-                  guidance: float, scaling: float, table: dict, images: dict, quick: bool) -> dict:
+                  guidance: float, scaling: float, table: dict, images: dict, quick: bool, steps: int = 20) -> dict:
     """The whole eval's report: its table, int8's PSNR over every kind's pictures, the "Try: …" examples."""
     psnr = {}
     for size in sizes:
@@ -479,13 +483,13 @@ def _whole_report(source: str, step: int, tok, models: dict, sizes: list[int], s
     print("int8 vs fp32 PSNR (median over prompts):", psnr)
     # the prompts the app offers ("Try: …"), int8, at the pack's trained size
     examples = judge_examples(*models["int8"], tok, sizes[0], guidance, scaling, seeds=2 if quick else 8,
-                              layout=sketch)
+                              layout=sketch, steps=steps)
     for r in examples:
         print(f"example {r['prompt']!r}: {r['right']:.0%} of its pictures right in every measure", flush=True)
     lay = sketch or sizes[0]
     two_pass = {"two_pass": f"'{sizes[-1]}px/{lay}': drawn at {lay} px, finished at {sizes[-1]} px from "
                             f"strength {LAYOUT_STRENGTH:g}"} if len(sizes) > 1 or lay < sizes[0] else {}
-    return {"source": source, "training_steps": step, "sampler": f"DDIM, 20 steps, guidance {guidance:g}", **two_pass,
+    return {"source": source, "training_steps": step, "sampler": f"DDIM, {steps} steps, guidance {guidance:g}", **two_pass,
             "examples": examples, "adherence": table, "psnr_int8_vs_fp32_db": psnr}
 
 
@@ -532,21 +536,21 @@ EXAMPLE_PROMPTS: list[tuple[str, world.Scene]] = [
 
 
 def judge_examples(te, un, de, tok, size: int, guidance: float, scaling: float, seeds: int = 8,
-                   layout: int | None = None) -> list[dict]:
+                   layout: int | None = None, steps: int = 20) -> list[dict]:
     """Each example prompt drawn with noise seeds 1..`seeds` (in two passes from a `layout`-side sketch, where given,
     as the app draws a pack that composes there): the share of its pictures the judge finds right in every measure
     (background, colour, shape, position, one object)."""
     rows = []
     for prompt, scene in EXAMPLE_PROMPTS:
         imgs = render_set(te, un, de, tok, [(scene, prompt)] * seeds, (size, size), guidance, scaling, seed0=1,
-                          layout=(layout, layout) if layout else None)
+                          layout=(layout, layout) if layout else None, steps=steps)
         scores = [score(scene, judge(im)) for im in imgs]
         rows.append({"prompt": prompt, "size": size, "guidance": guidance, "right": float(np.mean([all(s.values()) for s in scores])),
                      **mean_scores(scores)})
     return rows
 
 
-def stage_samples(work: Path, out: Path, source: str) -> None:
+def stage_samples(work: Path, out: Path, source: str, quick: bool = False) -> None:
     """Draw the sample images shown in training/README.md, with the int8 weights the pack ships, at its
     default guidance; the judge's verdict on each goes to samples.json beside them."""
     from .export import default_guidance, layout_side
@@ -568,7 +572,8 @@ def stage_samples(work: Path, out: Path, source: str) -> None:
         ids = torch.tensor([tok.encode(prompt)[0]], dtype=torch.int32)
         # as the app draws it: above the pack's layout side, in two passes
         layout = side and layout_for(w, h, side)
-        img = sample(te, un, de, ids, empty, w, h, [i + 1], guidance=guidance, scaling=scaling, layout=layout,
+        img = sample(te, un, de, ids, empty, w, h, [i + 1], steps=QUICK_STEPS if quick else 20, guidance=guidance,
+                     scaling=scaling, layout=layout,
                      regional=Regional.of(tok, [prompt], [i + 1]) if REGIONS else None)[0]
         name = f"{i + 1}-" + "-".join(prompt.lower().replace(",", "").replace(".", "").split()[:6]) + ".png"
         Image.fromarray(img).save(out / name, optimize=True)
