@@ -8,10 +8,12 @@ training/README.md):
   Held-in single objects (48) and two objects drawn apart (24) are drawn too, to see what it costs them.
 - `colours`: each named colour drawn alone, 12 prompts each ("a brown ring"), and the same prompts and seeds with a
   background said ("… on a blue background"): which colours need a background to come out, and what they become.
+- `contrast`: which backgrounds the model chooses for those 72 when none is said, and how far they lie from the
+  object's named colour (RGB distance, the world's palette) in the pictures that get the colour and in those that miss.
 - `pooled`: the caption's pooled state (its mean hidden state, added to the timestep embedding) taken from the empty
   caption: does the global pathway paint the only colour it hears on the background?
 
-    cd training && /usr/bin/python3 diagnostics/unsaid_probe.py [STAGE=w2-more-pairs] [interval 900 800 | pooled | colours]
+    cd training && /usr/bin/python3 diagnostics/unsaid_probe.py [STAGE=w2-more-pairs] [interval 900 800 | pooled | colours | contrast]
 """
 import json
 import sys
@@ -91,6 +93,25 @@ elif probe == 'colours':
             wrong = sorted({g for g in got if g != colour})
             row.append(f"{name} {got.count(colour)}/12" + (f" (else {', '.join(wrong)})" if wrong else ""))
         print(f"{colour:7s} " + " | ".join(row), flush=True)
+elif probe == 'contrast':
+    from shapes import world
+    imgs = E.render_set(text, unet, de, tok, unsaid, (256, 256), G, scaling, seed0=3000, layout=(128, 128))
+    dist = lambda a, b: float(sum((x - y) ** 2 for x, y in zip(world.COLOURS[a], world.COLOURS[b])) ** 0.5)  # noqa: E731
+    rows = {True: [], False: []}
+    for (s, _), im in zip(unsaid, imgs):
+        j = E.judge(im)
+        c = s.objects[0].colour
+        got = j['objects'][0]['colour'] if j['objects'] else 'nothing'
+        rows[got == c].append((c, j['background'], got, dist(c, j['background'])))
+    for hit, rs in rows.items():
+        ds = sorted(r[3] for r in rs)
+        print(f"{'colour right' if hit else 'colour missed'}: {len(rs)} pictures, background's distance from the named "
+              f"colour median {ds[len(ds) // 2]:.0f}, under 120 in {sum(d < 120 for d in ds)}", flush=True)
+        if not hit:
+            for c, bg, got, d in sorted(rs):
+                print(f"  {c:7s} on {bg:7s} ({d:3.0f}) drawn {got}")
+    print("backgrounds chosen by named colour: " + "; ".join(
+        f"{c}: " + ", ".join(sorted(r[1] for r in rows[True] + rows[False] if r[0] == c)) for c in world.COLOURS))
 else:
     orig = unet.text_embedding
 

@@ -66,6 +66,13 @@ class World:
     # words drawn anew from the grammar's own. With `grammar` only. Round ten (training/README.md): prompts typed
     # with no background miss their colour more often than those that name one.
     unsaid: float = 0.0
+    # Backgrounds are left unsaid only where they lie at least this far (RGB distance, the world's palette) from every
+    # object's colour: a caption that would leave a near background unsaid says it (a typed caption keeps or gains a
+    # tail, a grammar caption is drawn again with the background said), and `unsaid` drops only far ones. Only the
+    # captions change. Round ten's contrast probe (diagnostics/unsaid_probe.py contrast): with no background said,
+    # (w2) chose one under 140 from the named colour for 32 of 72 prompts (a uniform choice gives 24 %) and missed
+    # the colour on 8 of those 32, against 3 of the 40 far ones — brown drawn red on orange, gray blue on blue.
+    far: float = 0.0
     # With `multi`: every several-object picture holds exactly two objects, never a counted group (the binding
     # proxy's world: which colour goes with which shape, and nothing else new).
     pairs: bool = False
@@ -94,11 +101,11 @@ class World:
         share += "-pairs" if self.multi and self.pairs else ""
         return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}{share}-grammar{int(self.grammar)}"
                 f"-n{self.scenes}" + ("-own" if self.own_radii else "") + (f"-r{self.radii:g}" if self.radii else "") + ("-reading" if self.reading_order else "") + (f"-typed{self.typed:g}" if self.typed else "")
-                + (f"-unsaid{self.unsaid:g}" if self.unsaid else ""))
+                + (f"-unsaid{self.unsaid:g}" if self.unsaid else "") + (f"-far{self.far:g}" if self.far else ""))
 
     def pictures_key(self) -> str:
         """The key of the world whose pictures these are (the same scenes, perhaps captioned otherwise)."""
-        return dataclasses.replace(self, reading_order=False, typed=0.0, unsaid=0.0).key()
+        return dataclasses.replace(self, reading_order=False, typed=0.0, unsaid=0.0, far=0.0).key()
 
     def radius_scale(self) -> float:
         """Below 256 px objects keep the size in latent pixels they have in the world's 256-px pictures; from
@@ -316,6 +323,9 @@ ARMS["w3b-more-512"] = dataclasses.replace(ARMS["w3a-lower-lr"],
 _JUDGE_TYPED = (("typed", "256/128"), ("two", "256/128"), ("position", "256/128"), ("held_in", "512/128"))
 ARMS["w4u-unsaid"] = dataclasses.replace(ARMS["w3a-lower-lr"], judge=_JUDGE_TYPED, guidance=(3.0,),
                                          world=dataclasses.replace(ARMS["w2-more-pairs"].world, unsaid=0.5))
+# (w4f) is (w4u) with its unsaid backgrounds all far from the object's colour (`World.far` 140: brown is then never
+# left unsaid on orange, red, gray, black or green, gray never on purple, brown, green or blue), the near ones said.
+ARMS["w4f-far"] = dataclasses.replace(ARMS["w4u-unsaid"], world=dataclasses.replace(ARMS["w4u-unsaid"].world, far=140.0))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -359,6 +369,7 @@ ARM_WHAT = {
     "w3a-lower-lr": "(w3a) (w2) continued 2,500 steps at 1e-4, its own mix",
     "w3b-more-512": "(w3b) (w3a) with the 512-px redraw world at 25 % of the steps (the wide world 25 %)",
     "w4u-unsaid": "(w4u) (w2) continued as (w3a), half of the wide world's said backgrounds dropped from its captions",
+    "w4f-far": "(w4f) (w4u), its backgrounds left unsaid only where far from the object's colour (RGB 140), the near ones said",
     "g1-grounded": "(g1) (w2) with the cross-attention grounded in each object's pixels (weight 0.05)",
     "g2-grounded-more": "(g2) (g1) with the grounding loss at 0.25",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
@@ -563,10 +574,11 @@ def caption(scene: world.Scene, rng: np.random.Generator, w: World) -> str:
     return world.caption(scene, rng) if w.grammar else plain_caption(scene)
 
 
-def typed_caption(scene: world.Scene, rng: np.random.Generator, background: bool = True) -> str:
+def typed_caption(scene: world.Scene, rng: np.random.Generator, background: bool = True, must: bool = False) -> str:
     """A single object's caption as people type prompts: "orange star", "an orange star.", "a star" (colour
     unsaid, 15 %), "orange star on blue", "orange star, blue background!", with its size and place where the
-    scene has them. (Capitals need no rewriting: the tokenizer lower-cases, as CLIP's does.)"""
+    scene has them. (Capitals need no rewriting: the tokenizer lower-cases, as CLIP's does.) `must`: the background
+    is said, whatever the draw (the same draws, so the captions after it stay as they were)."""
     pick = lambda xs: xs[rng.integers(len(xs))]  # noqa: E731
     o = scene.objects[0]
     colour = "" if rng.random() < 0.15 else o.colour
@@ -579,6 +591,8 @@ def typed_caption(scene: world.Scene, rng: np.random.Generator, background: bool
     tail = pick(["", "", f" on {bg}", f" on a {bg} background", f", {bg} background", f" {bg} background",
                  f" with a {bg} background"])
     tail = tail if background else ""  # (drawn all the same: the captions after it stay as they were)
+    if must and not tail:
+        tail = f" on a {bg} background"
     return body + tail + pick(["", "", ".", "!"])
 
 
@@ -587,19 +601,27 @@ def world_scenes(w: World) -> Iterator[tuple[world.Scene, str]]:
     world's key: replaying them gives the same scenes without rendering)."""
     rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.pictures_key().encode()))
     # typed captions draw from a generator of their own, so that the scenes stay the plain world's
-    typed_rng = np.random.default_rng(SEED * 43 + zlib.crc32(dataclasses.replace(w, unsaid=0.0).key().encode()))
+    typed_rng = np.random.default_rng(SEED * 43 + zlib.crc32(dataclasses.replace(w, unsaid=0.0, far=0.0).key().encode()))
     # and dropped backgrounds from one more: a world's other captions stay those of the world without them
     unsaid_rng = np.random.default_rng(SEED * 47 + zlib.crc32(w.key().encode()))
-    assert not w.unsaid or w.grammar, "`unsaid` drops the grammar's backgrounds: a world with `grammar`"
+    assert not (w.unsaid or w.far) or w.grammar, "`unsaid` and `far` rewrite the grammar's backgrounds: a world with `grammar`"
     for _ in range(w.scenes):
         scene = sample_scene(rng, w)
         cap = caption(scene, rng, w)
-        drop = w.unsaid and scene.background_said and unsaid_rng.random() < w.unsaid
+        near = bool(w.far) and min(colour_distance(o.colour, scene.background) for o in scene.objects) < w.far
+        drop = w.unsaid and scene.background_said and not near and unsaid_rng.random() < w.unsaid
         if w.typed and len(scene.objects) == 1 and not scene.count_phrase and typed_rng.random() < w.typed:
-            cap = typed_caption(scene, typed_rng, background=not drop)
+            cap = typed_caption(scene, typed_rng, background=not drop, must=near)
         elif drop:
             cap = world.caption(dataclasses.replace(scene, background_said=False), unsaid_rng)
+        elif near and not scene.background_said:
+            cap = world.caption(dataclasses.replace(scene, background_said=True), unsaid_rng)
         yield scene, cap
+
+
+def colour_distance(a: str, b: str) -> float:
+    """Two of the world's colours' distance in RGB (0-255 each)."""
+    return float(np.linalg.norm(np.subtract(world.COLOURS[a], world.COLOURS[b], dtype=np.float64)))
 
 
 def world_data(work: Path, w: World, device: str = "cpu") -> dict:

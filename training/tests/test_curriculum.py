@@ -771,3 +771,30 @@ def test_unsaid_backgrounds_drop_the_said_background_from_the_same_pictures(quic
     # a world without the share: its captions are those the typed world had before `unsaid` existed (commit 7a3919f)
     plain = "\n".join(c for _, c in curriculum.world_scenes(tiny))
     assert hashlib.sha256(plain.encode()).hexdigest()[:16] == "b9a23890d83f0ef5"
+
+
+def test_far_leaves_unsaid_only_the_backgrounds_far_from_the_objects_colours():
+    """Arm (w4f): with `far`, a background is left unsaid only where it lies at least that far from every object's
+    colour; the near ones the world would have left unsaid are said (typed captions gain a tail, grammar captions
+    are drawn again), on the same pictures, and every other caption stays the world's own."""
+    import dataclasses
+
+    plain = curriculum.World(latent=8, scenes=600, sizes=True, multi=True, grammar=True, typed=0.3)
+    far = dataclasses.replace(plain, far=140.0)
+    assert far.key() != plain.key() and far.pictures_key() == plain.pictures_key()
+    near = lambda s: min(curriculum.colour_distance(o.colour, s.background) for o in s.objects) < 140  # noqa: E731
+    rewritten = 0
+    for (s, a), (s2, b) in zip(curriculum.world_scenes(plain), curriculum.world_scenes(far)):
+        assert s == s2 and all(o.colour != s.background for o in s.objects)
+        if a != b:  # only a near background the world left unsaid is rewritten, and it is said
+            assert near(s) and s.background not in a and s.background in b, (a, b)
+            assert all(o.shape in b for o in s.objects), b
+            rewritten += 1
+        else:
+            assert s.background in b or not near(s), b
+    assert rewritten > 20
+    # with `unsaid` too: the backgrounds it drops are far ones
+    both = dataclasses.replace(far, unsaid=0.5)
+    unsaid = [s for s, c in curriculum.world_scenes(both) if s.background not in c]
+    assert len(unsaid) > 200 and not any(near(s) for s in unsaid)
+    assert curriculum.colour_distance("brown", "orange") < 140 < curriculum.colour_distance("brown", "yellow")
