@@ -38,6 +38,11 @@ test('first visit downloads and verifies the pack with progress; a reload fetche
   expect(log.some((t) => /Downloading: [\d.]+ MB of 6\.\d MB/.test(t))).toBe(true);
   expect(log.at(-1)).toMatch(/Downloaded and verified: 6\.\d MB/);
   expect(app.requests.filter(isWeight).length).toBeGreaterThanOrEqual(5);
+  // onnxruntime-web starts beside the download (the worker's warm-up), not after it: its .wasm is asked for
+  // before the pack's last file
+  const wasmAt = app.requests.findIndex((u) => /\/ort\/[^/]+\.wasm$/.test(u));
+  expect(wasmAt).toBeGreaterThanOrEqual(0);
+  expect(wasmAt).toBeLessThan(app.requests.findLastIndex(isWeight));
   await page.locator('#storage summary').click();
   await expect(page.locator('#pack-list li[data-state="verified"]')).toContainText('verified');
 

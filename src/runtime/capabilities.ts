@@ -88,6 +88,11 @@ export async function detectCapabilities(gpu: GpuLike | undefined = defaultGpu()
     }
   }
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  const cores = nav()?.hardwareConcurrency ?? 1;
-  return { webgpu, crossOriginIsolated: isolated, hardwareConcurrency: cores, wasmThreads: isolated ? Math.max(1, Math.min(cores, 4)) : 1 };
+  return { webgpu, crossOriginIsolated: isolated, hardwareConcurrency: nav()?.hardwareConcurrency ?? 1, wasmThreads: wasmThreads() };
+}
+
+/** How many threads onnxruntime-web's WASM backend gets here: up to 4 cores where the page is cross-origin isolated. */
+export function wasmThreads(): number {
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  return isolated ? Math.max(1, Math.min(nav()?.hardwareConcurrency ?? 1, 4)) : 1;
 }

@@ -70,6 +70,8 @@ const result = new ResultView();
 
 
 const engine = new EngineClient();
+// The engine's worker starts with the page: onnxruntime-web gets ready while the page reads the store or downloads.
+engine.warmUp();
 // `?history=off` (the benchmark) keeps runs out of the history so that saving images does not compete
 // with the next run for the CPU.
 const keepHistory = new URLSearchParams(location.search).get('history') !== 'off';

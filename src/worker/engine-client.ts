@@ -51,6 +51,11 @@ export class EngineClient implements PocketEngine {
     return this.worker;
   }
 
+  /** Starts the worker now, and with it onnxruntime-web (engine-worker.ts), ahead of the first call. */
+  warmUp(): void {
+    void this.w;
+  }
+
   private fail(message: string): void {
     this.worker?.terminate();
     this.worker = undefined;

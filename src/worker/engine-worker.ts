@@ -4,6 +4,7 @@
 import { ChunkStore } from '../store/chunk-store';
 import { storedPackReader } from '../store/pack-store';
 import { createDispatcher } from './dispatch';
+import { warmUp } from '../runtime/ort-runtime';
 import { Engine } from './engine';
 import type { ToWorker } from './protocol';
 
@@ -11,10 +12,10 @@ declare const self: DedicatedWorkerGlobalScope;
 
 // The weights come from IndexedDB, where the page's download put them verified: no network request.
 // onnxruntime-web's .mjs/.wasm are self-hosted under /ort/ (scripts/copy-ort.mjs).
-const engine = new Engine({
-  open: (packId) => storedPackReader(new ChunkStore(), packId),
-  runtime: { wasmPaths: new URL(`${import.meta.env.BASE_URL}ort/`, self.location.href).href },
-});
+const runtime = { wasmPaths: new URL(`${import.meta.env.BASE_URL}ort/`, self.location.href).href };
+const engine = new Engine({ open: (packId) => storedPackReader(new ChunkStore(), packId), runtime });
+// onnxruntime-web starts now, beside the page's own start (and a first visit's download), not inside the first load.
+warmUp(runtime);
 
 const dispatch = createDispatcher(engine, (msg, transfer = []) => {
   // Only real ArrayBuffers can be transferred (a SharedArrayBuffer is shared already).
