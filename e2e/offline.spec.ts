@@ -170,6 +170,16 @@ test('the manifest passes Chromium\'s installability check and the service worke
     await page.reload();
     await app.ready();
     expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toMatch(/\/sw\.js$/);
+    // the precache holds the onnxruntime-web runtime the engine loads (for offline use), and no other: the plain
+    // .wasm (14 MB) is never loaded by `import 'onnxruntime-web'`, so an install does not download it
+    const cached = await page.evaluate(async () => {
+      const urls: string[] = [];
+      for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);
+      return urls.filter((u) => u.startsWith('/ort/')).sort();
+    });
+    expect(cached).toEqual(['/ort/ort-wasm-simd-threaded.jsep.mjs', '/ort/ort-wasm-simd-threaded.jsep.wasm']);
+    expect(app.requests.filter((u) => u.includes('/ort/')).map((u) => new URL(u).pathname))
+      .toEqual(expect.arrayContaining(['/ort/ort-wasm-simd-threaded.jsep.wasm']));
     const cdp = await context.newCDPSession(page);
     const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
     expect(installabilityErrors).toEqual([]);
