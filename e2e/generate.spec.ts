@@ -64,10 +64,11 @@ test('draws "a red star and a blue circle" apart on WASM: the judge sees a red s
   await expect(page.locator('#history')).toContainText('objects drawn apart');
 });
 
-// Two steps: the 128-px sketch's two and the 256-px redraw's one run every kernel of the three networks at both
-// latent sizes, with guidance's batch of 2; more steps repeat the same kernels at SwiftShader's cost (~50x WASM).
+// Three steps, the fewest the app draws in two passes (request.ts planPasses): the 128-px sketch's three and the
+// 256-px redraw's two run every kernel of the three networks at both latent sizes, the upscale and re-noising
+// between them, with guidance's batch of 2; more steps repeat the same kernels at SwiftShader's cost (~50x WASM).
 test('WebGPU agrees with WASM (PSNR ≥ 30 dB) at a small size and few steps', async ({ app }) => {
-  const small = { ...RED_CIRCLE, steps: 2, scheduler: 'ddim' };
+  const small = { ...RED_CIRCLE, steps: 3, scheduler: 'ddim' };
   const wasm = await app.generate({ ...small, backend: 'wasm' });
   await app.set({ backend: 'webgpu' });
   expect(await app.backendInUse()).toContain('WebGPU');

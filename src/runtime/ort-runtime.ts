@@ -61,7 +61,7 @@ const ELEMENT_TYPES: readonly ElementType[] = ['float32', 'float16', 'int32', 'i
 const IDENTITY_MODEL = Uint8Array.of(8, 8, 18, 0, 58, 58, 10, 16, 10, 1, 120, 18, 1, 121, 34, 8, 73, 100, 101, 110, 116, 105, 116, 121, 18, 4,
   119, 97, 114, 109, 90, 15, 10, 1, 120, 18, 10, 10, 8, 8, 1, 18, 4, 10, 2, 8, 1, 98, 15, 10, 1, 121, 18, 10, 10, 8, 8, 1, 18, 4, 10, 2, 8,
   1, 66, 4, 10, 0, 16, 13);
-let warming: Promise<void> | undefined;
+let warming: Promise<unknown> | undefined;
 type WasmOptions = Pick<RuntimeOptions, 'wasmPaths' | 'wasmBinary' | 'numThreads'>;
 
 /**
@@ -69,14 +69,15 @@ type WasmOptions = Pick<RuntimeOptions, 'wasmPaths' | 'wasmBinary' | 'numThreads
  * is asked for, so that this runs beside whatever comes first (the page reading the store, a first visit's
  * download) instead of inside the first network's load: 1.4-2 s of the shapes pack's 3.6-5.4 s in Chromium
  * here. onnxruntime-web starts once per worker and refuses a second start while one is under way, so
- * createRuntime waits for this one. A warm-up that fails leaves the error to the load, where it is shown.
+ * createRuntime waits for this one. onnxruntime-web does not start again in a worker where it failed: a warm-up's
+ * error is the load's, shown as it was (not as "previous call to 'initializeWebAssembly()' failed").
  */
 export function warmUp(options: WasmOptions): void {
   warming ??= (async () => {
     configureWasm(options, wasmThreads());
     const session = await ort.InferenceSession.create(IDENTITY_MODEL, { executionProviders: ['wasm'] });
     await session.release();
-  })().catch(() => undefined);
+  })().then(() => undefined, (e: unknown) => e);
 }
 
 function configureWasm(options: WasmOptions, threads: number): void {
@@ -87,8 +88,10 @@ function configureWasm(options: WasmOptions, threads: number): void {
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  await warming;
-  const capabilities = await detectCapabilities(options.gpu);
+  const [warmError, capabilities] = await Promise.all([warming, detectCapabilities(options.gpu)]);
+  if (warmError !== undefined) {
+    throw new PocketError('model-incompatible', `onnxruntime-web could not start here: ${String(warmError)}. Reload the page to try again.`);
+  }
   if (options.backend === 'webgpu' && !capabilities.webgpu) {
     throw new PocketError('webgpu-unavailable',
       'WebGPU is not available in this browser or on this device. Choose "WASM" (slower, works everywhere) or try a browser with WebGPU enabled.');

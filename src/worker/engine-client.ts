@@ -1,4 +1,4 @@
-// PocketEngine on the page: each call is proxied to the engine worker (started lazily) and resolved by
+// PocketEngine on the page: each call is proxied to the engine worker (started by warmUp or the first call) and resolved by
 // the reply that names it (protocol.ts), with progress callbacks and AbortSignal cancellation.
 import { aborted, PocketError } from '../core/errors';
 import type { GenerateRequest } from '../core/pipeline/request';

@@ -104,9 +104,10 @@ elif probe == 'contrast':
         got = j['objects'][0]['colour'] if j['objects'] else 'nothing'
         rows[got == c].append((c, j['background'], got, dist(c, j['background'])))
     for hit, rs in rows.items():
-        ds = sorted(r[3] for r in rs)
+        ds = sorted(r[3] for r in rs) or [float('nan')]
         print(f"{'colour right' if hit else 'colour missed'}: {len(rs)} pictures, background's distance from the named "
-              f"colour median {ds[len(ds) // 2]:.0f}, under 120 in {sum(d < 120 for d in ds)}", flush=True)
+              f"colour median {ds[len(ds) // 2]:.0f}, under 120 in {sum(d < 120 for d in ds)}, under 140 (`World.far`'s "
+              f"(w4f)) in {sum(d < 140 for d in ds)}", flush=True)
         if not hit:
             for c, bg, got, d in sorted(rs):
                 print(f"  {c:7s} on {bg:7s} ({d:3.0f}) drawn {got}")
