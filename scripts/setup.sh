@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # chromium: the browser tests drive Debian's Chromium (Playwright cannot download its own here).
-DEB=(python3 python3-torch python3-onnx python3-numpy python3-scipy python3-pil python3-pytest
+# python3-pytest-xdist: the recipe's tests run on every core (`npm test`), each test file on one of them.
+DEB=(python3 python3-torch python3-onnx python3-numpy python3-scipy python3-pil python3-pytest python3-pytest-xdist
      libopenblas0-pthread chromium)
 missing=()
 for p in "${DEB[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

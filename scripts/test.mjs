@@ -29,7 +29,9 @@ const suites = [
   },
   {
     name: 'pytest',
-    cmd: python, args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'training/tests', `--junitxml=${join(out, 'pytest.xml')}`],
+    // one process per core (pytest-xdist), each test file whole on one of them: a file's fixtures (a quick recipe
+    // run each) are made once
+    cmd: python, args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-n', 'auto', '--dist', 'loadfile', 'training/tests', `--junitxml=${join(out, 'pytest.xml')}`],
     read() {
       const xml = readFileSync(join(out, 'pytest.xml'), 'utf8');
       const attr = (k) => Number((xml.match(new RegExp(`<testsuite[^>]* ${k}="(\\d+)"`)) ?? [])[1] ?? 0);

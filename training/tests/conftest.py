@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,8 @@ REPO = TRAINING.parent
 SHARED = REPO.parent / "shared"
 PACK = REPO / "public" / "models" / "shapes-int8"
 sys.path.insert(0, str(TRAINING))
-torch.set_num_threads(2)
+# two threads, or the cores' share of each process where pytest-xdist runs several (`npm test`: one per core)
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
 
 
 @pytest.fixture(scope="session")
