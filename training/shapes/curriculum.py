@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -73,6 +74,13 @@ class World:
     # (w2) chose one under 140 from the named colour for 32 of 72 prompts (a uniform choice gives 24 %) and missed
     # the colour on 8 of those 32, against 3 of the 40 far ones — brown drawn red on orange, gray blue on blue.
     far: float = 0.0
+    # A background the caption leaves unsaid is drawn plain: white, or black behind a white object (a picture holding
+    # both says its background). The pictures whose captions say none are drawn again on it, so such a world has
+    # latents of its own. "A brown star" is then a brown star on white, as clip art is, and not on a background the
+    # UNet picks itself: round ten found the colour misses where it picks one near the object's (round eleven).
+    plain: bool = False
+    # With `plain`: the object colours drawn on black where the background is unsaid (white is always among them).
+    plain_black: tuple[str, ...] = ("white",)
     # With `multi`: every several-object picture holds exactly two objects, never a counted group (the binding
     # proxy's world: which colour goes with which shape, and nothing else new).
     pairs: bool = False
@@ -101,11 +109,21 @@ class World:
         share += "-pairs" if self.multi and self.pairs else ""
         return (f"{size}-sizes{int(self.sizes)}-multi{int(self.multi)}{share}-grammar{int(self.grammar)}"
                 f"-n{self.scenes}" + ("-own" if self.own_radii else "") + (f"-r{self.radii:g}" if self.radii else "") + ("-reading" if self.reading_order else "") + (f"-typed{self.typed:g}" if self.typed else "")
-                + (f"-unsaid{self.unsaid:g}" if self.unsaid else "") + (f"-far{self.far:g}" if self.far else ""))
+                + (f"-unsaid{self.unsaid:g}" if self.unsaid else "") + (f"-far{self.far:g}" if self.far else "")
+                + ("-plain" if self.plain else "")
+                + ("-black" + "+".join(c for c in self.plain_black if c != "white") if self.plain and self.plain_black != ("white",) else ""))
 
     def pictures_key(self) -> str:
-        """The key of the world whose pictures these are (the same scenes, perhaps captioned otherwise)."""
-        return dataclasses.replace(self, reading_order=False, typed=0.0, unsaid=0.0, far=0.0).key()
+        """The key of the world whose pictures these are (the same scenes, perhaps captioned otherwise). With
+        `plain` the captions choose which pictures are drawn on the plain background: its pictures are its own."""
+        return self.key() if self.plain else self.scenes_key()
+
+    def scenes_world(self) -> World:
+        """The world whose scenes these are, captioned by the grammar alone and no background redrawn."""
+        return dataclasses.replace(self, reading_order=False, typed=0.0, unsaid=0.0, far=0.0, plain=False)
+
+    def scenes_key(self) -> str:
+        return self.scenes_world().key()
 
     def radius_scale(self) -> float:
         """Below 256 px objects keep the size in latent pixels they have in the world's 256-px pictures; from
@@ -326,6 +344,13 @@ ARMS["w4u-unsaid"] = dataclasses.replace(ARMS["w3a-lower-lr"], judge=_JUDGE_TYPE
 # (w4f) is (w4u) with its unsaid backgrounds all far from the object's colour (`World.far` 140: brown is then never
 # left unsaid on orange, red, gray, black or green, gray never on purple, brown, green or blue), the near ones said.
 ARMS["w4f-far"] = dataclasses.replace(ARMS["w4u-unsaid"], world=dataclasses.replace(ARMS["w4u-unsaid"].world, far=140.0))
+# Round eleven (session 25): (w4p) is (w4u) with every background its captions leave unsaid drawn plain (`World.plain`:
+# white, black behind a white object). The same scenes and captions; the pictures that name no background redrawn.
+ARMS["w4p-plain"] = dataclasses.replace(ARMS["w4u-unsaid"], world=dataclasses.replace(ARMS["w4u-unsaid"].world, plain=True))
+# (w4p) drew every unsaid background white, and its one systematic miss left was gray drawn purple on white (8 of 11
+# misses; 8 of 12 even with "on a white background" said, 12 of 12 on black, blue or yellow). (w4q): gray on black.
+ARMS["w4q-plain-gray-black"] = dataclasses.replace(
+    ARMS["w4p-plain"], world=dataclasses.replace(ARMS["w4p-plain"].world, plain_black=("white", "gray")))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -370,6 +395,8 @@ ARM_WHAT = {
     "w3b-more-512": "(w3b) (w3a) with the 512-px redraw world at 25 % of the steps (the wide world 25 %)",
     "w4u-unsaid": "(w4u) (w2) continued as (w3a), half of the wide world's said backgrounds dropped from its captions",
     "w4f-far": "(w4f) (w4u), its backgrounds left unsaid only where far from the object's colour (RGB 140), the near ones said",
+    "w4p-plain": "(w4p) (w4u), every background its captions leave unsaid drawn plain (white; black behind a white object)",
+    "w4q-plain-gray-black": "(w4q) (w4p), a gray object's plain background black",
     "g1-grounded": "(g1) (w2) with the cross-attention grounded in each object's pixels (weight 0.05)",
     "g2-grounded-more": "(g2) (g1) with the grounding loss at 0.25",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
@@ -599,24 +626,49 @@ def typed_caption(scene: world.Scene, rng: np.random.Generator, background: bool
 def world_scenes(w: World) -> Iterator[tuple[world.Scene, str]]:
     """The world's scenes and captions, in the order its encoded data holds them (the draws are seeded by the
     world's key: replaying them gives the same scenes without rendering)."""
-    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.pictures_key().encode()))
+    rng = np.random.default_rng(SEED * 41 + zlib.crc32(w.scenes_key().encode()))
     # typed captions draw from a generator of their own, so that the scenes stay the plain world's
-    typed_rng = np.random.default_rng(SEED * 43 + zlib.crc32(dataclasses.replace(w, unsaid=0.0, far=0.0).key().encode()))
-    # and dropped backgrounds from one more: a world's other captions stay those of the world without them
-    unsaid_rng = np.random.default_rng(SEED * 47 + zlib.crc32(w.key().encode()))
-    assert not (w.unsaid or w.far) or w.grammar, "`unsaid` and `far` rewrite the grammar's backgrounds: a world with `grammar`"
+    typed_rng = np.random.default_rng(SEED * 43 + zlib.crc32(dataclasses.replace(w, unsaid=0.0, far=0.0, plain=False).key().encode()))
+    # and dropped backgrounds from one more: a world's other captions stay those of the world without them (`plain`
+    # redraws pictures, not captions: its captions are those of the world without it)
+    unsaid_rng = np.random.default_rng(SEED * 47 + zlib.crc32(dataclasses.replace(w, plain=False).key().encode()))
+    # and the captions `plain` has say their background from one more still
+    plain_rng = np.random.default_rng(SEED * 53 + zlib.crc32(w.key().encode()))
+    assert not (w.unsaid or w.far or w.plain) or w.grammar, \
+        "`unsaid`, `far` and `plain` rewrite the grammar's backgrounds: a world with `grammar`"
     for _ in range(w.scenes):
         scene = sample_scene(rng, w)
         cap = caption(scene, rng, w)
         near = bool(w.far) and min(colour_distance(o.colour, scene.background) for o in scene.objects) < w.far
         drop = w.unsaid and scene.background_said and not near and unsaid_rng.random() < w.unsaid
-        if w.typed and len(scene.objects) == 1 and not scene.count_phrase and typed_rng.random() < w.typed:
+        typed = w.typed and len(scene.objects) == 1 and not scene.count_phrase and typed_rng.random() < w.typed
+        if typed:
             cap = typed_caption(scene, typed_rng, background=not drop, must=near)
         elif drop:
             cap = world.caption(dataclasses.replace(scene, background_said=False), unsaid_rng)
         elif near and not scene.background_said:
             cap = world.caption(dataclasses.replace(scene, background_said=True), unsaid_rng)
+        if w.plain and not says_background(cap, scene):
+            bg = plain_background(scene, w.plain_black)
+            if bg is not None:
+                scene = dataclasses.replace(scene, background=bg)
+            elif typed:  # white and black objects both: the caption says its background
+                cap = typed_caption(scene, plain_rng, must=True)
+            else:
+                cap = world.caption(dataclasses.replace(scene, background_said=True), plain_rng)
         yield scene, cap
+
+
+def plain_background(scene: world.Scene, black: tuple[str, ...] = ("white",)) -> str | None:
+    """The background a caption that names none is drawn on (`World.plain`): white, black behind an object in one of
+    `black`'s colours, and none where that would hide an object (a black one beside it)."""
+    bg = "black" if any(o.colour in black for o in scene.objects) else "white"
+    return None if any(o.colour == bg for o in scene.objects) else bg
+
+
+def says_background(cap: str, scene: world.Scene) -> bool:
+    """Whether a caption names its scene's background (a colour no object of the scene has)."""
+    return re.search(rf"(?<![a-z]){scene.background}(?![a-z])", cap.lower()) is not None
 
 
 def colour_distance(a: str, b: str) -> float:
@@ -637,19 +689,34 @@ def world_data(work: Path, w: World, device: str = "cpu") -> dict:
     # 3.4 s -> 1.7 s, the latents within 1e-3 of the default layout's); training the UNet gains nothing from it
     encoder = vae.encoder.to(memory_format=torch.channels_last)
     pw, ph = w.px()
+    # A `plain` world redraws only the pictures whose captions leave their background unsaid: the others are its
+    # scenes' world's, whose latents it reuses where they are already encoded.
+    base_path = work / "curriculum" / "data" / f"{w.scenes_key()}.pt"
+    base = torch.load(base_path)["latents"] if w.plain and base_path.exists() else None
+    base_scenes = world_scenes(w.scenes_world()) if base is not None else None
     lat, ids, caps = [], [], []
     scenes = world_scenes(w)
     for i in range(0, w.scenes, 64):
-        imgs = []
-        for scene, cap in itertools.islice(scenes, 64):
-            if shared is None:
+        imgs, fresh = [], []
+        for k, (scene, cap) in enumerate(itertools.islice(scenes, 64)):
+            own = base_scenes is None or next(base_scenes)[0].background != scene.background
+            if shared is None and own:
                 imgs.append(to_tensor(world.render(scene, pw, ph)))
+                fresh.append(k)
             caps.append(cap)
             ids.append(tok.encode(cap)[0])
         if shared is None:
-            with torch.no_grad():
-                mean, _ = encoder(torch.stack(imgs).to(device).contiguous(memory_format=torch.channels_last))
-            lat.append(mean.cpu().contiguous().half())
+            n = len(caps) - i  # this batch's pictures
+            batch = base[i:i + n].clone() if base is not None else None
+            if imgs:
+                with torch.no_grad():
+                    mean, _ = encoder(torch.stack(imgs).to(device).contiguous(memory_format=torch.channels_last))
+                mean = mean.cpu().contiguous().half()
+                if batch is None:
+                    batch = mean
+                else:
+                    batch[fresh] = mean
+            lat.append(batch)
     d = {"latents": shared if shared is not None else torch.cat(lat), "ids": torch.tensor(ids, dtype=torch.int32), "captions": caps}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes may make the same world at once

@@ -798,3 +798,54 @@ def test_far_leaves_unsaid_only_the_backgrounds_far_from_the_objects_colours():
     unsaid = [s for s, c in curriculum.world_scenes(both) if s.background not in c]
     assert len(unsaid) > 200 and not any(near(s) for s in unsaid)
     assert curriculum.colour_distance("brown", "orange") < 140 < curriculum.colour_distance("brown", "yellow")
+
+
+def test_plain_draws_the_backgrounds_a_caption_leaves_unsaid_white_on_the_same_scenes(quick_work):
+    """Arm (w4p): with `plain`, a picture whose caption names no background is drawn on white (black behind a white
+    object; a picture holding both says its background); the scenes and every other caption stay the world's own,
+    and world_data encodes only the redrawn pictures, reusing its scenes' world's latents for the rest."""
+    import dataclasses
+    import torch
+    from shapes.checkpoints import load_vae
+    from shapes.common import to_tensor
+
+    base = curriculum.World(latent=8, scenes=600, sizes=True, multi=True, grammar=True, typed=0.3, unsaid=0.5)
+    plain = dataclasses.replace(base, plain=True)
+    assert plain.scenes_key() == base.pictures_key() and plain.pictures_key() == plain.key() != base.key()
+    redrawn = said = 0
+    for (s, a), (s2, b) in zip(curriculum.world_scenes(base), curriculum.world_scenes(plain)):
+        assert s.objects == s2.objects
+        if curriculum.says_background(b, s2):
+            assert s2.background == s.background  # said: the world's own picture
+            said += a != b  # rewritten only where white and black objects both left nothing plain to draw on
+            if a != b:
+                assert {o.colour for o in s.objects} >= {"white", "black"} and s.background in b
+        else:
+            assert a == b and s2.background == ("black" if any(o.colour == "white" for o in s.objects) else "white")
+            redrawn += s2.background != s.background
+    assert redrawn > 250 and said < 10
+    # (w4q): a gray object's plain background is black, and a black object beside it leaves none plain
+    obj = lambda *cs: world.Scene("blue", [world.Obj(c, "star", None, None) for c in cs])  # noqa: E731
+    gray_black = ("white", "gray")
+    assert [curriculum.plain_background(obj("gray"), b) for b in (("white",), gray_black)] == ["white", "black"]
+    assert curriculum.plain_background(obj("gray", "black"), gray_black) is None
+    assert curriculum.plain_background(obj("red", "black")) == "white" and curriculum.plain_background(obj("white", "black")) is None
+    assert dataclasses.replace(plain, plain_black=gray_black).key() == plain.key() + "-blackgray"
+    assert curriculum.says_background("a red star, blue background!", world.Scene("blue", []))
+    assert not curriculum.says_background("a red star", world.Scene("blue", []))
+
+    work, _ = quick_work
+    tiny = curriculum.World(latent=8, scenes=70, sizes=True, grammar=True, unsaid=0.5)
+    own = curriculum.world_data(work, tiny.scenes_world())
+    d = curriculum.world_data(work, dataclasses.replace(tiny, plain=True))
+    scenes = list(curriculum.world_scenes(dataclasses.replace(tiny, plain=True)))
+    assert d["captions"] == [c for _, c in scenes]
+    moved = [i for i, ((s, _), (s0, _)) in enumerate(zip(scenes, curriculum.world_scenes(tiny.scenes_world())))
+             if s.background != s0.background]
+    assert 15 < len(moved) < 70 and any(i >= 64 for i in moved)  # in both of its batches of 64
+    kept = [i for i in range(70) if i not in moved]
+    assert torch.equal(d["latents"][kept], own["latents"][kept])
+    with torch.no_grad():
+        mean, _ = load_vae(work, "cpu").encoder(torch.stack([to_tensor(world.render(scenes[i][0], 64, 64))
+                                                             for i in moved]))
+    assert torch.allclose(d["latents"][moved].float(), mean, atol=2e-2)
