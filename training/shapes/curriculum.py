@@ -351,6 +351,10 @@ ARMS["w4p-plain"] = dataclasses.replace(ARMS["w4u-unsaid"], world=dataclasses.re
 # misses; 8 of 12 even with "on a white background" said, 12 of 12 on black, blue or yellow). (w4q): gray on black.
 ARMS["w4q-plain-gray-black"] = dataclasses.replace(
     ARMS["w4p-plain"], world=dataclasses.replace(ARMS["w4p-plain"].world, plain_black=("white", "gray")))
+# diagnostics/pair_probe.py: the UNet's x0 estimate gets gray on white right from t = 600 down and leans purple at
+# t = 800, where the sketch commits to a colour. (w4h): (w4p) with half of each batch's timesteps from t >= 500
+# (the curriculum draws them uniformly), 1,250 steps: does it move the estimate at t = 800?
+ARMS["w4h-high-noise"] = dataclasses.replace(ARMS["w4p-plain"], high_noise_frac=0.5, steps=1250, evals=(1250,))
 ARM_WHAT = {
     "proxy": "the proxy: one medium object, 128 px, plain captions, text encoder frozen, batch 32, t uniform",
     "a-high-noise": "(a) half of each batch's timesteps from t >= 500",
@@ -397,6 +401,7 @@ ARM_WHAT = {
     "w4f-far": "(w4f) (w4u), its backgrounds left unsaid only where far from the object's colour (RGB 140), the near ones said",
     "w4p-plain": "(w4p) (w4u), every background its captions leave unsaid drawn plain (white; black behind a white object)",
     "w4q-plain-gray-black": "(w4q) (w4p), a gray object's plain background black",
+    "w4h-high-noise": "(w4h) (w4p) with half of each batch's timesteps from t >= 500, 1,250 steps",
     "g1-grounded": "(g1) (w2) with the cross-attention grounded in each object's pixels (weight 0.05)",
     "g2-grounded-more": "(g2) (g1) with the grounding loss at 0.25",
     "s0-b3-control": "(s0) b3 continued 2,000 steps in its worlds at 256 px (the control of (s))",
