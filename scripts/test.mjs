@@ -11,6 +11,9 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 // The recipe runs on Debian's PyTorch: use Debian's interpreter even where another python3 is first on PATH.
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+// pytest-xdist (Debian's python3-pytest-xdist, from `npm run setup`): a machine set up before it still runs, on one core
+const xdist = spawnSync(python, ['-c', 'import xdist'], { stdio: 'ignore' }).status === 0;
+if (!xdist) console.log('pytest-xdist is missing (run `npm run setup`): the recipe\'s tests run on one core');
 
 const suites = [
   {
@@ -31,7 +34,8 @@ const suites = [
     name: 'pytest',
     // one process per core (pytest-xdist), each test file whole on one of them: a file's fixtures (a quick recipe
     // run each) are made once
-    cmd: python, args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-n', 'auto', '--dist', 'loadfile', 'training/tests', `--junitxml=${join(out, 'pytest.xml')}`],
+    cmd: python, args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...(xdist ? ['-n', 'auto', '--dist', 'loadfile'] : []),
+      'training/tests', `--junitxml=${join(out, 'pytest.xml')}`],
     read() {
       const xml = readFileSync(join(out, 'pytest.xml'), 'utf8');
       const attr = (k) => Number((xml.match(new RegExp(`<testsuite[^>]* ${k}="(\\d+)"`)) ?? [])[1] ?? 0);

@@ -657,9 +657,7 @@ def world_scenes(w: World) -> Iterator[tuple[world.Scene, str]]:
             bg = plain_background(scene, w.plain_black)
             if bg is not None:
                 scene = dataclasses.replace(scene, background=bg)
-            elif typed:  # white and black objects both: the caption says its background
-                cap = typed_caption(scene, plain_rng, must=True)
-            else:
+            else:  # white and black objects both (never a typed caption's one object): the caption says its background
                 cap = world.caption(dataclasses.replace(scene, background_said=True), plain_rng)
         yield scene, cap
 
@@ -667,6 +665,7 @@ def world_scenes(w: World) -> Iterator[tuple[world.Scene, str]]:
 def plain_background(scene: world.Scene, black: tuple[str, ...] = ("white",)) -> str | None:
     """The background a caption that names none is drawn on (`World.plain`): white, black behind an object in one of
     `black`'s colours, and none where that would hide an object (a black one beside it)."""
+    assert "white" in black and "black" not in black, "white is drawn on black, and black never is (World.plain_black)"
     bg = "black" if any(o.colour in black for o in scene.objects) else "white"
     return None if any(o.colour == bg for o in scene.objects) else bg
 

@@ -10,8 +10,11 @@ REPO = TRAINING.parent
 SHARED = REPO.parent / "shared"
 PACK = REPO / "public" / "models" / "shapes-int8"
 sys.path.insert(0, str(TRAINING))
-# two threads, or the cores' share of each process where pytest-xdist runs several (`npm test`: one per core)
-torch.set_num_threads(max(1, min(2, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
+# two threads, or the cores' share of each process where pytest-xdist runs several (`npm test`: one per core);
+# TORCH_THREADS too, which the recipe's setup_threads() reads when a test trains in this process
+THREADS = max(1, min(2, len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+torch.set_num_threads(THREADS)
+os.environ.setdefault("TORCH_THREADS", str(THREADS))
 
 
 @pytest.fixture(scope="session")

@@ -800,7 +800,7 @@ def test_far_leaves_unsaid_only_the_backgrounds_far_from_the_objects_colours():
     assert curriculum.colour_distance("brown", "orange") < 140 < curriculum.colour_distance("brown", "yellow")
 
 
-def test_plain_draws_the_backgrounds_a_caption_leaves_unsaid_white_on_the_same_scenes(quick_work):
+def test_plain_draws_the_backgrounds_a_caption_leaves_unsaid_white_on_the_same_scenes(quick_work, monkeypatch):
     """Arm (w4p): with `plain`, a picture whose caption names no background is drawn on white (black behind a white
     object; a picture holding both says its background); the scenes and every other caption stay the world's own,
     and world_data encodes only the redrawn pictures, reusing its scenes' world's latents for the rest."""
@@ -829,6 +829,8 @@ def test_plain_draws_the_backgrounds_a_caption_leaves_unsaid_white_on_the_same_s
     gray_black = ("white", "gray")
     assert [curriculum.plain_background(obj("gray"), b) for b in (("white",), gray_black)] == ["white", "black"]
     assert curriculum.plain_background(obj("gray", "black"), gray_black) is None
+    with pytest.raises(AssertionError):  # a white object is never drawn on white
+        curriculum.plain_background(obj("gray"), ("gray",))
     assert curriculum.plain_background(obj("red", "black")) == "white" and curriculum.plain_background(obj("white", "black")) is None
     assert dataclasses.replace(plain, plain_black=gray_black).key() == plain.key() + "-blackgray"
     assert curriculum.says_background("a red star, blue background!", world.Scene("blue", []))
@@ -837,12 +839,17 @@ def test_plain_draws_the_backgrounds_a_caption_leaves_unsaid_white_on_the_same_s
     work, _ = quick_work
     tiny = curriculum.World(latent=8, scenes=70, sizes=True, grammar=True, unsaid=0.5)
     own = curriculum.world_data(work, tiny.scenes_world())
+    drawn = []
+    render = world.render
+    monkeypatch.setattr(world, "render", lambda scene, *a, **k: drawn.append(scene) or render(scene, *a, **k))
     d = curriculum.world_data(work, dataclasses.replace(tiny, plain=True))
+    monkeypatch.undo()
     scenes = list(curriculum.world_scenes(dataclasses.replace(tiny, plain=True)))
     assert d["captions"] == [c for _, c in scenes]
     moved = [i for i, ((s, _), (s0, _)) in enumerate(zip(scenes, curriculum.world_scenes(tiny.scenes_world())))
              if s.background != s0.background]
     assert 15 < len(moved) < 70 and any(i >= 64 for i in moved)  # in both of its batches of 64
+    assert drawn == [scenes[i][0] for i in moved]  # only the redrawn pictures are rendered and encoded
     kept = [i for i in range(70) if i not in moved]
     assert torch.equal(d["latents"][kept], own["latents"][kept])
     with torch.no_grad():
