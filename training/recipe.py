@@ -3,7 +3,7 @@
 
     python3 training/recipe.py STAGE [--work training/work] [--device cpu|cuda] [--minutes 10] [--steps N]
 
-Stages, in order: vocab, clip, vae, latents, then the curriculum (`curriculum --stage NAME` for each of
+Stages, in order: vocab, clip, vae, latents, decoder, then the curriculum (`curriculum --stage NAME` for each of
 shapes/curriculum.py's STAGES; `proxy` is the first), guidance, export, eval, samples (or `all`); `unet`:
 the single long run the pack was made with before the curriculum (training/README.md tells its story);
 `handoff` / `restore`: write the finished pieces of the work folder into training/checkpoints/ (committed)
@@ -33,12 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shapes import train_clip, train_unet, train_vae  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_STEPS = {"clip": train_clip.CLIP_STEPS, "vae": 6000, "unet": train_unet.PHASES[-1][1]}
+DEFAULT_STEPS = {"clip": train_clip.CLIP_STEPS, "vae": 6000, "decoder": train_vae.DECODER_STEPS,
+                 "unet": train_unet.PHASES[-1][1]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "unet", "guidance", "export", "eval", "samples",
+    ap.add_argument("stage", choices=["vocab", "clip", "vae", "latents", "decoder", "unet", "guidance", "export", "eval", "samples",
                                       "fixtures", "probe", "proxy", "arms", "curriculum", "stages", "handoff", "restore",
                                       "sd15-scale", "all"])
     ap.add_argument("--arm", default="proxy", help="with `proxy`: which arm (shapes/curriculum.py ARMS)")
@@ -79,7 +80,7 @@ def main() -> None:
     # them by name)
     # (from the last stage of its chain already finished here: a restored folder may hold only that one)
     upto = still_to_train(a.work, source, a.quick) if source in STAGES else list(STAGES)
-    stages = ["vocab", "clip", "vae", "latents", *(f"curriculum:{name}" for name in upto), "guidance", "export", "eval",
+    stages = ["vocab", "clip", "vae", "latents", "decoder", *(f"curriculum:{name}" for name in upto), "guidance", "export", "eval",
               "samples"] if run_all else [a.stage]
     for s in stages:
         if s.startswith("curriculum:"):
@@ -92,9 +93,10 @@ def main() -> None:
             continue
         if s == "vocab":
             train_clip.stage_vocab(a.work)
-        elif s in ("clip", "vae", "unet"):
+        elif s in ("clip", "vae", "decoder", "unet"):
             steps = 5 if a.quick else a.steps or DEFAULT_STEPS[s]
-            stage = {"clip": train_clip.stage_clip, "vae": train_vae.stage_vae, "unet": train_unet.stage_unet}[s]
+            stage = {"clip": train_clip.stage_clip, "vae": train_vae.stage_vae, "decoder": train_vae.stage_decoder,
+                     "unet": train_unet.stage_unet}[s]
             extra = {"batch": 16, "scenes": 64} if a.quick and s == "clip" else {}
             # One slice of at most --minutes; `all` keeps slicing until the stage is done.
             while stage(a.work, a.device, steps, a.minutes, **extra) < steps and run_all:

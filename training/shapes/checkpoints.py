@@ -20,10 +20,15 @@ def load_tokenizer(work: Path) -> bpe.ClipTokenizer:
     return bpe.ClipTokenizer.from_files(work / "tokenizer")
 
 
-def load_vae(work: Path, device: str = "cpu") -> AutoencoderKL:
+def load_vae(work: Path, device: str = "cpu", decoder: bool = True) -> AutoencoderKL:
+    """The VAE; its decoder the fine-tuned one (train_vae.stage_decoder) once that has finished, unless `decoder`
+    is False. The encoder, so the latents, are the VAE stage's either way."""
     state, _ = load_sharded(work / "vae")  # type: ignore[misc]
     vae = AutoencoderKL(VaeConfig())
     vae.load_state_dict(unprefixed("model", state))
+    tuned = load_sharded(work / "decoder") if decoder else None
+    if tuned and tuned[1]["step"] >= tuned[1]["steps"]:
+        vae.decoder.load_state_dict(unprefixed("decoder", tuned[0]))
     return vae.to(device).eval()
 
 

@@ -12,6 +12,7 @@ commit, and `recipe.py restore` puts it back into a fresh work folder:
 | `clip-text.pt` | the CLIP-stage text encoder (fp32; its contrastive image tower stays behind) | ~2.8 M |
 | `vae.pt` | the VAE, encoder and decoder (fp32) | ~2 M |
 | `vae_scaling.json` | the latents' scaling factor the stages trained with | — |
+| `decoder.pt` | the VAE's decoder fine-tuned on latent fades (`recipe.py decoder`; the latents are the VAE's) | ~1 M |
 | `<stage>.pt` | a finished curriculum stage's EMA weights (fp16) and its figures | ~11 M |
 | `<stage>.partial.pt` | a stage the session's end cut off: weights and EMA (fp16), its step and figures | ~22 M |
 | `guidance.json` | the pack's default guidance, chosen by measurement (`recipe.py guidance`) | — |
@@ -99,6 +100,11 @@ def save(work: Path, handoff: Path = HANDOFF, stages: list[str] | None = None) -
     if (work / "guidance.json").exists():
         shutil.copy(work / "guidance.json", handoff / "guidance.json")
         written.append("guidance.json")
+    decoder = load_sharded(work / "decoder")
+    if decoder and decoder[1]["step"] >= decoder[1]["steps"] and decoder[1]["vae"] == lineage["vae"]:
+        _save_pt({"decoder": unprefixed("decoder", decoder[0]), "meta": decoder[1] | {"optimizer": None}},
+                 handoff / "decoder.pt")
+        written.append("decoder.pt")
     from .curriculum import STAGES, lineage
 
     for name in finished_stages(work) if stages is None else stages:
@@ -170,6 +176,10 @@ def restore(work: Path, handoff: Path = HANDOFF) -> list[str]:
     else:
         shutil.copy(handoff / "vae_scaling.json", work / "vae_scaling.json")
         restored.append("vae_scaling.json")
+    if (handoff / "decoder.pt").exists() and not (work / "decoder").exists():
+        d = torch.load(handoff / "decoder.pt")
+        save_sharded(prefixed("decoder", d["decoder"]), work / "decoder", d["meta"] | {"handoff": True})
+        restored.append("decoder")
     if (handoff / "guidance.json").exists() and not (work / "guidance.json").exists():
         shutil.copy(handoff / "guidance.json", work / "guidance.json")
         restored.append("guidance.json")
@@ -177,7 +187,7 @@ def restore(work: Path, handoff: Path = HANDOFF) -> list[str]:
         name = path.name[:-len(".partial.pt")] if path.name.endswith(".partial.pt") else path.stem
         partial = path.name.endswith(".partial.pt")
         have = load_sharded(work / "curriculum" / name)
-        if name in ("clip-text", "vae") or (partial and (handoff / f"{name}.pt").exists()):
+        if name in ("clip-text", "vae", "decoder") or (partial and (handoff / f"{name}.pt").exists()):
             continue
         d = torch.load(path)
         if have and have[1]["step"] >= d["meta"]["step"]:

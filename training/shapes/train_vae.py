@@ -1,6 +1,7 @@
 """The VAE stage and the latent data set the UNet stage trains on."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -73,6 +74,98 @@ def stage_vae(work: Path, device: str, steps: int, minutes: float, batch: int = 
     save_sharded({**prefixed("model", vae.state_dict()), **flat}, work / "vae",
                  {"step": step, "config": VaeConfig().__dict__, "optimizer": opt_meta})
     print(f"vae: saved at step {step}")
+    return step
+
+
+# ------------------------------------------------------------------ the decoder's fades
+DECODER_STEPS = 3000
+FADE_MAX = 0.6  # how far a latent is blended toward its twin's (0: the picture itself)
+
+
+def fade_batch(rng: np.random.Generator, n: int, crop: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Crops as `vae_batch`'s, each with a twin — the same scene with its objects in the background's colour (half of
+    them: the objects faded out), or one object in another colour — and how far (lambda) to blend toward the twin:
+    0 for 40 % of them (the picture itself), else uniform in 0.05 - FADE_MAX."""
+    names = list(world.COLOURS)
+    x1, x2, lam = [], [], []
+    for _ in range(n):
+        w, h = world.RESOLUTIONS[rng.integers(len(world.RESOLUTIONS))]
+        scene = world.sample_scene(rng, w, h, "any")
+        o = scene.objects[rng.integers(len(scene.objects))]
+        cx = int(np.clip(o.cx * w - crop / 2 + rng.integers(-crop // 3, crop // 3 + 1), 0, w - crop))
+        cy = int(np.clip(o.cy * h - crop / 2 + rng.integers(-crop // 3, crop // 3 + 1), 0, h - crop))
+        if rng.random() < 0.5:
+            objs = [dataclasses.replace(q, colour=scene.background) for q in scene.objects]
+        else:
+            k = int(rng.integers(len(scene.objects)))
+            others = [c for c in names if c not in (scene.background, scene.objects[k].colour)]
+            objs = list(scene.objects)
+            objs[k] = dataclasses.replace(objs[k], colour=others[rng.integers(len(others))])
+        twin = dataclasses.replace(scene, objects=objs)
+        x1.append(to_tensor(world.render(scene, w, h, (cx, cy, crop, crop))))
+        x2.append(to_tensor(world.render(twin, w, h, (cx, cy, crop, crop))))
+        lam.append(0.0 if rng.random() < 0.4 else float(rng.uniform(0.05, FADE_MAX)))
+    return torch.stack(x1), torch.stack(x2), torch.tensor(lam).view(-1, 1, 1, 1)
+
+
+def stage_decoder(work: Path, device: str, steps: int, minutes: float, batch: int = 16, crop: int = 96) -> int:
+    """Fine-tune (or resume) the VAE's decoder, its encoder frozen, so that a blend of two pictures' latents decodes
+    as the blend of the pictures: returns the step reached. A UNet's sample is such a blend where it is not sure
+    yet — an object a little washed toward its background — and the VAE as trained decodes those off its
+    pictures' latents freely: a gray star's latent 25 % of the way to a white background's decodes purple, and
+    this UNet drew gray on white purple half the time (training/README.md, round twelve). The latents, so every
+    UNet stage trained on them, stay as they are: only what a sample decodes to changes. Saved apart
+    (work/decoder), with the digest of the VAE it was made from; `checkpoints.load_vae` uses it once finished."""
+    from .handoff import digest
+
+    setup_threads()
+    base = load_vae(work, device, decoder=False)
+    vae_digest = digest(unprefixed("model", load_sharded(work / "vae")[0]))  # as handoff's lineage.json names it
+    ck = load_sharded(work / "decoder")
+    if ck:
+        assert ck[1]["vae"] == vae_digest, "work/decoder was fine-tuned from another VAE: remove it"
+        if ck[1]["step"] >= steps:
+            return ck[1]["step"]
+    for p in base.encoder.parameters():
+        p.requires_grad_(False)
+    decoder = base.decoder.train()
+    opt = torch.optim.AdamW(decoder.parameters(), lr=2e-4, weight_decay=0.0)
+    start = 0
+    if ck:
+        state, meta = ck
+        decoder.load_state_dict(unprefixed("decoder", state))
+        if meta.get("optimizer"):  # (none in one restored from training/checkpoints)
+            load_optimizer_state(opt, {k: v.to(device) for k, v in state.items()}, meta["optimizer"])
+        start = meta["step"]
+    deadline = Deadline(minutes)
+    torch.manual_seed(SEED + start)
+    step, t0, hist = start, time.time(), []
+    while step < steps and not deadline.passed():
+        # 50 warm-up steps, then a cosine to a tenth
+        lr = 2e-4 * (0.5 * (1 + math.cos(math.pi * step / steps)) * 0.9 + 0.1) * min(1.0, (step + 1) / 50)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x1, x2, lam = fade_batch(np.random.default_rng(SEED * 11 + step), batch, crop)
+        x1, x2, lam = x1.to(device), x2.to(device), lam.to(device)
+        with torch.no_grad():
+            mean, logvar = base.encoder(torch.cat([x1, x2]))
+            m1, m2 = mean.chunk(2)
+            z = (1 - lam) * m1 + lam * m2 + torch.exp(0.5 * logvar.chunk(2)[0]) * torch.randn_like(m1)
+            target = (1 - lam) * x1 + lam * x2
+        y = decoder(z)
+        loss = (y - target).abs().mean() + F.mse_loss(y, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        hist.append(loss.item())
+        if step % 100 == 0:
+            print(f"decoder step {step}/{steps} loss {np.mean(hist[-100:]):.4f} "
+                  f"{(time.time() - t0) / (step - start):.2f}s/step", flush=True)
+    flat, opt_meta = optimizer_state(opt)
+    save_sharded({**prefixed("decoder", decoder.state_dict()), **flat}, work / "decoder",
+                 {"step": step, "steps": steps, "vae": vae_digest, "optimizer": opt_meta})
+    print(f"decoder: saved at step {step}")
     return step
 
 

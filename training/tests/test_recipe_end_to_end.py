@@ -17,7 +17,7 @@ def quick_pack(tmp_path_factory):
     root = tmp_path_factory.mktemp("recipe")
     work, pack = root / "work", root / "pack"
     env = {**os.environ, "TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    for stage in ("vocab", "clip", "vae", "latents", "unet", "export", "eval"):
+    for stage in ("vocab", "clip", "vae", "latents", "decoder", "unet", "export", "eval"):
         cmd = [sys.executable, str(TRAINING / "recipe.py"), stage, "--quick", "--work", str(work), "--pack", str(pack),
                "--parity", str(root / "parity.json"), "--minutes", "5", "--from", "unet"]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
@@ -176,3 +176,66 @@ def test_unet_ema_is_kept_by_parameter_name_and_older_positional_checkpoints_sti
     for (n, a), (_, b) in zip(unet.named_parameters(), unet2.named_parameters()):
         assert torch.equal(a, b), n
     assert torch.equal(text.token_embedding.weight, text2.token_embedding.weight)
+
+
+def test_the_decoder_stage_tunes_the_decoder_alone_and_the_pack_and_handoff_carry_it(quick_pack, tmp_path):
+    """`recipe.py decoder` fine-tunes the VAE's decoder on latent fades: the encoder (so the latents every UNet stage
+    trained on) stays the VAE stage's bit for bit, load_vae decodes with the tuned decoder, the pack's VAE decoder is
+    it, and handoff / restore carry it with the VAE it was made from."""
+    import torch
+    from shapes import handoff
+    from shapes.checkpoints import load_vae
+    from shapes.common import load_sharded, unprefixed
+
+    work, pack, root = quick_pack
+    own, tuned = load_vae(work, decoder=False), load_vae(work)
+    raw = unprefixed("model", load_sharded(work / "vae")[0])
+    meta = load_sharded(work / "decoder")[1]
+    assert meta["step"] == meta["steps"] == 5 and meta["vae"] == handoff.digest(raw)
+    for k, v in own.encoder.state_dict().items():
+        assert torch.equal(v, tuned.encoder.state_dict()[k]) and torch.equal(v, raw[f"encoder.{k}"])
+    assert any(not torch.equal(v, tuned.decoder.state_dict()[k]) for k, v in own.decoder.state_dict().items())
+    # the pack's decoder is the tuned one: export's parity fixture decodes with what load_vae gives
+    from shapes.quantize import int8_copy
+
+    want = torch.tensor(json.loads((root / "parity.json").read_text())["vae_decoder"]["every_7th"])
+    z = torch.cos(0.21 * torch.arange(4 * 8 * 12, dtype=torch.float32)).reshape(1, 4, 8, 12)
+    with torch.no_grad():
+        assert torch.allclose(int8_copy(tuned.decoder)(z).flatten()[::7], want, atol=1e-4)
+        assert not torch.allclose(int8_copy(own.decoder)(z).flatten()[::7], want, atol=1e-2)
+    out, fresh = tmp_path / "handoff", tmp_path / "fresh"
+    assert "decoder.pt" in handoff.save(work, out, stages=[])
+    assert "decoder" in handoff.restore(fresh, out)
+    assert all(torch.equal(v, load_vae(fresh).decoder.state_dict()[k]) for k, v in tuned.decoder.state_dict().items())
+
+
+def test_the_shipped_decoder_decodes_a_gray_object_washed_toward_white_gray():
+    """Round twelve's cause (training/README.md): the VAE as trained decodes a gray latent 25-50 % of the way to
+    white's purple — what a UNet's sample of a gray star on white is, a little washed toward its background — and
+    the decoder handed off (`recipe.py decoder`) decodes it as the blend it is, light gray."""
+    import numpy as np
+    import torch
+    from shapes import evaluate, handoff, world
+    from shapes.common import to_tensor
+    from shapes.models import AutoencoderKL, VaeConfig
+
+    vae = AutoencoderKL(VaeConfig())
+    vae.load_state_dict(torch.load(handoff.HANDOFF / "vae.pt")["model"])
+    tuned = torch.load(handoff.HANDOFF / "decoder.pt")
+    assert tuned["meta"]["vae"] == json.loads((handoff.HANDOFF / "lineage.json").read_text())["vae"]
+    flat = {c: to_tensor(np.full((64, 64, 3), world.COLOURS[c], np.uint8)) for c in ("gray", "white")}
+    with torch.no_grad():
+        z = {c: vae.encoder(x[None])[0] for c, x in flat.items()}
+        blends = torch.cat([(1 - a) * z["gray"] + a * z["white"] for a in (0.25, 0.5)])
+
+        def decoded(decoder):  # each blend's mean colour, and how far from neutral (its channels' spread)
+            img = ((decoder(blends).clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).numpy()
+            means = [im[16:48, 16:48].reshape(-1, 3).mean(0) for im in img]
+            return [evaluate.nearest_colour(m) for m in means], [float(m.max() - m.min()) for m in means]
+
+        names, spread = decoded(vae.decoder)
+        assert names == ["purple", "purple"] and min(spread) > 60
+        vae.decoder.load_state_dict(tuned["decoder"])
+        names, spread = decoded(vae.decoder)
+        # (a light gray at 50 %: the judge's palette has no light gray, and names it pink, its nearest)
+        assert names[0] == "gray" and spread[1] < 20
