@@ -28,6 +28,11 @@ def load_vae(work: Path, device: str = "cpu", decoder: bool = True) -> Autoencod
     vae.load_state_dict(unprefixed("model", state))
     tuned = load_sharded(work / "decoder") if decoder else None
     if tuned and tuned[1]["step"] >= tuned[1]["steps"]:
+        from .handoff import digest
+
+        if tuned[1]["vae"] != digest(unprefixed("model", state)):
+            raise SystemExit(f"{work / 'decoder'} was tuned from another VAE than {work / 'vae'}'s: remove it and run "
+                             f"`recipe.py decoder` again (or restore both into a fresh --work)")
         vae.decoder.load_state_dict(unprefixed("decoder", tuned[0]))
     return vae.to(device).eval()
 

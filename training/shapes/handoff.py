@@ -101,10 +101,13 @@ def save(work: Path, handoff: Path = HANDOFF, stages: list[str] | None = None) -
         shutil.copy(work / "guidance.json", handoff / "guidance.json")
         written.append("guidance.json")
     decoder = load_sharded(work / "decoder")
-    if decoder and decoder[1]["step"] >= decoder[1]["steps"] and decoder[1]["vae"] == lineage["vae"]:
-        _save_pt({"decoder": unprefixed("decoder", decoder[0]), "meta": decoder[1] | {"optimizer": None}},
-                 handoff / "decoder.pt")
-        written.append("decoder.pt")
+    if decoder and decoder[1]["step"] >= decoder[1]["steps"]:
+        if decoder[1]["vae"] != lineage["vae"]:
+            print(f"not handed off: {work / 'decoder'} was tuned from another VAE ({decoder[1]['vae']})")
+        else:
+            _save_pt({"decoder": unprefixed("decoder", decoder[0]), "meta": decoder[1] | {"optimizer": None}},
+                     handoff / "decoder.pt")
+            written.append("decoder.pt")
     from .curriculum import STAGES, lineage
 
     for name in finished_stages(work) if stages is None else stages:
@@ -176,10 +179,14 @@ def restore(work: Path, handoff: Path = HANDOFF) -> list[str]:
     else:
         shutil.copy(handoff / "vae_scaling.json", work / "vae_scaling.json")
         restored.append("vae_scaling.json")
-    if (handoff / "decoder.pt").exists() and not (work / "decoder").exists():
+    if (handoff / "decoder.pt").exists():
         d = torch.load(handoff / "decoder.pt")
-        save_sharded(prefixed("decoder", d["decoder"]), work / "decoder", d["meta"] | {"handoff": True})
-        restored.append("decoder")
+        have = load_sharded(work / "decoder")
+        # the handed-off decoder replaces one tuned from another VAE, or one not as far along
+        if not have or have[1]["vae"] != d["meta"]["vae"] or have[1]["step"] < d["meta"]["step"]:
+            shutil.rmtree(work / "decoder", ignore_errors=True)
+            save_sharded(prefixed("decoder", d["decoder"]), work / "decoder", d["meta"] | {"handoff": True})
+            restored.append("decoder")
     if (handoff / "guidance.json").exists() and not (work / "guidance.json").exists():
         shutil.copy(handoff / "guidance.json", work / "guidance.json")
         restored.append("guidance.json")

@@ -124,7 +124,9 @@ def stage_decoder(work: Path, device: str, steps: int, minutes: float, batch: in
     ck = load_sharded(work / "decoder")
     if ck:
         assert ck[1]["vae"] == vae_digest, "work/decoder was fine-tuned from another VAE: remove it"
-        if ck[1]["step"] >= steps:
+        if ck[1]["step"] >= min(steps, ck[1]["steps"]):  # finished (a longer run: remove work/decoder first)
+            if steps > ck[1]["step"]:
+                print(f"decoder: finished at step {ck[1]['step']}; remove {work / 'decoder'} to tune it for {steps}")
             return ck[1]["step"]
     for p in base.encoder.parameters():
         p.requires_grad_(False)

@@ -207,6 +207,18 @@ def test_the_decoder_stage_tunes_the_decoder_alone_and_the_pack_and_handoff_carr
     assert "decoder.pt" in handoff.save(work, out, stages=[])
     assert "decoder" in handoff.restore(fresh, out)
     assert all(torch.equal(v, load_vae(fresh).decoder.state_dict()[k]) for k, v in tuned.decoder.state_dict().items())
+    # a folder whose decoder was tuned from another VAE: load_vae refuses it, and restore replaces it
+    from shapes.common import save_sharded
+    state, meta = load_sharded(fresh / "decoder")
+    save_sharded(state, fresh / "decoder", meta | {"vae": "another"})
+    with pytest.raises(SystemExit, match="another VAE"):
+        load_vae(fresh)
+    assert "decoder" in handoff.restore(fresh, out) and load_sharded(fresh / "decoder")[1]["vae"] == meta["vae"]
+    assert "decoder" not in handoff.restore(fresh, out)  # nothing to replace now
+    # a finished decoder stays finished when asked for more steps (load_vae would drop a cut-off longer run)
+    r = subprocess.run([sys.executable, str(TRAINING / "recipe.py"), "decoder", "--work", str(fresh), "--steps", "9"],
+                       env={**os.environ, "TORCH_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "finished at step 5" in r.stdout and load_sharded(fresh / "decoder")[1]["step"] == 5
 
 
 def test_the_shipped_decoder_decodes_a_gray_object_washed_toward_white_gray():
