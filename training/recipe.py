@@ -3,7 +3,7 @@
 
     python3 training/recipe.py STAGE [--work training/work] [--device cpu|cuda] [--minutes 10] [--steps N]
 
-Stages, in order: vocab, clip, vae, latents, decoder, then the curriculum (`curriculum --stage NAME` for each of
+Stages, in order: vocab, clip, vae, latents, then the curriculum (`curriculum --stage NAME` for each of
 shapes/curriculum.py's STAGES; `proxy` is the first), guidance, export, eval, samples (or `all`); `unet`:
 the single long run the pack was made with before the curriculum (training/README.md tells its story);
 `handoff` / `restore`: write the finished pieces of the work folder into training/checkpoints/ (committed)
@@ -80,7 +80,7 @@ def main() -> None:
     # them by name)
     # (from the last stage of its chain already finished here: a restored folder may hold only that one)
     upto = still_to_train(a.work, source, a.quick) if source in STAGES else list(STAGES)
-    stages = ["vocab", "clip", "vae", "latents", "decoder", *(f"curriculum:{name}" for name in upto), "guidance", "export", "eval",
+    stages = ["vocab", "clip", "vae", "latents", *(f"curriculum:{name}" for name in upto), "guidance", "export", "eval",
               "samples"] if run_all else [a.stage]
     for s in stages:
         if s.startswith("curriculum:"):

@@ -3,12 +3,13 @@ VAE's own decoder and with the one `recipe.py decoder` tuned on latent fades (tr
 
 - `line`: flat colours' latents, and the straight line between gray's and white's, decoded: what a gray object
   washed a little toward a white background decodes to.
-- `samples STAGE`: the stage's pictures of four prompt sets (typed_many.py's 72 typed prompts that name a colour and
-  no background; "a gray {shape} on a white background" x 12; 48 held-in prompts; each colour alone x 12), 256 px
+- `samples STAGE`: the stage's pictures of six prompt sets (typed_many.py's 72 typed prompts that name a colour and
+  no background; "a gray {shape} on a white background" x 12; 48 held-in prompts; each colour alone x 12; the eval's
+  24 held-out pairs and 32 two-object prompts, its own seeds, drawn apart as the app draws them), 256 px
   from a 128-px sketch, DDIM 20, guidance 3, fp32, sampled once and decoded by both decoders: the judge's figures,
   and the 72's misses.
 
-    cd training && /usr/bin/python3 diagnostics/fade_probe.py [line | samples STAGE=w4h-high-noise]
+    cd training && /usr/bin/python3 diagnostics/fade_probe.py [line | samples STAGE=w2-more-pairs]
 """
 import json
 import sys
@@ -25,7 +26,7 @@ from shapes.common import to_tensor  # noqa: E402
 E.setup_threads()
 work = Path('work')
 scaling = json.loads((work / 'vae_scaling.json').read_text())['scaling_factor']
-own, tuned = load_vae(work, decoder=False), load_vae(work)
+own, tuned = load_vae(work), load_vae(work, tuned=True)
 decoders = {"the VAE's own decoder": own.decoder, 'the tuned decoder': tuned.decoder}
 probe = sys.argv[1] if len(sys.argv) > 1 else 'samples'
 
@@ -49,7 +50,7 @@ if probe == 'line':
         print(f"| {a:.2f} | " + " | ".join(row) + " |")
     sys.exit()
 
-stage = sys.argv[2] if len(sys.argv) > 2 else 'w4h-high-noise'
+stage = sys.argv[2] if len(sys.argv) > 2 else 'w2-more-pairs'
 tok = load_tokenizer(work)
 text, unet, _ = load_model(work, stage)
 unsaid = [p for i, p in enumerate(E.prompt_set('typed', 144, seed=4242))
@@ -62,7 +63,9 @@ for colour in world.COLOURS:
     alone += [(world.Scene('', [world.Obj(colour, shapes[i % len(shapes)], None, None)]),
                f"a {colour} {shapes[i % len(shapes)]}") for i in range(12)]
 sets = {'typed, no background (72)': (unsaid, 3000), 'gray on white, said (12)': (gray, 5000),
-        'held-in (48)': (E.prompt_set('held_in', 48, seed=777), 777000), 'each colour alone (132)': (alone, 5000)}
+        'held-in (48)': (E.prompt_set('held_in', 48, seed=777), 777000), 'each colour alone (132)': (alone, 5000),
+        "the eval's held-out pairs (24)": (E.prompt_set('held_out', 24, seed=99 + 8), 0),
+        "the eval's two objects (32)": (E.prompt_set('two', 32, seed=99 + 3), 0)}
 empty = torch.tensor([tok.encode("")[0]], dtype=torch.int32)
 print(f"{stage}: 256 px from a 128-px sketch, DDIM 20, guidance 3, fp32")
 print("| prompts | decoder | " + " | ".join(("background", "colour", "shape")) + " | misses (named -> drawn) |")

@@ -20,20 +20,23 @@ def load_tokenizer(work: Path) -> bpe.ClipTokenizer:
     return bpe.ClipTokenizer.from_files(work / "tokenizer")
 
 
-def load_vae(work: Path, device: str = "cpu", decoder: bool = True) -> AutoencoderKL:
-    """The VAE; its decoder the fine-tuned one (train_vae.stage_decoder) once that has finished, unless `decoder`
-    is False. The encoder, so the latents, are the VAE stage's either way."""
+def load_vae(work: Path, device: str = "cpu", tuned: bool = False) -> AutoencoderKL:
+    """The VAE; with `tuned`, its decoder the one `recipe.py decoder` tuned on latent fades (train_vae.stage_decoder;
+    an experiment the pack does not ship, training/README.md round twelve). The encoder, so the latents, are the VAE
+    stage's either way."""
     state, _ = load_sharded(work / "vae")  # type: ignore[misc]
     vae = AutoencoderKL(VaeConfig())
     vae.load_state_dict(unprefixed("model", state))
-    tuned = load_sharded(work / "decoder") if decoder else None
-    if tuned and tuned[1]["step"] >= tuned[1]["steps"]:
+    if tuned:
         from .handoff import digest
 
-        if tuned[1]["vae"] != digest(unprefixed("model", state)):
+        tuned_ck = load_sharded(work / "decoder")
+        if not tuned_ck or tuned_ck[1]["step"] < tuned_ck[1]["steps"]:
+            raise SystemExit(f"{work / 'decoder'} is not finished: run `recipe.py decoder`")
+        if tuned_ck[1]["vae"] != digest(unprefixed("model", state)):
             raise SystemExit(f"{work / 'decoder'} was tuned from another VAE than {work / 'vae'}'s: remove it and run "
                              f"`recipe.py decoder` again (or restore both into a fresh --work)")
-        vae.decoder.load_state_dict(unprefixed("decoder", tuned[0]))
+        vae.decoder.load_state_dict(unprefixed("decoder", tuned_ck[0]))
     return vae.to(device).eval()
 
 

@@ -12,7 +12,7 @@ commit, and `recipe.py restore` puts it back into a fresh work folder:
 | `clip-text.pt` | the CLIP-stage text encoder (fp32; its contrastive image tower stays behind) | ~2.8 M |
 | `vae.pt` | the VAE, encoder and decoder (fp32) | ~2 M |
 | `vae_scaling.json` | the latents' scaling factor the stages trained with | — |
-| `decoder.pt` | the VAE's decoder fine-tuned on latent fades (`recipe.py decoder`; the latents are the VAE's) | ~1 M |
+| `decoder.pt` | the VAE's decoder fine-tuned on latent fades (`recipe.py decoder`; an experiment, not the pack's) | ~1 M |
 | `<stage>.pt` | a finished curriculum stage's EMA weights (fp16) and its figures | ~11 M |
 | `<stage>.partial.pt` | a stage the session's end cut off: weights and EMA (fp16), its step and figures | ~22 M |
 | `guidance.json` | the pack's default guidance, chosen by measurement (`recipe.py guidance`) | — |

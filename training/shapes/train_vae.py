@@ -115,11 +115,12 @@ def stage_decoder(work: Path, device: str, steps: int, minutes: float, batch: in
     pictures' latents freely: a gray star's latent 25 % of the way to a white background's decodes purple, and
     this UNet drew gray on white purple half the time (training/README.md, round twelve). The latents, so every
     UNet stage trained on them, stay as they are: only what a sample decodes to changes. Saved apart
-    (work/decoder), with the digest of the VAE it was made from; `checkpoints.load_vae` uses it once finished."""
+    (work/decoder), with the digest of the VAE it was made from; `checkpoints.load_vae(tuned=True)` loads it. Not in
+    the pack: it draws gray on white right and costs held-out pairs and two objects their colours (round twelve)."""
     from .handoff import digest
 
     setup_threads()
-    base = load_vae(work, device, decoder=False)
+    base = load_vae(work, device)
     vae_digest = digest(unprefixed("model", load_sharded(work / "vae")[0]))  # as handoff's lineage.json names it
     ck = load_sharded(work / "decoder")
     if ck:

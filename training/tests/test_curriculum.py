@@ -573,7 +573,7 @@ def test_the_committed_handoff_restores_into_a_fresh_work_folder(tmp_path):
     work = tmp_path / "work"
     handoff.restore(work)
     finished = [n for n in curriculum.STAGES if (handoff.HANDOFF / f"{n}.pt").exists()]
-    assert finished and finished[0] == "proxy"
+    assert finished and finished[0] == "proxy" and curriculum.SHIPPED in finished  # the pack's weights travel
     for name in finished:  # each with the stages it started from (stage 7 starts from stage 4, not 6), but those
         chain = curriculum.lineage(name)  # handed through (the layout lineage's: its last stage says their steps)
         assert set(chain) - curriculum.HANDED_THROUGH <= set(finished), (name, chain)
