@@ -178,7 +178,7 @@ def test_unet_ema_is_kept_by_parameter_name_and_older_positional_checkpoints_sti
     assert torch.equal(text.token_embedding.weight, text2.token_embedding.weight)
 
 
-def test_the_decoder_stage_tunes_the_decoder_alone_and_handoff_carries_it_beside_the_pack(quick_pack, tmp_path):
+def test_the_decoder_stage_tunes_the_decoder_alone_and_handoff_carries_it_beside_the_pack(quick_pack, tmp_path, capsys):
     """`recipe.py decoder` fine-tunes the VAE's decoder on latent fades: the encoder (so the latents every UNet stage
     trained on) stays the VAE stage's bit for bit, load_vae(tuned=True) decodes with the tuned decoder, the pack keeps
     the VAE's own (round twelve: the tuned one costs held-out pairs and two objects their colours), and handoff /
@@ -218,9 +218,9 @@ def test_the_decoder_stage_tunes_the_decoder_alone_and_handoff_carries_it_beside
     assert "decoder" in handoff.restore(fresh, out) and load_sharded(fresh / "decoder")[1]["vae"] == meta["vae"]
     assert "decoder" not in handoff.restore(fresh, out)  # nothing to replace now
     # a finished decoder stays finished when asked for more steps (a cut-off longer run would leave none finished)
-    r = subprocess.run([sys.executable, str(TRAINING / "recipe.py"), "decoder", "--work", str(fresh), "--steps", "9"],
-                       env={**os.environ, "TORCH_THREADS": "1"}, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and "finished at step 5" in r.stdout and load_sharded(fresh / "decoder")[1]["step"] == 5
+    from shapes import train_vae
+    assert train_vae.stage_decoder(fresh, "cpu", 9, 1.0) == 5 and load_sharded(fresh / "decoder")[1]["step"] == 5
+    assert "finished at step 5" in capsys.readouterr().out
 
 
 def test_the_handed_off_fade_decoder_decodes_a_gray_object_washed_toward_white_gray():
